@@ -1,0 +1,61 @@
+// Cold-start measurement of Invoke: time from spawning `serve` to the first 200 answer of
+// GET /healthz and to the first successful MCP tools/call, polling every 2 ms. Uses the
+// compiled binary (BENCH_BINARY or dist/invoke) when available, else `bun run src/cli.ts`.
+import { join } from "node:path";
+import { freePort, pollUntil, stopProcess } from "./procs.ts";
+import type { Scenario } from "./scenarios.ts";
+import { initInvoke, invokeCommand, invokeHeaders, spawnInvoke, waitHealthy, type BenchContext } from "./targets.ts";
+
+const POLL_MS = 2;
+
+/** Summary of several samples in milliseconds. */
+export interface Spread {
+  median: number;
+  min: number;
+  max: number;
+}
+
+/** Cold-start figures of Invoke over several spawns. */
+export interface ColdStart {
+  command: string;
+  runs: number;
+  healthzMs: Spread;
+  firstCallMs: Spread;
+}
+
+/** Spawns Invoke `runs` times and measures time to healthy and to the first `scenario` call. */
+export async function measureColdStart(ctx: BenchContext, scenario: Scenario, runs: number): Promise<ColdStart> {
+  const cmd = invokeCommand(ctx, true);
+  const db = await initInvoke(ctx, cmd);
+  const headers = invokeHeaders(db.adminKey);
+  const healthz: number[] = [];
+  const firstCall: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const port = await freePort();
+    const logFile = join(ctx.tmpDir, `coldstart-${i}.log`);
+    const t0 = performance.now();
+    const child = spawnInvoke(ctx, cmd, db, port, logFile);
+    try {
+      await waitHealthy(`http://127.0.0.1:${port}/healthz`, child, logFile, POLL_MS);
+      healthz.push(performance.now() - t0);
+      const call = () => fetch(`http://127.0.0.1:${port}/v1/mcp`, { method: "POST", headers, body: scenario.body });
+      await pollUntil(async () => (await call()).status === 200, {
+        timeoutMs: 10_000,
+        intervalMs: POLL_MS,
+        child,
+        what: "first tools/call",
+      });
+      firstCall.push(performance.now() - t0);
+    } finally {
+      await stopProcess(child);
+    }
+  }
+  return { command: [...cmd, "serve"].join(" "), runs, healthzMs: spread(healthz), firstCallMs: spread(firstCall) };
+}
+
+function spread(samples: number[]): Spread {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  const median = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return { median, min: sorted[0]!, max: sorted[sorted.length - 1]! };
+}

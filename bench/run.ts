@@ -1,0 +1,265 @@
+// Invoke benchmark (`bun run bench`): tools/call throughput and p50/p99 latency of Invoke over
+// loopback at several concurrencies, measured in the same run as a bare Bun.serve JSON-RPC echo
+// (the ceiling) and the official MCP SDK stateless server (on Node and Bun), plus Invoke's
+// cold start. Servers are pinned to CPU 0 and wrk to CPU 1. Prints tables and ratios and
+// writes bench/results/latest.json.
+//
+// Environment: BENCH_SECONDS (per measured run, default 5), BENCH_WARMUP_SECONDS (default 2),
+// BENCH_CONCURRENCY (default "1,16,64"), BENCH_TARGETS (ids, default all: invoke,echo,sdk-node,
+// sdk-bun), BENCH_COLDSTART_RUNS (default 5, 0 to skip), BENCH_BINARY (compiled Invoke to run).
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism, cpus, release, tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { measureColdStart, type ColdStart } from "./coldstart.ts";
+import { LOADGEN_CPU, SERVER_CPU, installExitHandlers, killAllSync } from "./procs.ts";
+import { SCENARIOS, type Scenario } from "./scenarios.ts";
+import { TARGETS, type BenchContext, type RunningTarget, type Target } from "./targets.ts";
+import { ensureWrk, runWrk, type WrkStats } from "./wrk.ts";
+
+const RESULTS_FILE = join(import.meta.dir, "results", "latest.json");
+/** Baselines that Invoke's figures are divided by, in print order. */
+const RATIO_BASELINES = ["echo", "sdk-node"];
+
+/** Settings of one run, read from the environment. */
+interface Config {
+  seconds: number;
+  warmupSeconds: number;
+  concurrencies: number[];
+  targets: Target[];
+  coldStartRuns: number;
+}
+
+/** Figures of one target × scenario × concurrency run. */
+interface Measurement extends WrkStats {
+  target: string;
+  scenario: string;
+  concurrency: number;
+}
+
+/** Invoke's figures divided by a baseline's (req/s above 1 and latency below 1 favour Invoke). */
+interface Ratio {
+  scenario: string;
+  concurrency: number;
+  baseline: string;
+  rps: number;
+  p50: number;
+  p99: number;
+}
+
+function readConfig(): Config {
+  const int = (name: string, fallback: number, min: number): number => {
+    const raw = process.env[name];
+    const value = raw === undefined || raw === "" ? fallback : Number(raw);
+    if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be an integer >= ${min}, got "${raw}"`);
+    return value;
+  };
+  const concurrencies = (process.env.BENCH_CONCURRENCY || "1,16,64").split(",").map(Number);
+  if (concurrencies.some((c) => !Number.isInteger(c) || c < 1)) throw new Error("BENCH_CONCURRENCY must list integers >= 1");
+  const ids = process.env.BENCH_TARGETS?.split(",").map((s) => s.trim()).filter(Boolean);
+  const unknown = ids?.filter((id) => !TARGETS.some((t) => t.id === id)) ?? [];
+  if (unknown.length) throw new Error(`unknown BENCH_TARGETS ${unknown.join(",")}; known: ${TARGETS.map((t) => t.id).join(",")}`);
+  return {
+    seconds: int("BENCH_SECONDS", 5, 1),
+    warmupSeconds: int("BENCH_WARMUP_SECONDS", 2, 0),
+    concurrencies,
+    targets: ids ? TARGETS.filter((t) => ids.includes(t.id)) : TARGETS,
+    coldStartRuns: int("BENCH_COLDSTART_RUNS", 5, 0),
+  };
+}
+
+/** Sends `scenario` once and throws unless the target answers 200 with a successful result. */
+async function probe(running: RunningTarget, scenario: Scenario): Promise<void> {
+  const res = await fetch(running.url, { method: "POST", headers: running.headers, body: scenario.body });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`probe answered HTTP ${res.status}: ${text.slice(0, 500)}`);
+  // A Streamable HTTP server may answer as SSE; the JSON-RPC response is then in a data: line.
+  const json = res.headers.get("content-type")?.startsWith("text/event-stream")
+    ? text.split("\n").find((l) => l.startsWith("data:"))?.slice(5)
+    : text;
+  let problem: string | null;
+  try {
+    problem = scenario.check(JSON.parse(json ?? ""));
+  } catch {
+    problem = "response is not valid JSON";
+  }
+  if (problem) throw new Error(`probe failed: ${problem}\n${text.slice(0, 500)}`);
+}
+
+/** Starts one target, then for each scenario probes it, warms it up and measures every concurrency. */
+async function benchTarget(target: Target, ctx: BenchContext, config: Config): Promise<{ command: string; runs: Measurement[] }> {
+  const running = await target.start(ctx);
+  console.log(`\n▶ ${target.label}: ${running.command}`);
+  const runs: Measurement[] = [];
+  try {
+    for (const scenario of SCENARIOS) {
+      await probe(running, scenario);
+      const load = { url: running.url, body: scenario.body, headers: running.headers };
+      if (config.warmupSeconds > 0) {
+        await runWrk({ ...load, connections: Math.max(...config.concurrencies), seconds: config.warmupSeconds });
+      }
+      for (const concurrency of config.concurrencies) {
+        const stats = await runWrk({ ...load, connections: concurrency, seconds: config.seconds });
+        runs.push({ target: target.id, scenario: scenario.id, concurrency, ...stats });
+        console.log(
+          `  ${scenario.title}  c=${String(concurrency).padEnd(3)} ${fmtInt(stats.rps).padStart(8)} req/s` +
+            `  p50 ${fmtMs(stats.p50Ms)} ms  p99 ${fmtMs(stats.p99Ms)} ms${errorNote(stats)}`,
+        );
+      }
+    }
+  } finally {
+    await running.stop();
+  }
+  return { command: running.command, runs };
+}
+
+function ratios(runs: Measurement[]): Ratio[] {
+  const out: Ratio[] = [];
+  const find = (target: string, scenario: string, concurrency: number) =>
+    runs.find((r) => r.target === target && r.scenario === scenario && r.concurrency === concurrency);
+  for (const baseline of RATIO_BASELINES) {
+    for (const inv of runs.filter((r) => r.target === "invoke")) {
+      const base = find(baseline, inv.scenario, inv.concurrency);
+      if (!base) continue;
+      out.push({
+        scenario: inv.scenario,
+        concurrency: inv.concurrency,
+        baseline,
+        rps: inv.rps / base.rps,
+        p50: inv.p50Ms / base.p50Ms,
+        p99: inv.p99Ms / base.p99Ms,
+      });
+    }
+  }
+  return out;
+}
+
+const fmtInt = (n: number) => Math.round(n).toLocaleString("en-US");
+const fmtMs = (n: number) => n.toFixed(3);
+const fmtRatio = (n: number) => `${n.toFixed(2)}×`;
+
+function totalErrors(s: WrkStats): number {
+  return Object.values(s.errors).reduce((a, b) => a + b, 0);
+}
+
+function errorNote(s: WrkStats): string {
+  const parts = Object.entries(s.errors).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`);
+  return parts.length ? `  ⚠ errors: ${parts.join(", ")}` : "";
+}
+
+/** Prints rows as an aligned table: first column left-aligned, the others right-aligned. */
+function printTable(header: string[], rows: string[][]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("   ");
+  console.log(line(header));
+  console.log(widths.map((w) => "─".repeat(w)).join("   "));
+  for (const r of rows) console.log(line(r));
+}
+
+function printReport(config: Config, runs: Measurement[], rat: Ratio[], cold: ColdStart | null): void {
+  const label = (id: string) => TARGETS.find((t) => t.id === id)?.label ?? id;
+  for (const scenario of SCENARIOS) {
+    console.log(`\n=== ${scenario.title}: ${config.seconds} s per run, servers on CPU ${SERVER_CPU}, wrk (1 thread) on CPU ${LOADGEN_CPU}\n`);
+    printTable(
+      ["target", "conc", "req/s", "p50 ms", "p99 ms", "errors"],
+      runs
+        .filter((r) => r.scenario === scenario.id)
+        .map((r) => [label(r.target), String(r.concurrency), fmtInt(r.rps), fmtMs(r.p50Ms), fmtMs(r.p99Ms), String(totalErrors(r))]),
+    );
+    const rows = rat.filter((r) => r.scenario === scenario.id);
+    if (rows.length) {
+      console.log("\nInvoke / baseline (req/s: higher is better for Invoke; latency: lower is better)\n");
+      printTable(
+        ["baseline", "conc", "req/s", "p50", "p99"],
+        rows.map((r) => [label(r.baseline), String(r.concurrency), fmtRatio(r.rps), fmtRatio(r.p50), fmtRatio(r.p99)]),
+      );
+    }
+  }
+  if (cold) {
+    const s = (x: { median: number; min: number; max: number }) =>
+      `${x.median.toFixed(1)} ms median (min ${x.min.toFixed(1)}, max ${x.max.toFixed(1)})`;
+    console.log(`\n=== Cold start of Invoke (${cold.command}), ${cold.runs} runs, polled every 2 ms\n`);
+    console.log(`  spawn → GET /healthz 200:        ${s(cold.healthzMs)}`);
+    console.log(`  spawn → first tools/call 200:    ${s(cold.firstCallMs)}`);
+  }
+}
+
+function environment(wrkVersion: string) {
+  const git = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"], { stderr: "ignore" });
+  const node = Bun.spawnSync(["node", "--version"], { stderr: "ignore" });
+  return {
+    date: new Date().toISOString(),
+    git_commit: git.exitCode === 0 ? git.stdout.toString().trim() : null,
+    bun: Bun.version,
+    node: node.exitCode === 0 ? node.stdout.toString().trim() : null,
+    wrk: wrkVersion,
+    cpu: cpus()[0]?.model ?? null,
+    cpus: availableParallelism(),
+    kernel: release(),
+  };
+}
+
+async function main(): Promise<number> {
+  installExitHandlers();
+  const config = readConfig();
+  if (availableParallelism() < 2) throw new Error("the benchmark needs 2 CPUs (server on CPU 0, wrk on CPU 1)");
+  if (!Bun.which("taskset")) throw new Error("taskset is missing. Install it with: sudo apt-get install -y util-linux");
+  const wrkVersion = await ensureWrk();
+  const ctx: BenchContext = { repoRoot: dirname(import.meta.dir), tmpDir: mkdtempSync(join(tmpdir(), "invoke-bench-")) };
+  const runs: Measurement[] = [];
+  const commands: Record<string, string> = {};
+  const failures: { target: string; error: string }[] = [];
+  let cold: ColdStart | null = null;
+  try {
+    for (const target of config.targets) {
+      try {
+        const res = await benchTarget(target, ctx, config);
+        commands[target.id] = res.command;
+        runs.push(...res.runs);
+      } catch (err) {
+        failures.push({ target: target.id, error: (err as Error).message });
+        console.error(`\n✖ ${target.label} failed: ${(err as Error).message}`);
+      }
+    }
+    if (config.coldStartRuns > 0 && config.targets.some((t) => t.id === "invoke")) {
+      console.log("\n▶ cold start of Invoke");
+      try {
+        cold = await measureColdStart(ctx, SCENARIOS[0]!, config.coldStartRuns);
+      } catch (err) {
+        failures.push({ target: "invoke-cold-start", error: (err as Error).message });
+        console.error(`\n✖ cold start failed: ${(err as Error).message}`);
+      }
+    }
+  } finally {
+    killAllSync();
+    rmSync(ctx.tmpDir, { recursive: true, force: true });
+  }
+
+  const rat = ratios(runs);
+  printReport(config, runs, rat, cold);
+  mkdirSync(dirname(RESULTS_FILE), { recursive: true });
+  const report = {
+    environment: environment(wrkVersion),
+    config: {
+      seconds: config.seconds,
+      warmup_seconds: config.warmupSeconds,
+      concurrencies: config.concurrencies,
+      server_cpu: SERVER_CPU,
+      loadgen_cpu: LOADGEN_CPU,
+    },
+    scenarios: SCENARIOS.map((s) => ({ id: s.id, title: s.title, body: JSON.parse(s.body) })),
+    targets: config.targets.map((t) => ({ id: t.id, label: t.label, command: commands[t.id] ?? null })),
+    results: runs,
+    ratios: rat,
+    cold_start: cold,
+    failures,
+  };
+  writeFileSync(RESULTS_FILE, `${JSON.stringify(report, null, 2)}\n`);
+  console.log(`\nResults written to ${RESULTS_FILE}`);
+  if (failures.length) console.error(`\n${failures.length} failure(s): ${failures.map((f) => f.target).join(", ")}`);
+  return failures.length ? 1 : 0;
+}
+
+process.exitCode = await main().catch((err) => {
+  console.error(err instanceof Error ? err.message : err);
+  return 1;
+});

@@ -1,0 +1,34 @@
+/** `invoke init`: the first-start bootstrap without serving. */
+import { DEFAULT_CONFIG } from "../config.ts";
+import { createTenant, isInitialised } from "../governance/bootstrap.ts";
+import { openStore } from "../storage/db.ts";
+import { CommandFailure, type Command } from "./command.ts";
+import { dbFlag, jsonFlag } from "./shared-flags.ts";
+
+export const initCommand: Command = {
+  name: "init",
+  summary: "Create and migrate the database, then its first tenant, admin user and admin API key (printed once).",
+  flags: {
+    db: dbFlag,
+    tenant: { type: "string", env: "INVOKE_TENANT", value: "NAME", default: "default", help: "Name of the first tenant." },
+    "admin-email": { type: "string", env: "INVOKE_ADMIN_EMAIL", value: "EMAIL", default: "admin@localhost", help: "Email of the admin user." },
+    json: jsonFlag,
+  },
+  details: 'With --json, prints {"tenant_id","user_id","admin_key"}. Refuses (exit 1) if the database is already initialised.',
+  run(values) {
+    const path = (values.db as string | undefined) ?? DEFAULT_CONFIG.db;
+    const store = openStore(path);
+    try {
+      if (isInitialised(store)) throw new CommandFailure(`database ${path} is already initialised; nothing was changed`);
+      const result = createTenant(store, values.tenant as string, values["admin-email"] as string);
+      if (values.json) console.log(JSON.stringify(result));
+      else {
+        console.log(`Initialised ${path}: tenant "${values.tenant}" (${result.tenant_id}), admin ${values["admin-email"]} (${result.user_id}).`);
+        console.log(`Admin API key (shown once; store it now): ${result.admin_key}`);
+      }
+      return 0;
+    } finally {
+      store.close();
+    }
+  },
+};

@@ -1,0 +1,56 @@
+/** `invoke serve`: the HTTP server. Bootstraps an empty database and prints its admin key once. */
+import { readConfigFile, resolveConfig } from "../config.ts";
+import { bootstrapIfEmpty } from "../governance/bootstrap.ts";
+import { createApp } from "../http/app.ts";
+import { logInfo } from "../log.ts";
+import { openStore } from "../storage/db.ts";
+import { VERSION } from "../version.ts";
+import { parsePort, type Command } from "./command.ts";
+import { configFlag, dbFlag } from "./shared-flags.ts";
+
+export const serveCommand: Command = {
+  name: "serve",
+  summary: "Run the HTTP server: the MCP endpoint (POST /v1/mcp), discovery (GET /v1/mcp) and health checks.",
+  flags: {
+    host: { type: "string", env: "INVOKE_HOST", value: "HOST", help: "Address to bind (default 127.0.0.1; use 0.0.0.0 to listen on all interfaces)." },
+    port: { type: "string", env: "INVOKE_PORT", value: "PORT", help: "Port to listen on; 0 picks a free one (default 8787)." },
+    db: dbFlag,
+    config: configFlag,
+  },
+  details: "On an empty database, serve creates tenant \"default\", user admin@localhost (role admin) and an admin API key, printed once.",
+  async run(values) {
+    const file = typeof values.config === "string" ? await readConfigFile(values.config) : {};
+    const config = resolveConfig(file, {
+      host: values.host as string | undefined,
+      port: parsePort(values.port),
+      db: values.db as string | undefined,
+    });
+    const store = openStore(config.db);
+    const bootstrap = bootstrapIfEmpty(store);
+    if (bootstrap) {
+      console.log(
+        [
+          `Created tenant "default" with admin user admin@localhost in ${config.db}.`,
+          `Admin API key (shown once; store it now): ${bootstrap.admin_key}`,
+          "",
+        ].join("\n"),
+      );
+    }
+    const app = createApp({ store, config });
+    app.listen({ hostname: config.host, port: config.port });
+    const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${app.server!.port}`;
+    console.log(`Invoke ${VERSION} listening on ${url} (MCP endpoint ${url}/v1/mcp, database ${config.db})`);
+
+    await new Promise<void>((resolve) => {
+      const stop = (signal: string) => {
+        logInfo(`${signal} received, stopping`);
+        resolve();
+      };
+      process.once("SIGINT", () => stop("SIGINT"));
+      process.once("SIGTERM", () => stop("SIGTERM"));
+    });
+    await app.stop();
+    store.close();
+    return 0;
+  },
+};

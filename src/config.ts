@@ -1,0 +1,76 @@
+/**
+ * Server configuration: defaults, overridden by a config file (YAML or JSON, validated), overridden by
+ * environment variables, overridden by command-line flags.
+ */
+import { Type, type Static } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+import { parse as parseYaml } from "yaml";
+import { StartupError } from "./errors.ts";
+
+/** The config file's shape. Every field is optional. */
+export const ConfigFileSchema = Type.Object(
+  {
+    host: Type.Optional(Type.String({ minLength: 1 })),
+    port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+    db: Type.Optional(Type.String({ minLength: 1 })),
+    allowed_origins: Type.Optional(
+      Type.Array(Type.String({ minLength: 1 }), {
+        description: 'Origins allowed to call the MCP endpoint; "*" globs allowed, e.g. "https://*.example.com". Loopback origins are allowed by default.',
+      }),
+    ),
+    max_body_bytes: Type.Optional(Type.Integer({ minimum: 1024 })),
+  },
+  { additionalProperties: false },
+);
+export type ConfigFile = Static<typeof ConfigFileSchema>;
+
+/** The resolved configuration the server runs with. */
+export interface ServerConfig {
+  host: string;
+  port: number;
+  db: string;
+  allowedOrigins: string[];
+  maxBodyBytes: number;
+}
+
+/** Loopback origins on any port: what a local browser-based client sends. */
+export const DEFAULT_ALLOWED_ORIGINS = ["http://localhost", "http://localhost:*", "http://127.0.0.1", "http://127.0.0.1:*", "http://[::1]", "http://[::1]:*"];
+
+/** Defaults for everything. */
+export const DEFAULT_CONFIG: ServerConfig = {
+  host: "127.0.0.1",
+  port: 8787,
+  db: "invoke.db",
+  allowedOrigins: DEFAULT_ALLOWED_ORIGINS,
+  maxBodyBytes: 1024 * 1024,
+};
+
+/** Reads and validates a config file; errors name the file and the field. */
+export async function readConfigFile(path: string): Promise<ConfigFile> {
+  const file = Bun.file(path);
+  if (!(await file.exists())) throw new StartupError(`config file ${path} does not exist`);
+  let raw: unknown;
+  try {
+    raw = parseYaml(await file.text());
+  } catch (error) {
+    throw new StartupError(`config file ${path} is not valid YAML/JSON: ${(error as Error).message}`);
+  }
+  raw ??= {};
+  const firstError = Value.Errors(ConfigFileSchema, raw).First();
+  if (firstError) throw new StartupError(`config file ${path}: ${firstError.path || "/"}: ${firstError.message}`);
+  return raw as ConfigFile;
+}
+
+/** Layers a config file and explicit overrides (env and flags, already merged) over the defaults. */
+export function resolveConfig(file: ConfigFile, overrides: Partial<ServerConfig>): ServerConfig {
+  const defined = Object.fromEntries(Object.entries(overrides).filter(([, value]) => value !== undefined));
+  return {
+    ...DEFAULT_CONFIG,
+    ...(file.host !== undefined && { host: file.host }),
+    ...(file.port !== undefined && { port: file.port }),
+    ...(file.db !== undefined && { db: file.db }),
+    ...(file.allowed_origins !== undefined && { allowedOrigins: file.allowed_origins }),
+    ...(file.max_body_bytes !== undefined && { maxBodyBytes: file.max_body_bytes }),
+    ...defined,
+  };
+}

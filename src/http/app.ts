@@ -1,0 +1,80 @@
+/**
+ * The HTTP application: routes only. The MCP endpoint delegates to the transport
+ * (`src/transports/http.ts`); every error leaves as JSON through `respond.ts`.
+ */
+import { Elysia } from "elysia";
+import type { ServerConfig } from "../config.ts";
+import { keyAuthenticator } from "../governance/keys.ts";
+import { logError } from "../log.ts";
+import { McpDispatcher } from "../protocol/dispatcher.ts";
+import { SUPPORTED_VERSIONS } from "../protocol/versions.ts";
+import { SCHEMA_VERSION, type Store } from "../storage/db.ts";
+import { ToolRegistry } from "../tools/registry.ts";
+import { createMcpHttpHandler, wantsOnlyEventStream } from "../transports/http.ts";
+import { PRODUCT_NAME, PRODUCT_TITLE, VERSION } from "../version.ts";
+import { originPolicy } from "./origins.ts";
+import { json, restError, restErrorFrom } from "./respond.ts";
+
+/** What the app is built from. */
+export interface AppOptions {
+  store: Store;
+  config: ServerConfig;
+  registry?: ToolRegistry;
+}
+
+/** The paths of the MCP endpoint (seed 000 uses the first, seed 003 the second). */
+export const MCP_PATHS = ["/v1/mcp", "/api/v1/mcp"] as const;
+
+/** Builds the app; `app.handle(request)` serves a request in-process, `app.listen()` binds a port. */
+export function createApp({ store, config, registry = new ToolRegistry() }: AppOptions) {
+  const dispatcher = new McpDispatcher({ registry, store, logError });
+  const handleMcp = createMcpHttpHandler({
+    dispatcher,
+    authenticate: keyAuthenticator(store),
+    isOriginAllowed: originPolicy(config.allowedOrigins),
+    maxBodyBytes: config.maxBodyBytes,
+  });
+
+  const discovery = (request: Request) => {
+    if (wantsOnlyEventStream(request.headers.get("accept"))) {
+      return restError(405, "method_not_allowed", "This endpoint offers no SSE stream; send JSON-RPC requests with POST.", { Allow: "POST" });
+    }
+    const base = new URL(request.url);
+    return json({
+      name: PRODUCT_NAME,
+      title: PRODUCT_TITLE,
+      version: VERSION,
+      protocol_versions: SUPPORTED_VERSIONS,
+      endpoint: new URL(base.pathname, base.origin).href,
+      transport: "streamable-http",
+      streaming: false,
+      auth: { header: "X-API-Key", key_format: "inv_live_…" },
+      key_profiles_url: new URL("/v1/mcp/key-profiles", base.origin).href,
+    });
+  };
+
+  const app = new Elysia()
+    .onError(({ code, error, request }) => {
+      if (code === "NOT_FOUND") {
+        const path = new URL(request.url).pathname;
+        if ((MCP_PATHS as readonly string[]).includes(path)) {
+          return restError(405, "method_not_allowed", `${request.method} is not allowed on ${path}.`, { Allow: "GET, POST" });
+        }
+        return restError(404, "not_found", `No route for ${request.method} ${path}.`);
+      }
+      return restErrorFrom(error, logError);
+    })
+    .get("/healthz", () => json({ status: "ok", version: VERSION }))
+    .get("/readyz", () => {
+      const version = (store.sqlite.query("PRAGMA user_version").get() as { user_version: number }).user_version;
+      const ready = version === SCHEMA_VERSION;
+      return json({ status: ready ? "ready" : "not_ready", checks: { store: "ok", schema_version: version, expected_schema_version: SCHEMA_VERSION } }, ready ? 200 : 503);
+    });
+  for (const path of MCP_PATHS) {
+    app.get(path, ({ request }) => discovery(request)).post(path, ({ request }) => handleMcp(request), { parse: "none" });
+  }
+  return app;
+}
+
+/** The app's type, for tests and the CLI. */
+export type App = ReturnType<typeof createApp>;

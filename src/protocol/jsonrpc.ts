@@ -1,0 +1,109 @@
+/**
+ * JSON-RPC 2.0 wire types and the error codes Invoke emits. Codes are their own enum, separate from
+ * HTTP statuses and from the snake_case codes of `src/errors.ts`.
+ */
+
+/** JSON-RPC error codes. The -32768..-32000 range is reserved; application codes live outside it (MCP 2026-07-28, basic/index). */
+export enum JsonRpcErrorCode {
+  ParseError = -32700,
+  InvalidRequest = -32600,
+  MethodNotFound = -32601,
+  InvalidParams = -32602,
+  InternalError = -32603,
+  /** MCP 2026-07-28: a header disagrees with the body. */
+  HeaderMismatch = -32020,
+  /** MCP 2026-07-28: the requested protocol version is not supported (`data.supported` lists ours). */
+  UnsupportedProtocolVersion = -32022,
+  /** Invoke: no valid credential. */
+  Unauthenticated = -31001,
+  /** Invoke: the credential is valid but not allowed here (role, origin, cookie). */
+  Forbidden = -31003,
+  /** Invoke: the request body or its media type is not acceptable. */
+  BadTransport = -31004,
+  /** Invoke: the caller is rate limited. */
+  RateLimited = -31029,
+}
+
+/** A request or notification id. */
+export type RequestId = string | number;
+
+/** A request (has an id) or a notification (has none). */
+export interface JsonRpcRequest {
+  jsonrpc: "2.0";
+  id?: RequestId;
+  method: string;
+  params?: Record<string, unknown>;
+}
+
+/** The error member of an error response. */
+export interface JsonRpcErrorObject {
+  code: number;
+  message: string;
+  data?: unknown;
+}
+
+/** A response: `result` or `error`; `id` is omitted only when it could not be read. */
+export type JsonRpcResponse =
+  | { jsonrpc: "2.0"; id: RequestId; result: Record<string, unknown> }
+  | { jsonrpc: "2.0"; id?: RequestId; error: JsonRpcErrorObject };
+
+/** What one incoming value is, once looked at. */
+export type IncomingMessage =
+  | { kind: "request"; message: JsonRpcRequest & { id: RequestId } }
+  | { kind: "notification"; message: JsonRpcRequest }
+  | { kind: "response" }
+  | { kind: "invalid"; id?: RequestId; reason: string };
+
+/** Builds a success response. */
+export function resultResponse(id: RequestId, result: Record<string, unknown>): JsonRpcResponse {
+  return { jsonrpc: "2.0", id, result };
+}
+
+/** Builds an error response; `id` undefined means it could not be known and is omitted. */
+export function errorResponse(id: RequestId | undefined, code: number, message: string, data?: unknown): JsonRpcResponse {
+  const error: JsonRpcErrorObject = data === undefined ? { code, message } : { code, message, data };
+  return id === undefined ? { jsonrpc: "2.0", error } : { jsonrpc: "2.0", id, error };
+}
+
+/** A failure inside dispatch that becomes a JSON-RPC error response. */
+export class JsonRpcError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+    readonly data?: unknown,
+  ) {
+    super(message);
+    this.name = "JsonRpcError";
+  }
+}
+
+function isValidId(id: unknown): id is RequestId {
+  return typeof id === "string" || (typeof id === "number" && Number.isFinite(id));
+}
+
+/** Classifies one decoded JSON value as a request, notification, response, or an invalid envelope. */
+export function classifyMessage(value: unknown): IncomingMessage {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return { kind: "invalid", reason: "a JSON-RPC message must be an object" };
+  }
+  const message = value as Record<string, unknown>;
+  const id = isValidId(message.id) ? message.id : undefined;
+  if (message.jsonrpc !== "2.0") return { kind: "invalid", id, reason: 'jsonrpc must be "2.0"' };
+  if ("id" in message && id === undefined) {
+    // MCP forbids null ids; other non-string, non-number ids are invalid in JSON-RPC itself.
+    return { kind: "invalid", reason: "id must be a string or a number" };
+  }
+  if (!("method" in message)) {
+    if (id !== undefined && ("result" in message || "error" in message)) return { kind: "response" };
+    return { kind: "invalid", id, reason: "a request needs a method" };
+  }
+  if (typeof message.method !== "string" || message.method.length === 0) {
+    return { kind: "invalid", id, reason: "method must be a non-empty string" };
+  }
+  if ("params" in message && (typeof message.params !== "object" || message.params === null || Array.isArray(message.params))) {
+    // MCP params are always by name (an object).
+    return { kind: "invalid", id, reason: "params must be an object" };
+  }
+  const request = message as unknown as JsonRpcRequest;
+  return id === undefined ? { kind: "notification", message: request } : { kind: "request", message: request as JsonRpcRequest & { id: RequestId } };
+}

@@ -1,0 +1,33 @@
+/**
+ * The SQL migrations of `drizzle/`, embedded at build time so the compiled binary carries them.
+ * Imports are static on purpose: a computed `import()` path does not survive `bun build --compile`.
+ * When `bun run db:generate` adds a migration, add its import here (a test checks the two agree).
+ */
+import journal from "../../drizzle/meta/_journal.json";
+import m0000 from "../../drizzle/0000_init.sql" with { type: "text" };
+
+/** One migration: its drizzle-kit tag and the SQL statements it runs, in order. */
+export interface Migration {
+  tag: string;
+  statements: string[];
+}
+
+const sqlByTag: Record<string, string> = {
+  "0000_init": m0000,
+};
+
+/** The journal's tags, for the consistency test. */
+export const journalTags: string[] = journal.entries.map((entry) => entry.tag);
+
+/** The embedded migrations in journal order. */
+export const migrations: Migration[] = journal.entries.map((entry) => {
+  const sql = sqlByTag[entry.tag];
+  if (sql === undefined) throw new Error(`migration ${entry.tag} is in drizzle/meta/_journal.json but not embedded in src/storage/migrations.ts`);
+  return {
+    tag: entry.tag,
+    statements: sql
+      .split("--> statement-breakpoint")
+      .map((statement) => statement.trim())
+      .filter((statement) => statement.length > 0),
+  };
+});

@@ -1,0 +1,81 @@
+/**
+ * The one static registry of tools. Adding a tool is adding its file and one line in `builtinTools`.
+ * For each tool it precomputes the wire descriptor (plain JSON Schema, no TypeBox symbols) and a
+ * compiled argument checker, so `tools/list` and `tools/call` do no schema work per request.
+ */
+import type { TObject } from "@sinclair/typebox";
+import { TypeCompiler, type TypeCheck } from "@sinclair/typebox/compiler";
+import type { ToolDefinition } from "./tool.ts";
+import { whoamiTool } from "./whoami.ts";
+
+/** Every built-in tool. */
+export const builtinTools: ToolDefinition[] = [whoamiTool];
+
+/** A tool as MCP `tools/list` describes it. */
+export interface WireTool {
+  name: string;
+  title: string;
+  description: string;
+  inputSchema: Record<string, unknown>;
+  outputSchema?: Record<string, unknown>;
+  annotations: { title: string; readOnlyHint: boolean; destructiveHint?: boolean; idempotentHint?: boolean; openWorldHint: boolean };
+}
+
+/** One failing argument: where, and what is wrong. */
+export interface ArgumentError {
+  path: string;
+  message: string;
+}
+
+/** A registered tool: its definition, its wire form and its argument checker. */
+export interface RegisteredTool {
+  definition: ToolDefinition;
+  wire: WireTool;
+  /** Checks arguments; returns the failures (empty when valid). */
+  checkArguments(args: unknown): ArgumentError[];
+}
+
+/** TypeBox schemas are JSON Schema plus symbol-keyed metadata; a JSON round trip keeps only the schema. */
+export function toJsonSchema(schema: TObject): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(schema));
+}
+
+function register(definition: ToolDefinition): RegisteredTool {
+  const checker: TypeCheck<TObject> = TypeCompiler.Compile(definition.input);
+  const wire: WireTool = {
+    name: definition.name,
+    title: definition.title,
+    description: definition.description,
+    inputSchema: toJsonSchema(definition.input),
+    annotations: {
+      title: definition.title,
+      readOnlyHint: definition.readOnly,
+      ...(definition.readOnly ? {} : { destructiveHint: true }),
+      openWorldHint: definition.touchesCompanyData,
+    },
+  };
+  if (definition.output) wire.outputSchema = toJsonSchema(definition.output);
+  return {
+    definition,
+    wire,
+    checkArguments: (args) =>
+      checker.Check(args) ? [] : [...checker.Errors(args)].map((error) => ({ path: error.path || "/", message: error.message })),
+  };
+}
+
+/** The tools in a deterministic order (by name), looked up by name. */
+export class ToolRegistry {
+  readonly tools: readonly RegisteredTool[];
+  private readonly byName: Map<string, RegisteredTool>;
+
+  constructor(definitions: ToolDefinition[] = builtinTools) {
+    this.tools = definitions.map(register).sort((a, b) => (a.wire.name < b.wire.name ? -1 : 1));
+    this.byName = new Map(this.tools.map((tool) => [tool.wire.name, tool]));
+    if (this.byName.size !== this.tools.length) throw new Error("two tools share a name");
+  }
+
+  /** The tool called `name`, if any. */
+  get(name: string): RegisteredTool | undefined {
+    return this.byName.get(name);
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * MCP over stdio: newline-delimited JSON-RPC on stdin/stdout (MCP transports spec). stdout carries
+ * only MCP messages; anything else goes to stderr. The caller is fixed for the process (the key in
+ * INVOKE_API_KEY); the version negotiated by `initialize` is remembered, as a stdio session has one.
+ */
+import type { Caller } from "../governance/caller.ts";
+import type { McpDispatcher } from "../protocol/dispatcher.ts";
+import { errorResponse, JsonRpcErrorCode } from "../protocol/jsonrpc.ts";
+import { DEFAULT_HTTP_VERSION } from "../protocol/versions.ts";
+
+/** Where messages come from and go to. */
+export interface StdioOptions {
+  dispatcher: McpDispatcher;
+  caller: Caller;
+  input: ReadableStream<Uint8Array>;
+  write(line: string): void;
+}
+
+/** Serves until the input ends; resolves once every started request has been answered. */
+export async function serveStdio({ dispatcher, caller, input, write }: StdioOptions): Promise<void> {
+  let protocolVersion = DEFAULT_HTTP_VERSION;
+  const pending = new Set<Promise<void>>();
+
+  const handleLine = async (line: string) => {
+    let payload: unknown;
+    try {
+      payload = JSON.parse(line);
+    } catch {
+      write(JSON.stringify(errorResponse(undefined, JsonRpcErrorCode.ParseError, "Parse error: the line is not valid JSON.")));
+      return;
+    }
+    const response = await dispatcher.handlePayload(payload, {
+      caller,
+      protocolVersion,
+      onInitialized: (version) => (protocolVersion = version),
+    });
+    if (response !== undefined) write(JSON.stringify(response));
+  };
+
+  const decoder = new TextDecoder();
+  let buffered = "";
+  const flushLines = (final: boolean) => {
+    const lines = buffered.split("\n");
+    buffered = final ? "" : lines.pop()!;
+    for (const raw of lines) {
+      const line = raw.trim();
+      if (line.length === 0) continue;
+      // Requests run concurrently, so a slow tool call does not hold up a ping.
+      const task = handleLine(line).finally(() => pending.delete(task));
+      pending.add(task);
+    }
+  };
+  for await (const chunk of input) {
+    buffered += decoder.decode(chunk, { stream: true });
+    flushLines(false);
+  }
+  buffered += decoder.decode();
+  flushLines(true);
+  await Promise.all(pending);
+}
