@@ -20,14 +20,16 @@ export interface AppOptions {
   store: Store;
   config: ServerConfig;
   registry?: ToolRegistry;
+  /** Page size of `tools/list` (default 100). */
+  pageSize?: number;
 }
 
 /** The paths of the MCP endpoint (seed 000 uses the first, seed 003 the second). */
 export const MCP_PATHS = ["/v1/mcp", "/api/v1/mcp"] as const;
 
 /** Builds the app; `app.handle(request)` serves a request in-process, `app.listen()` binds a port. */
-export function createApp({ store, config, registry = new ToolRegistry() }: AppOptions) {
-  const dispatcher = new McpDispatcher({ registry, store, logError });
+export function createApp({ store, config, registry = new ToolRegistry(), pageSize }: AppOptions) {
+  const dispatcher = new McpDispatcher({ registry, store, pageSize, logError });
   const handleMcp = createMcpHttpHandler({
     dispatcher,
     authenticate: keyAuthenticator(store),

@@ -1,13 +1,16 @@
 /** The `Origin` allow-list that guards the MCP endpoint against DNS rebinding (MCP transports spec). */
 
-/** Returns a predicate: true when a request with this `Origin` header value may proceed. */
+/** A pattern as a regular expression: `*` stands for one DNS label or a port, nothing wider. */
+function patternToRegExp(pattern: string): RegExp {
+  const escaped = pattern.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replaceAll("*", "[A-Za-z0-9-]+");
+  return new RegExp(`^${escaped}$`, "i");
+}
+
+/** Returns a predicate: true when a request with this `Origin` header value may proceed. "*" alone allows every origin. */
 export function originPolicy(patterns: readonly string[]): (origin: string | null) => boolean {
-  const exact = new Set(patterns.filter((pattern) => !pattern.includes("*")));
-  const globs = patterns.filter((pattern) => pattern.includes("*")).map((pattern) => new Bun.Glob(pattern));
-  const allowAll = patterns.includes("*");
-  return (origin) => {
-    // Requests without Origin come from non-browser clients, which DNS rebinding cannot drive.
-    if (origin === null || allowAll) return true;
-    return exact.has(origin) || globs.some((glob) => glob.match(origin));
-  };
+  if (patterns.includes("*")) return () => true;
+  const exact = new Set(patterns.filter((pattern) => !pattern.includes("*")).map((pattern) => pattern.toLowerCase()));
+  const wildcards = patterns.filter((pattern) => pattern.includes("*")).map(patternToRegExp);
+  // Requests without Origin come from non-browser clients, which DNS rebinding cannot drive.
+  return (origin) => origin === null || exact.has(origin.toLowerCase()) || wildcards.some((pattern) => pattern.test(origin));
 }

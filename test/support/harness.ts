@@ -1,0 +1,93 @@
+/**
+ * In-process test harness: a fresh app on a temporary SQLite file per test, and a JSON-RPC helper that
+ * validates every response it receives against the MCP schema.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DEFAULT_CONFIG, type ServerConfig } from "../../src/config.ts";
+import { bootstrapIfEmpty } from "../../src/governance/bootstrap.ts";
+import { createApp } from "../../src/http/app.ts";
+import { openStore, type Store } from "../../src/storage/db.ts";
+import type { ToolRegistry } from "../../src/tools/registry.ts";
+import { assertValidResponse } from "./spec.ts";
+
+/** A temporary folder removed by `using`. */
+export function tempDir(): { path: string; [Symbol.dispose](): void } {
+  const path = mkdtempSync(join(tmpdir(), "invoke-test-"));
+  return { path, [Symbol.dispose]: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** What a test gets: the app, its store, the bootstrap admin's ids and key. */
+export interface TestServer {
+  app: ReturnType<typeof createApp>;
+  store: Store;
+  dbPath: string;
+  tenantId: string;
+  userId: string;
+  adminKey: string;
+  [Symbol.dispose](): void;
+}
+
+/** A fresh, bootstrapped app on its own database file. */
+export function startTestServer(options: { config?: Partial<ServerConfig>; registry?: ToolRegistry; pageSize?: number } = {}): TestServer {
+  const dir = tempDir();
+  const dbPath = join(dir.path, "invoke.db");
+  const store = openStore(dbPath);
+  const boot = bootstrapIfEmpty(store)!;
+  const app = createApp({ store, config: { ...DEFAULT_CONFIG, db: dbPath, ...options.config }, registry: options.registry, pageSize: options.pageSize });
+  return {
+    app,
+    store,
+    dbPath,
+    tenantId: boot.tenant_id,
+    userId: boot.user_id,
+    adminKey: boot.admin_key,
+    [Symbol.dispose]() {
+      store.close();
+      dir[Symbol.dispose]();
+    },
+  };
+}
+
+/** A parsed HTTP answer. */
+export interface Answer {
+  status: number;
+  headers: Headers;
+  text: string;
+  /** The JSON body, or undefined when the body is empty. */
+  body: any;
+}
+
+/** Sends a request through `app.handle` and reads the answer. */
+export async function send(app: TestServer["app"], path: string, init: RequestInit = {}): Promise<Answer> {
+  const response = await app.handle(new Request(`http://localhost${path}`, init));
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, text, body: text.length > 0 ? JSON.parse(text) : undefined };
+}
+
+/** POSTs a JSON-RPC payload (object, array, or raw string) to the MCP endpoint, validating every response against the MCP schema. */
+export async function rpc(
+  server: Pick<TestServer, "app" | "adminKey">,
+  payload: unknown,
+  options: { key?: string | null; headers?: Record<string, string>; path?: string } = {},
+): Promise<Answer> {
+  const headers: Record<string, string> = { "content-type": "application/json", ...options.headers };
+  const key = options.key === undefined ? server.adminKey : options.key;
+  if (key !== null) headers["x-api-key"] = key;
+  const body = typeof payload === "string" ? payload : JSON.stringify(payload);
+  const answer = await send(server.app, options.path ?? "/v1/mcp", { method: "POST", headers, body });
+  if (answer.body !== undefined && answer.headers.get("content-type")?.startsWith("application/json")) {
+    const methods = new Map<unknown, string>();
+    for (const message of Array.isArray(payload) ? payload : [payload]) {
+      if (message && typeof message === "object" && "id" in message) methods.set(message.id, (message as { method?: string }).method ?? "");
+    }
+    for (const response of Array.isArray(answer.body) ? answer.body : [answer.body]) assertValidResponse(response, methods.get(response.id));
+  }
+  return answer;
+}
+
+/** A JSON-RPC request object. */
+export function request(id: number | string, method: string, params?: Record<string, unknown>) {
+  return params === undefined ? { jsonrpc: "2.0", id, method } : { jsonrpc: "2.0", id, method, params };
+}
