@@ -6,6 +6,7 @@ import { StartupError } from "./errors.ts";
 import { logError } from "./log.ts";
 import { VERSION } from "./version.ts";
 import { CommandFailure, commandHelp, parseCommandArgs, UsageError, type Command } from "./cli/command.ts";
+import { keysCommand, tenantsCommand, usersCommand } from "./cli/directory.ts";
 import { initCommand } from "./cli/init.ts";
 import { mcpCommand } from "./cli/mcp.ts";
 import { serveCommand } from "./cli/serve.ts";
@@ -21,7 +22,7 @@ const versionCommand: Command = {
 };
 
 /** Every command, in help order. */
-const commands: Command[] = [serveCommand, initCommand, mcpCommand, versionCommand];
+const commands: Command[] = [serveCommand, initCommand, mcpCommand, tenantsCommand, usersCommand, keysCommand, versionCommand];
 
 function mainHelp(): string {
   const width = Math.max(...commands.map((command) => command.name.length));

@@ -6,6 +6,15 @@ import { Type, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { parse as parseYaml } from "yaml";
 import { StartupError } from "./errors.ts";
+import type { RateLimit } from "./governance/profiles.ts";
+
+const RateLimitSchema = Type.Object(
+  {
+    requests: Type.Integer({ minimum: 1, description: "Requests admitted per window (the bucket size)." }),
+    per_seconds: Type.Integer({ minimum: 1, description: "The window in seconds over which the bucket refills." }),
+  },
+  { additionalProperties: false },
+);
 
 /** The config file's shape. Every field is optional. */
 export const ConfigFileSchema = Type.Object(
@@ -19,6 +28,8 @@ export const ConfigFileSchema = Type.Object(
       }),
     ),
     max_body_bytes: Type.Optional(Type.Integer({ minimum: 1024 })),
+    rate_limit: Type.Optional(RateLimitSchema),
+    profile_rate_limits: Type.Optional(Type.Record(Type.String(), RateLimitSchema, { description: "Per key profile, overrides rate_limit." })),
   },
   { additionalProperties: false },
 );
@@ -31,6 +42,9 @@ export interface ServerConfig {
   db: string;
   allowedOrigins: string[];
   maxBodyBytes: number;
+  /** Requests per window for every caller, unless its profile says otherwise. */
+  rateLimit: RateLimit;
+  profileRateLimits: Record<string, RateLimit>;
 }
 
 /** Loopback origins on any port: what a local browser-based client sends. */
@@ -43,6 +57,8 @@ export const DEFAULT_CONFIG: ServerConfig = {
   db: "invoke.db",
   allowedOrigins: DEFAULT_ALLOWED_ORIGINS,
   maxBodyBytes: 1024 * 1024,
+  rateLimit: { requests: 60, per_seconds: 60 },
+  profileRateLimits: {},
 };
 
 /** Reads and validates a config file; errors name the file and the field. */
@@ -71,6 +87,8 @@ export function resolveConfig(file: ConfigFile, overrides: Partial<ServerConfig>
     ...(file.db !== undefined && { db: file.db }),
     ...(file.allowed_origins !== undefined && { allowedOrigins: file.allowed_origins }),
     ...(file.max_body_bytes !== undefined && { maxBodyBytes: file.max_body_bytes }),
+    ...(file.rate_limit !== undefined && { rateLimit: file.rate_limit }),
+    ...(file.profile_rate_limits !== undefined && { profileRateLimits: file.profile_rate_limits }),
     ...defined,
   };
 }

@@ -10,6 +10,7 @@ export class InvokeError extends Error {
     readonly code: string,
     message: string,
     readonly details?: unknown,
+    readonly headers?: Record<string, string>,
   ) {
     super(message);
     this.name = new.target.name;

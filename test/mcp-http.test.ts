@@ -201,7 +201,7 @@ describe("tools/list pagination", () => {
       readOnly: true,
       touchesCompanyData: false,
       input: Type.Object({}),
-      handler: () => "ok",
+      handler: () => ({ ok: true }),
     }),
   );
 

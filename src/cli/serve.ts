@@ -1,12 +1,12 @@
 /** `invoke serve`: the HTTP server. Bootstraps an empty database and prints its admin key once. */
-import { readConfigFile, resolveConfig } from "../config.ts";
 import { bootstrapIfEmpty } from "../governance/bootstrap.ts";
 import { createApp } from "../http/app.ts";
 import { logInfo } from "../log.ts";
+import { createServices } from "../services.ts";
 import { openStore } from "../storage/db.ts";
 import { VERSION } from "../version.ts";
-import { parsePort, type Command } from "./command.ts";
-import { configFlag, dbFlag } from "./shared-flags.ts";
+import type { Command } from "./command.ts";
+import { configFlag, dbFlag, loadConfig } from "./shared-flags.ts";
 
 export const serveCommand: Command = {
   name: "serve",
@@ -19,12 +19,7 @@ export const serveCommand: Command = {
   },
   details: "On an empty database, serve creates tenant \"default\", user admin@localhost (role admin) and an admin API key, printed once.",
   async run(values) {
-    const file = typeof values.config === "string" ? await readConfigFile(values.config) : {};
-    const config = resolveConfig(file, {
-      host: values.host as string | undefined,
-      port: parsePort(values.port),
-      db: values.db as string | undefined,
-    });
+    const config = await loadConfig(values);
     const store = openStore(config.db);
     const bootstrap = bootstrapIfEmpty(store);
     if (bootstrap) {
@@ -36,7 +31,7 @@ export const serveCommand: Command = {
         ].join("\n"),
       );
     }
-    const app = createApp({ store, config });
+    const app = createApp({ services: createServices({ store, config }) });
     app.listen({ hostname: config.host, port: config.port });
     const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${app.server!.port}`;
     console.log(`Invoke ${VERSION} listening on ${url} (MCP endpoint ${url}/v1/mcp, database ${config.db})`);

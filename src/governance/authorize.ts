@@ -3,18 +3,50 @@
  * it allows and `tools/call` refuses exactly the ones it refuses, so the two can never disagree.
  */
 import type { ToolDefinition } from "../tools/tool.ts";
-import type { Caller } from "./caller.ts";
+import { roleAtLeast, type Caller } from "./caller.ts";
 
-/** Why a tool is refused: the rule, and a sentence for the agent. */
-export interface ToolRefusal {
+/** Why something is refused: the rule, and a sentence for the agent. */
+export interface Refusal {
   rule: string;
   message: string;
 }
 
-/**
- * Returns the refusal, or undefined when `caller` may use `tool`.
- * Every authenticated key may use every registered tool until scoped profiles exist (access issue).
- */
-export function authorizeTool(_caller: Caller, _tool: ToolDefinition): ToolRefusal | undefined {
+const matchers = new Map<string, (name: string) => boolean>();
+
+/** A predicate over tool names for a list of globs (`*` matches any run of characters), compiled once per list. */
+export function toolNameMatcher(globs: readonly string[]): (name: string) => boolean {
+  const cacheKey = globs.join("\n");
+  let matcher = matchers.get(cacheKey);
+  if (matcher === undefined) {
+    const patterns = globs.map((glob) => new RegExp(`^${glob.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replaceAll("*", ".*")}$`));
+    matcher = (name) => patterns.some((pattern) => pattern.test(name));
+    matchers.set(cacheKey, matcher);
+  }
+  return matcher;
+}
+
+/** Returns the refusal, or undefined when `caller` may use `tool`. */
+export function authorizeTool(caller: Caller, tool: Pick<ToolDefinition, "name" | "scope" | "readOnly" | "touchesCompanyData">): Refusal | undefined {
+  if (!caller.scopes.has(tool.scope as never)) {
+    return { rule: "scope", message: `the key's scopes do not include ${tool.scope}` };
+  }
+  if (tool.touchesCompanyData && !toolNameMatcher(caller.allowedTools)(tool.name)) {
+    return { rule: "allowed_tools", message: `the key's allowed_tools (${caller.allowedTools.join(", ")}) do not include ${tool.name}` };
+  }
+  if (caller.readOnly && !tool.readOnly) {
+    return { rule: "read_only", message: `the key is read-only and Invoke classifies ${tool.name} as mutating` };
+  }
   return undefined;
+}
+
+/** The MCP endpoint serves agents holding server credentials: role editor or admin (seed 003). */
+export function authorizeMcpAccess(caller: Caller): Refusal | undefined {
+  return roleAtLeast(caller.role, "editor")
+    ? undefined
+    : { rule: "role", message: `the MCP endpoint needs role editor or admin; ${caller.email} has role ${caller.role}` };
+}
+
+/** Admin REST routes need the admin scope (an admin-profile key of an admin user). */
+export function authorizeAdmin(caller: Caller): Refusal | undefined {
+  return caller.scopes.has("admin") ? undefined : { rule: "scope", message: "this route needs an admin key (profile admin, role admin)" };
 }

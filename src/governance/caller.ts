@@ -1,4 +1,5 @@
 /** The authenticated caller of a request, as every later decision (authorisation, policy, records) sees it. */
+import type { Scope } from "./profiles.ts";
 
 /** A user's role in its tenant, weakest first. */
 export const ROLES = ["viewer", "editor", "admin"] as const;
@@ -15,9 +16,19 @@ export interface Caller {
   keyName: string;
   profile: string;
   expiresAt: number | null;
+  /** The profile's scopes cut down to the role's ceiling. */
+  scopes: ReadonlySet<Scope>;
+  /** Globs over the names of tools that touch company data or production systems. */
+  allowedTools: readonly string[];
+  readOnly: boolean;
 }
 
 /** Whether `role` is at least `minimum`. */
 export function roleAtLeast(role: Role, minimum: Role): boolean {
   return ROLES.indexOf(role) >= ROLES.indexOf(minimum);
+}
+
+/** Whether `value` names a role. */
+export function isRole(value: unknown): value is Role {
+  return typeof value === "string" && (ROLES as readonly string[]).includes(value);
 }

@@ -7,6 +7,7 @@ import { newId, randomBase62 } from "../ids.ts";
 import type { Store } from "../storage/db.ts";
 import { apiKeys, tenants, users } from "../storage/schema.ts";
 import type { Caller, Role } from "./caller.ts";
+import { effectiveScopes, findProfile } from "./profiles.ts";
 
 const KEY_PREFIX = "inv_live_";
 const KEY_SHAPE = /^inv_live_[0-9A-Za-z]{32,128}$/;
@@ -91,6 +92,10 @@ export function keyAuthenticator(store: Store): (secret: string, now?: number) =
     const row = lookup.get({ hash: hashKeySecret(secret) });
     if (row === undefined) return "unknown";
     if (row.expiresAt !== null && row.expiresAt <= now) return "expired";
-    return { ...row, role: row.role as Role };
+    const profile = findProfile(row.profile);
+    // A key whose profile this build does not know grants nothing: refuse it rather than guess.
+    if (profile === undefined) return "unknown";
+    const role = row.role as Role;
+    return { ...row, role, scopes: effectiveScopes(profile, role), allowedTools: profile.allowed_tools, readOnly: profile.read_only };
   };
 }

@@ -1,25 +1,23 @@
 /**
  * The HTTP application: routes only. The MCP endpoint delegates to the transport
- * (`src/transports/http.ts`); every error leaves as JSON through `respond.ts`.
+ * (`src/transports/http.ts`), admin REST to `admin.ts`; every error leaves as JSON through `respond.ts`.
  */
 import { Elysia } from "elysia";
-import type { ServerConfig } from "../config.ts";
-import { keyAuthenticator } from "../governance/keys.ts";
+import { PROFILES } from "../governance/profiles.ts";
 import { logError } from "../log.ts";
 import { McpDispatcher } from "../protocol/dispatcher.ts";
 import { SUPPORTED_VERSIONS } from "../protocol/versions.ts";
-import { SCHEMA_VERSION, type Store } from "../storage/db.ts";
-import { ToolRegistry } from "../tools/registry.ts";
+import type { Services } from "../services.ts";
+import { SCHEMA_VERSION } from "../storage/db.ts";
 import { createMcpHttpHandler, wantsOnlyEventStream } from "../transports/http.ts";
 import { PRODUCT_NAME, PRODUCT_TITLE, VERSION } from "../version.ts";
+import { adminRoutes } from "./admin.ts";
 import { originPolicy } from "./origins.ts";
-import { json, restError, restErrorFrom } from "./respond.ts";
+import { json, restError, restErrorFrom, validationError } from "./respond.ts";
 
 /** What the app is built from. */
 export interface AppOptions {
-  store: Store;
-  config: ServerConfig;
-  registry?: ToolRegistry;
+  services: Services;
   /** Page size of `tools/list` (default 100). */
   pageSize?: number;
 }
@@ -28,14 +26,17 @@ export interface AppOptions {
 export const MCP_PATHS = ["/v1/mcp", "/api/v1/mcp"] as const;
 
 /** Builds the app; `app.handle(request)` serves a request in-process, `app.listen()` binds a port. */
-export function createApp({ store, config, registry = new ToolRegistry(), pageSize }: AppOptions) {
-  const dispatcher = new McpDispatcher({ registry, store, pageSize, logError });
+export function createApp({ services, pageSize }: AppOptions) {
+  const { config, store } = services;
+  const dispatcher = new McpDispatcher({ services, pageSize, logError });
   const handleMcp = createMcpHttpHandler({
     dispatcher,
-    authenticate: keyAuthenticator(store),
+    gate: services.gate,
     isOriginAllowed: originPolicy(config.allowedOrigins),
     maxBodyBytes: config.maxBodyBytes,
   });
+  // In-process requests (app.handle) have no socket; they share one limiter bucket per address.
+  const clientAddress = (request: Request) => app.server?.requestIP(request)?.address ?? "in-process";
 
   const discovery = (request: Request) => {
     if (wantsOnlyEventStream(request.headers.get("accept"))) {
@@ -64,6 +65,8 @@ export function createApp({ store, config, registry = new ToolRegistry(), pageSi
         }
         return restError(404, "not_found", `No route for ${request.method} ${path}.`);
       }
+      if (code === "VALIDATION") return validationError(error);
+      if (code === "PARSE") return restError(400, "invalid_json", "The request body is not valid JSON.");
       return restErrorFrom(error, logError);
     })
     .get("/healthz", () => json({ status: "ok", version: VERSION }))
@@ -71,10 +74,22 @@ export function createApp({ store, config, registry = new ToolRegistry(), pageSi
       const version = (store.sqlite.query("PRAGMA user_version").get() as { user_version: number }).user_version;
       const ready = version === SCHEMA_VERSION;
       return json({ status: ready ? "ready" : "not_ready", checks: { store: "ok", schema_version: version, expected_schema_version: SCHEMA_VERSION } }, ready ? 200 : 503);
-    });
+    })
+    .get("/v1/mcp/key-profiles", () => ({
+      profiles: PROFILES.map(({ name, description, scopes, allowed_tools, read_only, min_role, rate_limit }) => ({
+        name,
+        description,
+        scopes,
+        allowed_tools,
+        read_only,
+        min_role,
+        rate_limit: config.profileRateLimits[name] ?? rate_limit ?? config.rateLimit,
+      })),
+    }));
   for (const path of MCP_PATHS) {
-    app.get(path, ({ request }) => discovery(request)).post(path, ({ request }) => handleMcp(request), { parse: "none" });
+    app.get(path, ({ request }) => discovery(request)).post(path, ({ request }) => handleMcp(request, clientAddress(request)), { parse: "none" });
   }
+  app.use(adminRoutes(services, clientAddress));
   return app;
 }
 

@@ -15,12 +15,19 @@ export function restError(status: number, code: string, message: string, headers
   return json({ error: { code, message } }, status, headers);
 }
 
+/** Elysia's body-validation failure, as a 400 with each failing path. */
+export function validationError(error: unknown): Response {
+  const issues = ((error as { all?: { path?: string; message?: string }[] }).all ?? []).map((issue) => ({ path: issue.path || "/", message: issue.message ?? "invalid" }));
+  const summary = issues.map((issue) => `${issue.path}: ${issue.message}`).join("; ");
+  return json({ error: { code: "invalid_request", message: `Invalid request body${summary ? `: ${summary}` : ""}`, details: issues } }, 400);
+}
+
 /** Maps any thrown value to a REST error response. */
 export function restErrorFrom(error: unknown, log: (message: string, error: unknown) => void): Response {
   if (error instanceof InvokeError) {
     const body: { code: string; message: string; details?: unknown } = { code: error.code, message: error.message };
     if (error.details !== undefined) body.details = error.details;
-    return json({ error: body }, error.status);
+    return json({ error: body }, error.status, error.headers);
   }
   log("unhandled error", error);
   return restError(500, "internal_error", "Internal error; the details are in the server log.");

@@ -5,8 +5,8 @@
  */
 import { authorizeTool } from "../governance/authorize.ts";
 import type { Caller } from "../governance/caller.ts";
-import type { Store } from "../storage/db.ts";
-import type { RegisteredTool, ToolRegistry } from "../tools/registry.ts";
+import type { Services } from "../services.ts";
+import type { RegisteredTool } from "../tools/registry.ts";
 import { ToolError } from "../tools/tool.ts";
 import { InvokeError } from "../errors.ts";
 import { PRODUCT_NAME, PRODUCT_TITLE, VERSION } from "../version.ts";
@@ -33,8 +33,7 @@ export interface DispatchContext {
 
 /** Settings of the dispatcher. */
 export interface DispatcherOptions {
-  registry: ToolRegistry;
-  store: Store;
+  services: Services;
   /** Page size of `tools/list`. */
   pageSize?: number;
   /** Logs unexpected handler failures (never sent to the client). */
@@ -48,15 +47,13 @@ const INSTRUCTIONS =
 
 /** Dispatches MCP JSON-RPC messages to the registry. */
 export class McpDispatcher {
-  private readonly registry: ToolRegistry;
-  private readonly store: Store;
+  private readonly services: Services;
   private readonly pageSize: number;
   private readonly logError: (message: string, error: unknown) => void;
   private readonly methods: Record<string, MethodHandler>;
 
   constructor(options: DispatcherOptions) {
-    this.registry = options.registry;
-    this.store = options.store;
+    this.services = options.services;
     this.pageSize = options.pageSize ?? 100;
     this.logError = options.logError ?? ((message, error) => console.error(message, error));
     this.methods = {
@@ -121,7 +118,7 @@ export class McpDispatcher {
 
   /** The tools this caller may call: one authorisation function decides both listing and calling. */
   private visibleTools(caller: Caller): RegisteredTool[] {
-    return this.registry.tools.filter((tool) => authorizeTool(caller, tool.definition) === undefined);
+    return this.services.registry.tools.filter((tool) => authorizeTool(caller, tool.definition) === undefined);
   }
 
   private listTools(request: JsonRpcRequest, context: DispatchContext): Record<string, unknown> {
@@ -141,7 +138,7 @@ export class McpDispatcher {
     if (typeof args !== "object" || args === null || Array.isArray(args)) {
       throw new JsonRpcError(JsonRpcErrorCode.InvalidParams, "params.arguments must be an object");
     }
-    const tool = this.registry.get(params.name);
+    const tool = this.services.registry.get(params.name);
     if (tool === undefined) throw new JsonRpcError(JsonRpcErrorCode.InvalidParams, `Unknown tool: ${params.name}`);
     const refusal = authorizeTool(context.caller, tool.definition);
     if (refusal !== undefined) {
@@ -155,7 +152,7 @@ export class McpDispatcher {
       throw new JsonRpcError(JsonRpcErrorCode.InvalidParams, `Invalid arguments for tool ${params.name}`, { tool: params.name, errors });
     }
     try {
-      const output = await tool.definition.handler(args as Record<string, unknown>, { caller: context.caller, store: this.store });
+      const output = await tool.definition.handler(args as Record<string, unknown>, { caller: context.caller, services: this.services });
       return toolResult(output, tool.definition.output !== undefined);
     } catch (error) {
       if (error instanceof ToolError || error instanceof InvokeError) return toolFailure(error.message);

@@ -5,12 +5,12 @@
  */
 import type { Static, TObject } from "@sinclair/typebox";
 import type { Caller } from "../governance/caller.ts";
-import type { Store } from "../storage/db.ts";
+import type { Services } from "../services.ts";
 
 /** What a handler may use: the authenticated caller (its tenant is the only tenant) and the services. */
 export interface ToolContext {
   caller: Caller;
-  store: Store;
+  services: Services;
 }
 
 /** A tool as declared. `O` is the output schema when the result is structured. */

@@ -1,4 +1,4 @@
-/** `invoke.whoami`: the caller as Invoke sees it. */
+/** `invoke.whoami`: the caller as Invoke sees it, including what its key allows and its rate-limit headroom. */
 import { Type } from "@sinclair/typebox";
 import { defineTool } from "./tool.ts";
 
@@ -11,19 +11,27 @@ const WhoamiOutput = Type.Object({
     profile: Type.String(),
     expires_at: Type.Union([Type.String({ description: "ISO 8601" }), Type.Null()]),
   }),
+  scopes: Type.Array(Type.String(), { description: "The key's profile scopes, cut down to the user's role." }),
+  allowed_tools: Type.Array(Type.String(), { description: "Globs over the tools that touch company data or production systems." }),
+  read_only: Type.Boolean(),
+  rate_limit: Type.Object({
+    limit: Type.Integer({ description: "Requests per window." }),
+    remaining: Type.Integer({ description: "Requests left now." }),
+    window_seconds: Type.Integer(),
+  }),
 });
 
 export const whoamiTool = defineTool({
   name: "invoke.whoami",
   title: "Who am I",
   description:
-    "Describe the caller as Invoke sees it: tenant, user and role, and the API key in use (its profile and expiry). Call this first to learn what you may do.",
+    "Describe the caller as Invoke sees it: tenant, user and role, the API key in use (profile, expiry), its scopes and allowed tools, whether it is read-only, and the rate-limit headroom. Call this first to learn what you may do.",
   scope: "tools:read",
   readOnly: true,
   touchesCompanyData: false,
   input: Type.Object({}, { additionalProperties: false }),
   output: WhoamiOutput,
-  handler: (_args, { caller }) => ({
+  handler: (_args, { caller, services }) => ({
     tenant: { id: caller.tenantId, name: caller.tenantName },
     user: { id: caller.userId, email: caller.email, role: caller.role },
     key: {
@@ -32,5 +40,9 @@ export const whoamiTool = defineTool({
       profile: caller.profile,
       expires_at: caller.expiresAt === null ? null : new Date(caller.expiresAt).toISOString(),
     },
+    scopes: [...caller.scopes],
+    allowed_tools: [...caller.allowedTools],
+    read_only: caller.readOnly,
+    rate_limit: services.gate.headroom(caller),
   }),
 });

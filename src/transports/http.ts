@@ -1,10 +1,11 @@
 /**
  * MCP over HTTP (Streamable HTTP, JSON responses only, no SSE): request checks that belong to the
  * transport (origin, media types, size, credential, protocol-version header), then the shared
- * dispatcher. The order is fixed: origin → credential → media types → size → version → body.
+ * dispatcher. The order is fixed: origin → credential and rate limit → role → media types → size →
+ * version → body.
  */
-import type { Caller } from "../governance/caller.ts";
-import type { KeyRefusal } from "../governance/keys.ts";
+import { isRefusal, type AccessGate, type AccessRefusal } from "../governance/access.ts";
+import { authorizeMcpAccess } from "../governance/authorize.ts";
 import type { McpDispatcher } from "../protocol/dispatcher.ts";
 import { JsonRpcErrorCode, type JsonRpcResponse } from "../protocol/jsonrpc.ts";
 import { DEFAULT_HTTP_VERSION, isSupportedVersion, SUPPORTED_VERSIONS } from "../protocol/versions.ts";
@@ -13,28 +14,16 @@ import { json, rpcRefusal } from "../http/respond.ts";
 /** What the handler needs. */
 export interface McpHttpOptions {
   dispatcher: McpDispatcher;
-  authenticate(secret: string): Caller | KeyRefusal;
+  gate: AccessGate;
   isOriginAllowed(origin: string | null): boolean;
   maxBodyBytes: number;
 }
 
-const KEY_REFUSALS: Record<KeyRefusal, string> = {
-  malformed: "The API key is not in the inv_live_ format.",
-  unknown: "The API key is not valid (unknown or revoked).",
-  expired: "The API key has expired.",
+const REFUSAL_CODES: Record<AccessRefusal["status"], JsonRpcErrorCode> = {
+  401: JsonRpcErrorCode.Unauthenticated,
+  403: JsonRpcErrorCode.Forbidden,
+  429: JsonRpcErrorCode.RateLimited,
 };
-
-/** RFC 9110 requires a challenge on 401; a non-Bearer scheme keeps OAuth-capable clients from starting a login flow. */
-const CHALLENGE = { "WWW-Authenticate": 'ApiKey header="X-API-Key"' };
-
-/** The presented secret: `X-API-Key`, else `Authorization: Bearer`. */
-function presentedKey(headers: Headers): string | null {
-  const key = headers.get("x-api-key");
-  if (key !== null) return key.trim();
-  const authorization = headers.get("authorization");
-  if (authorization !== null && /^bearer\s+/i.test(authorization)) return authorization.replace(/^bearer\s+/i, "").trim();
-  return null;
-}
 
 /** Media types in an Accept or Content-Type header, lower-cased, without parameters. */
 function mediaTypes(header: string): string[] {
@@ -69,29 +58,19 @@ function statusOf(response: JsonRpcResponse | JsonRpcResponse[]): number {
 }
 
 /** Builds the POST handler of the MCP endpoint. */
-export function createMcpHttpHandler(options: McpHttpOptions): (request: Request) => Promise<Response> {
-  const { dispatcher, authenticate, isOriginAllowed, maxBodyBytes } = options;
+export function createMcpHttpHandler(options: McpHttpOptions): (request: Request, clientAddress: string) => Promise<Response> {
+  const { dispatcher, gate, isOriginAllowed, maxBodyBytes } = options;
 
-  return async (request) => {
+  return async (request, clientAddress) => {
     const headers = request.headers;
     if (!isOriginAllowed(headers.get("origin"))) {
       return rpcRefusal(403, JsonRpcErrorCode.Forbidden, "Origin not allowed.", { reason: "origin_not_allowed" });
     }
 
-    const secret = presentedKey(headers);
-    if (secret === null) {
-      if (headers.has("cookie")) {
-        // Seed 003: this surface is for agents holding server credentials; a browser session must not inherit it.
-        return rpcRefusal(403, JsonRpcErrorCode.Forbidden, "Session cookies are not accepted here; send an API key in the X-API-Key header.", {
-          reason: "session_cookie_rejected",
-        });
-      }
-      return rpcRefusal(401, JsonRpcErrorCode.Unauthenticated, "Missing API key: send it in the X-API-Key header.", { reason: "missing_key" }, CHALLENGE);
-    }
-    const caller = authenticate(secret);
-    if (typeof caller === "string") {
-      return rpcRefusal(401, JsonRpcErrorCode.Unauthenticated, KEY_REFUSALS[caller], { reason: `${caller}_key` }, CHALLENGE);
-    }
+    const caller = gate.admit(headers, clientAddress);
+    if (isRefusal(caller)) return rpcRefusal(caller.status, REFUSAL_CODES[caller.status], caller.message, { reason: caller.reason }, caller.headers);
+    const roleRefusal = authorizeMcpAccess(caller);
+    if (roleRefusal) return rpcRefusal(403, JsonRpcErrorCode.Forbidden, `Forbidden: ${roleRefusal.message}.`, { reason: "role_too_low", rule: roleRefusal.rule });
 
     if (!isJsonContentType(headers.get("content-type"))) {
       return rpcRefusal(415, JsonRpcErrorCode.BadTransport, "Content-Type must be application/json.", { reason: "unsupported_media_type" });

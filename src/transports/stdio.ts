@@ -3,6 +3,7 @@
  * only MCP messages; anything else goes to stderr. The caller is fixed for the process (the key in
  * INVOKE_API_KEY); the version negotiated by `initialize` is remembered, as a stdio session has one.
  */
+import type { AccessGate } from "../governance/access.ts";
 import type { Caller } from "../governance/caller.ts";
 import type { McpDispatcher } from "../protocol/dispatcher.ts";
 import { errorResponse, JsonRpcErrorCode } from "../protocol/jsonrpc.ts";
@@ -12,12 +13,13 @@ import { DEFAULT_HTTP_VERSION } from "../protocol/versions.ts";
 export interface StdioOptions {
   dispatcher: McpDispatcher;
   caller: Caller;
+  gate: AccessGate;
   input: ReadableStream<Uint8Array>;
   write(line: string): void;
 }
 
 /** Serves until the input ends; resolves once every started request has been answered. */
-export async function serveStdio({ dispatcher, caller, input, write }: StdioOptions): Promise<void> {
+export async function serveStdio({ dispatcher, caller, gate, input, write }: StdioOptions): Promise<void> {
   let protocolVersion = DEFAULT_HTTP_VERSION;
   const pending = new Set<Promise<void>>();
 
@@ -27,6 +29,15 @@ export async function serveStdio({ dispatcher, caller, input, write }: StdioOpti
       payload = JSON.parse(line);
     } catch {
       write(JSON.stringify(errorResponse(undefined, JsonRpcErrorCode.ParseError, "Parse error: the line is not valid JSON.")));
+      return;
+    }
+    const limited = gate.limitCaller(caller);
+    if (limited) {
+      const id = (payload as { id?: unknown } | null)?.id;
+      // Notifications are dropped silently when limited: they have no answer to carry the refusal.
+      if (typeof id === "string" || typeof id === "number") {
+        write(JSON.stringify(errorResponse(id, JsonRpcErrorCode.RateLimited, limited.message, { reason: limited.reason })));
+      }
       return;
     }
     const response = await dispatcher.handlePayload(payload, {

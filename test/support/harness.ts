@@ -8,6 +8,8 @@ import { join } from "node:path";
 import { DEFAULT_CONFIG, type ServerConfig } from "../../src/config.ts";
 import { bootstrapIfEmpty } from "../../src/governance/bootstrap.ts";
 import { createApp } from "../../src/http/app.ts";
+import type { RateLimiter } from "../../src/governance/rate-limit.ts";
+import { createServices, type Services } from "../../src/services.ts";
 import { openStore, type Store } from "../../src/storage/db.ts";
 import type { ToolRegistry } from "../../src/tools/registry.ts";
 import { assertValidResponse } from "./spec.ts";
@@ -21,6 +23,7 @@ export function tempDir(): { path: string; [Symbol.dispose](): void } {
 /** What a test gets: the app, its store, the bootstrap admin's ids and key. */
 export interface TestServer {
   app: ReturnType<typeof createApp>;
+  services: Services;
   store: Store;
   dbPath: string;
   tenantId: string;
@@ -30,14 +33,18 @@ export interface TestServer {
 }
 
 /** A fresh, bootstrapped app on its own database file. */
-export function startTestServer(options: { config?: Partial<ServerConfig>; registry?: ToolRegistry; pageSize?: number } = {}): TestServer {
+export function startTestServer(
+  options: { config?: Partial<ServerConfig>; registry?: ToolRegistry; pageSize?: number; limiter?: RateLimiter; now?: () => number } = {},
+): TestServer {
   const dir = tempDir();
   const dbPath = join(dir.path, "invoke.db");
   const store = openStore(dbPath);
   const boot = bootstrapIfEmpty(store)!;
-  const app = createApp({ store, config: { ...DEFAULT_CONFIG, db: dbPath, ...options.config }, registry: options.registry, pageSize: options.pageSize });
+  const services = createServices({ store, config: { ...DEFAULT_CONFIG, db: dbPath, ...options.config }, registry: options.registry, limiter: options.limiter, now: options.now });
+  const app = createApp({ services, pageSize: options.pageSize });
   return {
     app,
+    services,
     store,
     dbPath,
     tenantId: boot.tenant_id,

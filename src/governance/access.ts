@@ -1,0 +1,154 @@
+/**
+ * The access gate every authenticated surface (MCP over HTTP, admin REST) passes first: credential,
+ * then rate limit. Returns the caller or a refusal with its HTTP status; surfaces only choose the body.
+ * The `x-user-id` header and cookies never authenticate anyone.
+ */
+import { eq, sql } from "drizzle-orm";
+import type { Store } from "../storage/db.ts";
+import { apiKeys } from "../storage/schema.ts";
+import type { Caller } from "./caller.ts";
+import { keyAuthenticator, type KeyRefusal } from "./keys.ts";
+import type { RateLimit } from "./profiles.ts";
+import { findProfile } from "./profiles.ts";
+import type { RateDecision, RateLimiter } from "./rate-limit.ts";
+
+/** A refusal before anything is dispatched. */
+export interface AccessRefusal {
+  status: 401 | 403 | 429;
+  /** snake_case reason, e.g. `missing_key`, `rate_limited`. */
+  reason: string;
+  message: string;
+  headers: Record<string, string>;
+}
+
+/** Settings of the gate. */
+export interface AccessGateOptions {
+  store: Store;
+  limiter: RateLimiter;
+  /** Per-profile overrides of the limiter's default. */
+  profileRateLimits?: Record<string, RateLimit>;
+  now?: () => number;
+}
+
+const KEY_REFUSALS: Record<KeyRefusal, string> = {
+  malformed: "The API key is not in the inv_live_ format.",
+  unknown: "The API key is not valid (unknown or revoked).",
+  expired: "The API key has expired.",
+};
+
+/** RFC 9110 requires a challenge on 401; a non-Bearer scheme keeps OAuth-capable clients from starting a login flow. */
+const CHALLENGE = { "WWW-Authenticate": 'ApiKey header="X-API-Key"' };
+
+/** How often a key's `last_used_at` is written at most: once a minute keeps writes off the hot path. */
+const LAST_USED_RESOLUTION_MS = 60_000;
+
+/** The presented secret: `X-API-Key`, else `Authorization: Bearer`. */
+function presentedKey(headers: Headers): string | null {
+  const key = headers.get("x-api-key");
+  if (key !== null) return key.trim();
+  const authorization = headers.get("authorization");
+  if (authorization !== null && /^bearer\s+/i.test(authorization)) return authorization.replace(/^bearer\s+/i, "").trim();
+  return null;
+}
+
+/** Rate-limit headers (IETF RateLimit header fields draft) plus Retry-After. */
+function limitHeaders(decision: RateDecision): Record<string, string> {
+  return {
+    "Retry-After": String(decision.retryAfterSeconds),
+    "RateLimit-Limit": String(decision.limit),
+    "RateLimit-Remaining": String(decision.remaining),
+    "RateLimit-Reset": String(decision.resetSeconds),
+  };
+}
+
+/** Authenticates requests and applies rate limits. */
+export class AccessGate {
+  private readonly authenticate: ReturnType<typeof keyAuthenticator>;
+  private readonly limiter: RateLimiter;
+  private readonly profileRateLimits: Record<string, RateLimit>;
+  private readonly now: () => number;
+  private readonly touchLastUsed: (keyId: string, at: number) => void;
+  private readonly lastUsedWritten = new Map<string, number>();
+
+  constructor(options: AccessGateOptions) {
+    this.authenticate = keyAuthenticator(options.store);
+    this.limiter = options.limiter;
+    this.profileRateLimits = options.profileRateLimits ?? {};
+    this.now = options.now ?? Date.now;
+    const touch = options.store.db
+      .update(apiKeys)
+      .set({ lastUsedAt: sql`${sql.placeholder("at")}` })
+      .where(eq(apiKeys.id, sql.placeholder("id")))
+      .prepare();
+    this.touchLastUsed = (id, at) => touch.run({ id, at });
+  }
+
+  /** The rate limit that applies to `caller`. */
+  rateLimitFor(caller: Caller): RateLimit {
+    return this.profileRateLimits[caller.profile] ?? findProfile(caller.profile)?.rate_limit ?? this.limiter.defaultLimit;
+  }
+
+  /** The caller's remaining budget, for `invoke.whoami`. */
+  headroom(caller: Caller) {
+    return this.limiter.peek(`key:${caller.keyId}`, this.rateLimitFor(caller));
+  }
+
+  /** Resolves the request's caller, or refuses it. `clientAddress` keys the limiter for requests without a valid key. */
+  admit(headers: Headers, clientAddress: string): Caller | AccessRefusal {
+    const secret = presentedKey(headers);
+    const outcome = secret === null ? "missing" : this.authenticate(secret, this.now());
+    if (typeof outcome === "string") {
+      const limited = this.limit(`addr:${clientAddress}`, this.limiter.defaultLimit);
+      if (limited) return limited;
+      if (outcome === "missing") {
+        return headers.has("cookie")
+          ? // Seed 003: this surface is for agents holding server credentials; a browser session must not inherit it.
+            refusal(403, "session_cookie_rejected", "Session cookies are not accepted here; send an API key in the X-API-Key header.")
+          : refusal(401, "missing_key", "Missing API key: send it in the X-API-Key header.", CHALLENGE);
+      }
+      return refusal(401, `${outcome}_key`, KEY_REFUSALS[outcome], CHALLENGE);
+    }
+    const limited = this.limitCaller(outcome);
+    if (limited) return limited;
+    this.noteUse(outcome.keyId);
+    return outcome;
+  }
+
+  /** Takes one request from an authenticated caller's budget (also used per message on stdio). */
+  limitCaller(caller: Caller): AccessRefusal | undefined {
+    return this.limit(`key:${caller.keyId}`, this.rateLimitFor(caller));
+  }
+
+  /** Takes a token; a limiter that fails refuses (fail-closed), never admits unlimited. */
+  private limit(bucket: string, limit: RateLimit): AccessRefusal | undefined {
+    let decision: RateDecision;
+    try {
+      decision = this.limiter.consume(bucket, limit);
+    } catch {
+      return refusal(429, "rate_limiter_unavailable", "The rate limiter could not decide; try again shortly.", { "Retry-After": "1" });
+    }
+    if (decision.allowed) return undefined;
+    return refusal(429, "rate_limited", `Rate limit of ${decision.limit} requests per ${limit.per_seconds} s exceeded; retry in ${decision.retryAfterSeconds} s.`, limitHeaders(decision));
+  }
+
+  private noteUse(keyId: string): void {
+    const now = this.now();
+    const last = this.lastUsedWritten.get(keyId);
+    if (last !== undefined && now - last < LAST_USED_RESOLUTION_MS) return;
+    this.lastUsedWritten.set(keyId, now);
+    try {
+      this.touchLastUsed(keyId, now);
+    } catch {
+      // Best effort: a busy database must not refuse an authenticated call over a usage timestamp.
+    }
+  }
+}
+
+/** Whether `value` is a refusal rather than a caller. */
+export function isRefusal(value: Caller | AccessRefusal): value is AccessRefusal {
+  return "status" in value;
+}
+
+function refusal(status: AccessRefusal["status"], reason: string, message: string, headers: Record<string, string> = {}): AccessRefusal {
+  return { status, reason, message, headers };
+}
