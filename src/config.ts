@@ -69,7 +69,7 @@ export async function readConfigFile(path: string): Promise<ConfigFile> {
   try {
     raw = parseYaml(await file.text());
   } catch (error) {
-    throw new StartupError(`config file ${path} is not valid YAML/JSON: ${(error as Error).message}`);
+    throw new StartupError(`config file ${path} is not valid YAML/JSON: ${(error as Error).message.split("\n")[0]}`);
   }
   raw ??= {};
   const firstError = Value.Errors(ConfigFileSchema, raw).First();

@@ -76,7 +76,7 @@ export function commandHelp(command: Command): string {
 /** Parses a port number, or throws a usage error. */
 export function parsePort(value: string | boolean | undefined): number | undefined {
   if (value === undefined) return undefined;
-  const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be an integer from 0 to 65535, not "${value}"`);
+  const port = typeof value === "string" && /^\d{1,5}$/.test(value) ? Number(value) : Number.NaN;
+  if (!(port >= 0 && port <= 65535)) throw new UsageError(`--port must be an integer from 0 to 65535, not "${value}"`);
   return port;
 }

@@ -17,7 +17,7 @@ type Values = Record<string, string | boolean | undefined>;
 /** Runs `work` on the local store; service errors become one-line failures. */
 function withStore<T>(values: Values, work: (store: Store) => T): T {
   const path = (values.db as string | undefined) ?? DEFAULT_CONFIG.db;
-  const store = openStore(path);
+  const store = openStore(path, { mustExist: true });
   try {
     if (!isInitialised(store)) throw new CommandFailure(`database ${path} is not initialised; run 'invoke init' first`);
     return work(store);

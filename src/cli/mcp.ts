@@ -18,7 +18,7 @@ export const mcpCommand: Command = {
     const secret = process.env.INVOKE_API_KEY;
     if (!secret) throw new CommandFailure("INVOKE_API_KEY is not set: the stdio server acts as the key's user");
     const config = await loadConfig(values);
-    const store = openStore(config.db);
+    const store = openStore(config.db, { mustExist: true });
     try {
       const caller = keyAuthenticator(store)(secret.trim());
       if (typeof caller === "string") throw new CommandFailure(`INVOKE_API_KEY is refused: the key is ${caller === "unknown" ? "unknown or revoked" : caller}`);

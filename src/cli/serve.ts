@@ -31,12 +31,8 @@ export const serveCommand: Command = {
         ].join("\n"),
       );
     }
-    const app = createApp({ services: createServices({ store, config }) });
-    app.listen({ hostname: config.host, port: config.port });
-    const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${app.server!.port}`;
-    console.log(`Invoke ${VERSION} listening on ${url} (MCP endpoint ${url}/v1/mcp, database ${config.db})`);
-
-    await new Promise<void>((resolve) => {
+    // Listen for stop signals before announcing readiness: a supervisor may signal as soon as it reads that line.
+    const stopped = new Promise<void>((resolve) => {
       const stop = (signal: string) => {
         logInfo(`${signal} received, stopping`);
         resolve();
@@ -44,6 +40,11 @@ export const serveCommand: Command = {
       process.once("SIGINT", () => stop("SIGINT"));
       process.once("SIGTERM", () => stop("SIGTERM"));
     });
+    const app = createApp({ services: createServices({ store, config }) });
+    app.listen({ hostname: config.host, port: config.port });
+    const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${app.server!.port}`;
+    console.log(`Invoke ${VERSION} listening on ${url} (MCP endpoint ${url}/v1/mcp, database ${config.db})`);
+    await stopped;
     await app.stop();
     store.close();
     return 0;

@@ -4,6 +4,7 @@
  * database written by a newer Invoke.
  */
 import { Database } from "bun:sqlite";
+import { existsSync } from "node:fs";
 import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import { StartupError } from "../errors.ts";
 import { migrations } from "./migrations.ts";
@@ -21,11 +22,12 @@ export interface Store {
 }
 
 /**
- * Opens (creating if needed) the database at `path` and migrates it to the schema this build knows.
+ * Opens (creating if needed, unless `mustExist`) the database at `path` and migrates it to the schema this build knows.
  * Migration state is `PRAGMA user_version` = number of migrations applied; each migration and its
  * version bump commit together, so a crash mid-way leaves the previous version intact.
  */
-export function openStore(path: string): Store {
+export function openStore(path: string, options: { mustExist?: boolean } = {}): Store {
+  if (options.mustExist && !existsSync(path)) throw new StartupError(`database ${path} does not exist; run 'invoke init --db ${path}' first`);
   let sqlite: Database;
   try {
     sqlite = new Database(path, { create: true, strict: true });

@@ -5,7 +5,7 @@
 import Ajv2020 from "ajv/dist/2020.js";
 import schema2025 from "../fixtures/mcp-schema/2025-11-25.json";
 
-const ajv = new Ajv2020({ strict: false, allErrors: true });
+const ajv = new Ajv2020({ strict: false, allErrors: true, logger: false });
 ajv.addSchema(schema2025, "mcp-2025-11-25");
 
 const RESULT_TYPES: Record<string, string> = {
