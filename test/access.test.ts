@@ -7,7 +7,7 @@ import { Type } from "@sinclair/typebox";
 import { RateLimiter } from "../src/governance/rate-limit.ts";
 import { builtinTools, ToolRegistry } from "../src/tools/registry.ts";
 import { defineTool, type ToolDefinition } from "../src/tools/tool.ts";
-import { request, rpc, send, startTestServer, type TestServer } from "./support/harness.ts";
+import { request, rpc, send, startTestServer, writeFromAnotherProcess, type TestServer } from "./support/harness.ts";
 
 /** Tools with every combination of scope, company data and classification that the rules distinguish. */
 function tool(name: string, scope: string, readOnly: boolean, touchesCompanyData: boolean): ToolDefinition {
@@ -108,7 +108,7 @@ describe("the role × profile × tool matrix", () => {
   it("cuts an existing key down when its user is demoted: the key never exceeds the role", async () => {
     using server = startTestServer({ registry: matrixRegistry() });
     const key = await keyFor(server, "admin", "admin", "boss@example.com");
-    server.store.sqlite.run("UPDATE users SET role = 'editor' WHERE email = 'boss@example.com'");
+    await writeFromAnotherProcess(server, "UPDATE users SET role = 'editor' WHERE email = 'boss@example.com'");
     expect((await admin(server, "GET", "/v1/beta/users", undefined, key)).status).toBe(403);
     const whoami = await rpc(server, request(1, "tools/call", { name: "invoke.whoami" }), { key });
     expect(whoami.body.result.structuredContent.scopes).not.toContain("admin");

@@ -7,7 +7,7 @@ import { describe, expect, it } from "bun:test";
 import { Type } from "@sinclair/typebox";
 import { ToolRegistry, builtinTools } from "../src/tools/registry.ts";
 import { defineTool, ToolError } from "../src/tools/tool.ts";
-import { request, rpc, send, startTestServer } from "./support/harness.ts";
+import { request, rpc, send, startTestServer, writeFromAnotherProcess } from "./support/harness.ts";
 
 const initialize = (version: string, id = 1) =>
   request(id, "initialize", { protocolVersion: version, capabilities: {}, clientInfo: { name: "test", version: "1.0.0" } });
@@ -390,17 +390,19 @@ describe("credentials before dispatch", () => {
     expect(answer.status).toBe(401);
   });
 
-  it("refuses an expired key with 401", async () => {
+  it("refuses an expired key with 401, also once it was cached", async () => {
     using server = startTestServer();
-    server.store.sqlite.run("UPDATE api_keys SET expires_at = ?", [Date.now() - 1000]);
+    await rpc(server, request(1, "ping"));
+    await writeFromAnotherProcess(server, "UPDATE api_keys SET expires_at = ?", [Date.now() - 1000]);
     const answer = await rpc(server, request(1, "ping"));
     expect(answer.status).toBe(401);
     expect(answer.body.error.message).toContain("expired");
   });
 
-  it("refuses a revoked key with 401", async () => {
+  it("refuses a key revoked by another process (the CLI) within 20 ms, despite the credential cache", async () => {
     using server = startTestServer();
-    server.store.sqlite.run("UPDATE api_keys SET revoked_at = ?", [Date.now()]);
+    await rpc(server, request(1, "ping"));
+    await writeFromAnotherProcess(server, "UPDATE api_keys SET revoked_at = ?", [Date.now()]);
     const answer = await rpc(server, request(1, "ping"));
     expect(answer.status).toBe(401);
   });

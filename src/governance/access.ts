@@ -93,12 +93,12 @@ export class AccessGate {
     return this.limiter.peek(`key:${caller.keyId}`, this.rateLimitFor(caller));
   }
 
-  /** Resolves the request's caller, or refuses it. `clientAddress` keys the limiter for requests without a valid key. */
-  admit(headers: Headers, clientAddress: string): Caller | AccessRefusal {
+  /** Resolves the request's caller, or refuses it. `clientAddress` (asked only when needed) keys the limiter for requests without a valid key. */
+  admit(headers: Headers, clientAddress: () => string): Caller | AccessRefusal {
     const secret = presentedKey(headers);
     const outcome = secret === null ? "missing" : this.authenticate(secret, this.now());
     if (typeof outcome === "string") {
-      const limited = this.limit(`addr:${clientAddress}`, this.limiter.defaultLimit);
+      const limited = this.limit(`addr:${clientAddress()}`, this.limiter.defaultLimit);
       if (limited) return limited;
       if (outcome === "missing") {
         return headers.has("cookie")

@@ -10,7 +10,7 @@ import { apiKeys, tenants, users } from "../storage/schema.ts";
 import type { TenantScope } from "../storage/tenant-scope.ts";
 import type { Store } from "../storage/db.ts";
 import { ROLES, roleAtLeast, type Role } from "./caller.ts";
-import { createApiKey } from "./keys.ts";
+import { createApiKey, credentialsChanged } from "./keys.ts";
 import { effectiveScopes, findProfile, PROFILES } from "./profiles.ts";
 
 /** `POST /v1/beta/users` body. */
@@ -160,6 +160,7 @@ export function revokeKey(scope: TenantScope, userId: string, keyId: string, now
   if (!key) throw new NotFound(`no key ${keyId} for user ${userId}`, "key_not_found");
   if (key.revokedAt === null) {
     scope.store.db.update(apiKeys).set({ revokedAt: now }).where(scope.where(apiKeys, eq(apiKeys.id, keyId), isNull(apiKeys.revokedAt))).run();
+    credentialsChanged(scope.store);
   }
   return { id: keyId, revoked_at: iso(key.revokedAt ?? now)! };
 }

@@ -64,9 +64,24 @@ export function createApiKey(store: Store, key: NewKey): { id: string; secret: s
 /** Why a presented key was refused. */
 export type KeyRefusal = "malformed" | "unknown" | "expired";
 
+/** How long a cached credential may go unchecked against other processes' writes (e.g. `invoke keys revoke`). */
+const CROSS_PROCESS_CHECK_MS = 20;
+
+const localEpochs = new WeakMap<Store, number>();
+
+/** Tells every authenticator on `store` that users, keys or tenants changed in this process. */
+export function credentialsChanged(store: Store): void {
+  localEpochs.set(store, (localEpochs.get(store) ?? 0) + 1);
+}
+
 /**
  * Resolves a presented secret to its caller, or says why not. Revoked keys are indistinguishable from
- * unknown ones to the presenter. Built once per store: the lookup is a prepared statement.
+ * unknown ones to the presenter.
+ *
+ * Resolved callers are cached: a read transaction costs microseconds of file locking, more than the
+ * rest of a cheap call. The cache is dropped when this process changes credentials
+ * (`credentialsChanged`) and when another process has committed to the file (SQLite's
+ * `data_version`, checked at most every 20 ms), so a revocation is seen on the next request.
  */
 export function keyAuthenticator(store: Store): (secret: string, now?: number) => Caller | KeyRefusal {
   const lookup = store.db
@@ -86,16 +101,42 @@ export function keyAuthenticator(store: Store): (secret: string, now?: number) =
     .innerJoin(tenants, eq(tenants.id, apiKeys.tenantId))
     .where(and(eq(apiKeys.secretHash, sql.placeholder("hash")), isNull(apiKeys.revokedAt)))
     .prepare();
+  const dataVersion = store.sqlite.prepare("PRAGMA data_version");
+  const readDataVersion = () => (dataVersion.get() as { data_version: number }).data_version;
 
-  return (secret, now = Date.now()) => {
-    if (!KEY_SHAPE.test(secret)) return "malformed";
-    const row = lookup.get({ hash: hashKeySecret(secret) });
+  const cache = new Map<string, Caller | "unknown">();
+  let epoch = localEpochs.get(store) ?? 0;
+  let version = readDataVersion();
+  let checkedAt = 0;
+
+  const resolve = (hash: string): Caller | "unknown" => {
+    const row = lookup.get({ hash });
     if (row === undefined) return "unknown";
-    if (row.expiresAt !== null && row.expiresAt <= now) return "expired";
     const profile = findProfile(row.profile);
     // A key whose profile this build does not know grants nothing: refuse it rather than guess.
     if (profile === undefined) return "unknown";
     const role = row.role as Role;
     return { ...row, role, scopes: effectiveScopes(profile, role), allowedTools: profile.allowed_tools, readOnly: profile.read_only };
+  };
+
+  return (secret, now = Date.now()) => {
+    if (!KEY_SHAPE.test(secret)) return "malformed";
+    const currentEpoch = localEpochs.get(store) ?? 0;
+    if (currentEpoch !== epoch || Math.abs(now - checkedAt) >= CROSS_PROCESS_CHECK_MS) {
+      const currentVersion = readDataVersion();
+      if (currentEpoch !== epoch || currentVersion !== version) cache.clear();
+      epoch = currentEpoch;
+      version = currentVersion;
+      checkedAt = now;
+    }
+    const hash = hashKeySecret(secret);
+    let caller = cache.get(hash);
+    if (caller === undefined) {
+      caller = resolve(hash);
+      // Unknown secrets are not cached: guesses would fill memory. They are throttled per address instead.
+      if (caller !== "unknown") cache.set(hash, caller);
+    }
+    if (caller !== "unknown" && caller.expiresAt !== null && caller.expiresAt <= now) return "expired";
+    return caller;
   };
 }

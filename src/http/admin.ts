@@ -14,7 +14,7 @@ import { TenantScope } from "../storage/tenant-scope.ts";
 import { json } from "./respond.ts";
 
 /** The caller of an admin route, or a thrown refusal (401/403/429 with its headers). */
-export function requireAdmin(services: Services, request: Request, clientAddress: string): Caller {
+export function requireAdmin(services: Services, request: Request, clientAddress: () => string): Caller {
   const caller = services.gate.admit(request.headers, clientAddress);
   if (isRefusal(caller)) throw new InvokeError(caller.status, caller.reason, caller.message, undefined, caller.headers);
   const refusal = authorizeAdmin(caller);
@@ -26,7 +26,7 @@ export function requireAdmin(services: Services, request: Request, clientAddress
 export function adminRoutes(services: Services, clientAddress: (request: Request) => string) {
   return new Elysia({ name: "admin-routes" })
     .derive({ as: "scoped" }, ({ request }) => {
-      const caller = requireAdmin(services, request, clientAddress(request));
+      const caller = requireAdmin(services, request, () => clientAddress(request));
       return { caller, scope: new TenantScope(services.store, caller.tenantId) };
     })
     .get("/v1/beta/users", ({ scope }) => ({ users: listUsers(scope) }))

@@ -87,7 +87,7 @@ export function createApp({ services, pageSize }: AppOptions) {
       })),
     }));
   for (const path of MCP_PATHS) {
-    app.get(path, ({ request }) => discovery(request)).post(path, ({ request }) => handleMcp(request, clientAddress(request)), { parse: "none" });
+    app.get(path, ({ request }) => discovery(request)).post(path, ({ request }) => handleMcp(request, () => clientAddress(request)), { parse: "none" });
   }
   app.use(adminRoutes(services, clientAddress));
   return app;

@@ -58,7 +58,7 @@ function statusOf(response: JsonRpcResponse | JsonRpcResponse[]): number {
 }
 
 /** Builds the POST handler of the MCP endpoint. */
-export function createMcpHttpHandler(options: McpHttpOptions): (request: Request, clientAddress: string) => Promise<Response> {
+export function createMcpHttpHandler(options: McpHttpOptions): (request: Request, clientAddress: () => string) => Promise<Response> {
   const { dispatcher, gate, isOriginAllowed, maxBodyBytes } = options;
 
   return async (request, clientAddress) => {
@@ -91,11 +91,12 @@ export function createMcpHttpHandler(options: McpHttpOptions): (request: Request
       });
     }
 
-    const body = await request.arrayBuffer();
-    if (body.byteLength > maxBodyBytes) return tooLarge(maxBodyBytes);
+    const body = await request.text();
+    // A string of n UTF-16 units holds at most 3n UTF-8 bytes: count bytes only when that could matter.
+    if (body.length * 3 > maxBodyBytes && Buffer.byteLength(body) > maxBodyBytes) return tooLarge(maxBodyBytes);
     let payload: unknown;
     try {
-      payload = JSON.parse(new TextDecoder().decode(body));
+      payload = JSON.parse(body);
     } catch {
       return rpcRefusal(400, JsonRpcErrorCode.ParseError, "Parse error: the body is not valid JSON.");
     }

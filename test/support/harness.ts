@@ -2,6 +2,7 @@
  * In-process test harness: a fresh app on a temporary SQLite file per test, and a JSON-RPC helper that
  * validates every response it receives against the MCP schema.
  */
+import { Database } from "bun:sqlite";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -55,6 +56,21 @@ export function startTestServer(
       dir[Symbol.dispose]();
     },
   };
+}
+
+/**
+ * Writes to the server's database through a second connection, as another process (the CLI) would,
+ * then waits out the 20 ms within which the server notices other processes' commits.
+ */
+export async function writeFromAnotherProcess(server: Pick<TestServer, "dbPath">, sql: string, params: (string | number)[] = []): Promise<void> {
+  const other = new Database(server.dbPath);
+  try {
+    other.run("PRAGMA busy_timeout = 5000");
+    other.run(sql, params);
+  } finally {
+    other.close();
+  }
+  await Bun.sleep(25);
 }
 
 /** A parsed HTTP answer. */
