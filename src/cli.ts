@@ -9,7 +9,9 @@ import { CommandFailure, commandHelp, parseCommandArgs, UsageError, type Command
 import { keysCommand, tenantsCommand, usersCommand } from "./cli/directory.ts";
 import { initCommand } from "./cli/init.ts";
 import { mcpCommand } from "./cli/mcp.ts";
+import { policyCommand } from "./cli/policy.ts";
 import { serveCommand } from "./cli/serve.ts";
+import { smokeCommand } from "./cli/smoke.ts";
 
 const versionCommand: Command = {
   name: "version",
@@ -22,7 +24,7 @@ const versionCommand: Command = {
 };
 
 /** Every command, in help order. */
-const commands: Command[] = [serveCommand, initCommand, mcpCommand, tenantsCommand, usersCommand, keysCommand, versionCommand];
+const commands: Command[] = [serveCommand, initCommand, mcpCommand, smokeCommand, tenantsCommand, usersCommand, keysCommand, policyCommand, versionCommand];
 
 function mainHelp(): string {
   const width = Math.max(...commands.map((command) => command.name.length));

@@ -5,7 +5,10 @@
 import type { ServerConfig } from "./config.ts";
 import { AccessGate } from "./governance/access.ts";
 import { RateLimiter } from "./governance/rate-limit.ts";
+import { emptyRecords, type RecordSource } from "./policy/records.ts";
+import { PolicyService } from "./policy/service.ts";
 import type { Store } from "./storage/db.ts";
+import { emptyCatalog, type ProductionCatalog } from "./tools/catalog.ts";
 import { ToolRegistry } from "./tools/registry.ts";
 
 /** Everything a request may need. */
@@ -15,6 +18,9 @@ export interface Services {
   registry: ToolRegistry;
   limiter: RateLimiter;
   gate: AccessGate;
+  policy: PolicyService;
+  catalog: ProductionCatalog;
+  records: RecordSource;
   now: () => number;
 }
 
@@ -32,5 +38,15 @@ export function createServices(options: ServiceOptions): Services {
   const now = options.now ?? Date.now;
   const limiter = options.limiter ?? new RateLimiter({ defaultLimit: options.config.rateLimit, now });
   const gate = new AccessGate({ store: options.store, limiter, profileRateLimits: options.config.profileRateLimits, now });
-  return { store: options.store, config: options.config, registry: options.registry ?? new ToolRegistry(), limiter, gate, now };
+  return {
+    store: options.store,
+    config: options.config,
+    registry: options.registry ?? new ToolRegistry(),
+    limiter,
+    gate,
+    policy: new PolicyService(options.store, now),
+    catalog: emptyCatalog,
+    records: emptyRecords,
+    now,
+  };
 }

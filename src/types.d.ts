@@ -3,3 +3,9 @@ declare module "*.sql" {
   const text: string;
   export default text;
 }
+
+// YAML files are imported as text too (the default policy pack).
+declare module "*.yaml" {
+  const text: string;
+  export default text;
+}

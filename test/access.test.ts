@@ -15,7 +15,6 @@ function tool(name: string, scope: string, readOnly: boolean, touchesCompanyData
 }
 const matrixTools = [
   tool("invoke.company_brain.query", "brain:read", true, true),
-  tool("invoke.policy.simulate", "policy:simulate", true, false),
   tool("crm.lookup", "brain:read", true, true),
   tool("database.query", "tools:call", true, true),
   tool("database.execute", "tools:call", false, true),
@@ -48,10 +47,11 @@ const listNames = async (server: TestServer, key: string) =>
 describe("the role × profile × tool matrix", () => {
   // Expected from the contract, written out rather than recomputed: seed 000's mcp_readonly, an
   // operator that may call production tools, and admin.
-  const everything = ["crm.lookup", "database.execute", "database.query", "invoke.company_brain.query", "invoke.notes.write", "invoke.policy.simulate", "invoke.whoami"];
+  const readonlyVisible = ["invoke.company_brain.query", "invoke.policy.simulate", "invoke.preflight.run", "invoke.tools.search", "invoke.whoami"];
+  const everything = ["crm.lookup", "database.execute", "database.query", "invoke.notes.write", ...readonlyVisible].sort();
   const cases: [role: string, profile: string, visible: string[]][] = [
-    ["editor", "mcp_readonly", ["invoke.company_brain.query", "invoke.policy.simulate", "invoke.whoami"]],
-    ["admin", "mcp_readonly", ["invoke.company_brain.query", "invoke.policy.simulate", "invoke.whoami"]],
+    ["editor", "mcp_readonly", readonlyVisible],
+    ["admin", "mcp_readonly", readonlyVisible],
     ["editor", "operator", everything],
     ["admin", "operator", everything],
     ["admin", "admin", everything],
@@ -65,6 +65,7 @@ describe("the role × profile × tool matrix", () => {
       const answer = await rpc(server, request(2, "tools/call", { name, arguments: {} }), { key });
       expect(answer.status).toBe(200);
       if (name === "invoke.whoami") expect(answer.body.result.structuredContent.key.profile).toBe(profile);
+      else if (["invoke.policy.simulate", "invoke.preflight.run", "invoke.tools.search"].includes(name)) expect(answer.body.error?.data?.rule).toBeUndefined();
       else if (visible.includes(name)) expect(JSON.parse(answer.body.result.content[0].text)).toEqual({ ran: name });
       else expect(answer.body.error).toMatchObject({ code: -32602, data: { tool: name, rule: expect.stringMatching(/^(scope|allowed_tools|read_only)$/) } });
     }

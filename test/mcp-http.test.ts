@@ -216,9 +216,9 @@ describe("tools/list pagination", () => {
       cursor = answer.body.result.nextCursor;
       pages++;
     } while (cursor !== undefined);
-    expect(pages).toBe(3);
-    expect(names).toEqual([...names].sort());
-    expect(names).toEqual(["invoke.whoami", ...extraTools.map((tool) => tool.name)].sort());
+    const expected = [...builtinTools, ...extraTools].map((tool) => tool.name).sort();
+    expect(pages).toBe(Math.ceil(expected.length / 2));
+    expect(names).toEqual(expected);
   });
 
   it.each(["garbage!", "", "eyJvIjotMX0", 42])("rejects the invalid cursor %p with -32602", async (cursor) => {

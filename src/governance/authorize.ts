@@ -45,8 +45,3 @@ export function authorizeMcpAccess(caller: Caller): Refusal | undefined {
     ? undefined
     : { rule: "role", message: `the MCP endpoint needs role editor or admin; ${caller.email} has role ${caller.role}` };
 }
-
-/** Admin REST routes need the admin scope (an admin-profile key of an admin user). */
-export function authorizeAdmin(caller: Caller): Refusal | undefined {
-  return caller.scopes.has("admin") ? undefined : { rule: "scope", message: "this route needs an admin key (profile admin, role admin)" };
-}

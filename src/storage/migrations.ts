@@ -5,6 +5,7 @@
  */
 import journal from "../../drizzle/meta/_journal.json";
 import m0000 from "../../drizzle/0000_init.sql" with { type: "text" };
+import m0001 from "../../drizzle/0001_policy_versions.sql" with { type: "text" };
 
 /** One migration: its drizzle-kit tag and the SQL statements it runs, in order. */
 export interface Migration {
@@ -14,6 +15,7 @@ export interface Migration {
 
 const sqlByTag: Record<string, string> = {
   "0000_init": m0000,
+  "0001_policy_versions": m0001,
 };
 
 /** The journal's tags, for the consistency test. */

@@ -49,3 +49,24 @@ export const apiKeys = sqliteTable(
   },
   (t) => [index("api_keys_tenant_user").on(t.tenantId, t.userId)],
 );
+
+/** Policy versions per tenant: drafts, the one active version, and superseded ones (history is kept). */
+export const policyVersions = sqliteTable(
+  "policy_versions",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id),
+    /** 1, 2, 3… per tenant; version 0 is the built-in default pack and is never stored. */
+    version: integer("version").notNull(),
+    status: text("status", { enum: ["draft", "active", "superseded"] }).notNull(),
+    source: text("source").notNull(),
+    comment: text("comment"),
+    createdBy: text("created_by"),
+    createdAt: integer("created_at").notNull(),
+    publishedBy: text("published_by"),
+    publishedAt: integer("published_at"),
+  },
+  (t) => [uniqueIndex("policy_versions_tenant_version").on(t.tenantId, t.version), index("policy_versions_tenant_status").on(t.tenantId, t.status)],
+);

@@ -1,0 +1,36 @@
+/** How every surface puts an action to the policy: the caller's tenant, profile and role, Invoke's classification of the tool. */
+import type { Caller } from "../governance/caller.ts";
+import type { Services } from "../services.ts";
+import { TenantScope } from "../storage/tenant-scope.ts";
+import type { PolicyAnswer } from "./service.ts";
+
+/** An intended action. */
+export interface IntendedAction {
+  agentId: string;
+  action: string;
+  params: Record<string, unknown>;
+}
+
+/** Invoke's classification of `action` for the tenant: unknown and unclassified tools are mutating. */
+export function classifyAction(services: Services, tenantId: string, action: string): "read_only" | "mutating" {
+  const production = services.catalog.get(tenantId, action);
+  if (production) return production.readOnly ? "read_only" : "mutating";
+  const builtin = services.registry.get(action);
+  return builtin?.definition.readOnly ? "read_only" : "mutating";
+}
+
+/** Evaluates `intended` for `caller` with the one evaluator (active policy, or `version`). Runs nothing. */
+export function askPolicy(services: Services, caller: Caller, intended: IntendedAction, version?: number): PolicyAnswer {
+  return services.policy.evaluate(
+    new TenantScope(services.store, caller.tenantId),
+    {
+      agentId: intended.agentId,
+      action: intended.action,
+      params: intended.params,
+      profile: caller.profile,
+      role: caller.role,
+      classification: classifyAction(services, caller.tenantId, intended.action),
+    },
+    version,
+  );
+}

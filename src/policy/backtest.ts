@@ -1,0 +1,55 @@
+/**
+ * Backtest: replay recorded actions through a candidate policy and report which decisions would
+ * change — what a new policy would have blocked or let through. The records come from the execution
+ * log; a tenant without records gets an empty, honest report.
+ */
+import type { CompiledPolicy } from "./compile.ts";
+import { analyzeAction } from "./analyzers/index.ts";
+import type { ActionContext, Effect } from "./model.ts";
+
+/** A recorded action, as the execution log keeps it. */
+export interface RecordedAction {
+  id: string;
+  at: number;
+  agentId: string;
+  action: string;
+  params: Record<string, unknown>;
+  profile: string;
+  role: string;
+  classification: ActionContext["classification"];
+  decision: Effect;
+}
+
+/** What would change. */
+export interface BacktestReport {
+  window_days: number;
+  actions: number;
+  changed: number;
+  by_change: Record<string, number>;
+  changes: { record_id: string; at: string; agent_id: string; action: string; was: Effect; would_be: Effect; rules: string[] }[];
+}
+
+/** Replays `records` through `candidate`; lists at most `limit` changes (all are counted). */
+export function backtest(candidate: CompiledPolicy, records: Iterable<RecordedAction>, windowDays: number, limit = 100): BacktestReport {
+  const report: BacktestReport = { window_days: windowDays, actions: 0, changed: 0, by_change: {}, changes: [] };
+  for (const record of records) {
+    report.actions++;
+    const decision = candidate.evaluate({ ...record, analysis: analyzeAction(record.action, record.params) });
+    if (decision.decision === record.decision) continue;
+    report.changed++;
+    const key = `${record.decision}->${decision.decision}`;
+    report.by_change[key] = (report.by_change[key] ?? 0) + 1;
+    if (report.changes.length < limit) {
+      report.changes.push({
+        record_id: record.id,
+        at: new Date(record.at).toISOString(),
+        agent_id: record.agentId,
+        action: record.action,
+        was: record.decision,
+        would_be: decision.decision,
+        rules: decision.matched_rules.map((rule) => rule.id),
+      });
+    }
+  }
+  return report;
+}

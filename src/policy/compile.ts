@@ -1,0 +1,265 @@
+/**
+ * Loading a policy: YAML (a maintained parser) → schema validation → lint → a compiled evaluator.
+ * Every problem names the file, the rule and the field (and the line where the YAML has one). A rule
+ * that can never match, or that matches every action without saying so, is refused: a bad rule must
+ * never silently deny or allow everything.
+ */
+import { Value } from "@sinclair/typebox/value";
+import { LineCounter, parseDocument, type Document } from "yaml";
+import { InvokeError } from "../errors.ts";
+import { findProfile } from "../governance/profiles.ts";
+import { ANALYZERS } from "./analyzers/index.ts";
+import { evaluateCompiled, indexRules, type CompiledRule, type RuleIndex } from "./evaluate.ts";
+import { OPERATORS, PolicySchema, type ActionContext, type Condition, type PolicyDocument, type PolicyDecision, type Rule } from "./model.ts";
+
+/** One problem in a policy. */
+export interface PolicyIssue {
+  file: string;
+  line?: number;
+  rule?: string;
+  field: string;
+  message: string;
+}
+
+/** A policy that cannot be used; `details.issues` lists every problem. */
+export class PolicyInvalid extends InvokeError {
+  constructor(readonly issues: PolicyIssue[]) {
+    super(400, "invalid_policy", `${issues.length} problem${issues.length === 1 ? "" : "s"} in the policy: ${issues.map(formatIssue).join("; ")}`, { issues });
+  }
+}
+
+/** `file:line: rule <id>: field: message`. */
+export function formatIssue(issue: PolicyIssue): string {
+  return `${issue.file}${issue.line ? `:${issue.line}` : ""}: ${issue.rule ? `rule ${issue.rule}: ` : ""}${issue.field}: ${issue.message}`;
+}
+
+/** A loaded policy, ready to evaluate. */
+export interface CompiledPolicy {
+  document: PolicyDocument;
+  source: string;
+  evaluate(context: ActionContext): PolicyDecision;
+}
+
+const ROOT_FIELDS = new Set(["agent_id", "action", "profile", "role"]);
+
+/** Parses, validates, lints and compiles `source`; throws PolicyInvalid listing every problem. */
+export function compilePolicy(source: string, file = "policy.yaml"): CompiledPolicy {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(source, { lineCounter, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new PolicyInvalid(
+      doc.errors.map((error) => ({ file, line: error.linePos?.[0]?.line, field: "(yaml)", message: error.message.split("\n")[0]! })),
+    );
+  }
+  const raw = doc.toJS() ?? {};
+  const lineAt = (path: (string | number)[]) => lineOf(doc, lineCounter, path);
+  const ruleName = (path: (string | number)[]) => {
+    if (path[0] !== "rules" || typeof path[1] !== "number") return undefined;
+    const id = (raw as { rules?: { id?: unknown }[] }).rules?.[path[1]]?.id;
+    return typeof id === "string" ? id : `#${path[1] + 1}`;
+  };
+
+  const schemaIssues: PolicyIssue[] = [];
+  for (const error of Value.Errors(PolicySchema, raw)) {
+    const path = error.path.split("/").slice(1).map((segment) => (/^\d+$/.test(segment) ? Number(segment) : segment));
+    const fieldPath = path[0] === "rules" ? path.slice(2) : path;
+    schemaIssues.push({ file, line: lineAt(path), rule: ruleName(path), field: fieldPath.join(".") || "(document)", message: error.message });
+    if (schemaIssues.length >= 20) break;
+  }
+  if (schemaIssues.length > 0) throw new PolicyInvalid(schemaIssues);
+
+  const document = raw as PolicyDocument;
+  const issues: PolicyIssue[] = [];
+  const seen = new Set<string>();
+  const compiled: CompiledRule[] = document.rules.map((rule, index) => {
+    const report = (field: string, message: string, path: (string | number)[] = []) =>
+      issues.push({ file, line: lineAt(["rules", index, ...path]), rule: rule.id, field, message });
+    if (seen.has(rule.id)) report("id", `duplicate rule id ${rule.id}`, ["id"]);
+    seen.add(rule.id);
+    return compileRule(rule, index, report);
+  });
+  if (issues.length > 0) throw new PolicyInvalid(issues);
+
+  const index: RuleIndex = indexRules(compiled);
+  const defaults = { read_only: document.defaults?.read_only ?? "deny", mutating: document.defaults?.mutating ?? "deny" } as const;
+  return { document, source, evaluate: (context) => evaluateCompiled(index, defaults, context) };
+}
+
+function lineOf(doc: Document, lineCounter: LineCounter, path: (string | number)[]): number | undefined {
+  for (let length = path.length; length > 0; length--) {
+    const node = doc.getIn(path.slice(0, length), true) as { range?: [number, number, number] } | undefined;
+    if (node?.range) return lineCounter.linePos(node.range[0]).line;
+  }
+  return undefined;
+}
+
+/** A glob over action or agent names (`*` matches any run of characters) as a regular expression. */
+export function globRegExp(glob: string): RegExp {
+  return new RegExp(`^${glob.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replaceAll("*", ".*")}$`);
+}
+
+const asList = (value: string | string[] | undefined) => (value === undefined ? undefined : Array.isArray(value) ? value : [value]);
+
+function compileRule(rule: Rule, index: number, report: (field: string, message: string, path?: (string | number)[]) => void): CompiledRule {
+  const actions = asList(rule.match?.action);
+  const agents = asList(rule.match?.agent);
+  const match = rule.match ?? {};
+
+  if (rule.approvals_required !== undefined && rule.effect !== "require_approval") {
+    report("approvals_required", "only require_approval rules take approvals_required", ["approvals_required"]);
+  }
+  for (const profile of match.profile ?? []) {
+    if (!findProfile(profile)) report("match.profile", `unknown key profile ${profile}: the rule could never match it`, ["match", "profile"]);
+  }
+  const conditions = (rule.when ?? []).map((condition, position) => compileCondition(condition, actions, (message) => report(`when[${position}].${condition.field}`, message, ["when", position])));
+  checkSatisfiable(rule.when ?? [], (message) => report("when", message, ["when"]));
+
+  const broad = (actions === undefined || actions.includes("*")) && !agents && !match.profile && !match.role && !match.classification && conditions.length === 0;
+  if (broad && !rule.catch_all) {
+    const verb = rule.effect === "deny" ? "deny" : rule.effect === "allow" ? "allow" : "require approval for";
+    report("match", `matches every action with no condition, so it would ${verb} everything; narrow it, or add catch_all: true if that is intended`);
+  }
+
+  const actionPatterns = actions?.map(globRegExp);
+  const agentPatterns = agents?.map(globRegExp);
+  const profiles = match.profile && new Set(match.profile);
+  const roles = match.role && new Set<string>(match.role);
+  return {
+    id: rule.id,
+    order: index,
+    effect: rule.effect,
+    reason: rule.reason,
+    approvalsRequired: rule.approvals_required ?? 1,
+    actionGlobs: actions,
+    matches: (context) =>
+      (!actionPatterns || actionPatterns.some((pattern) => pattern.test(context.action))) &&
+      (!agentPatterns || agentPatterns.some((pattern) => pattern.test(context.agentId))) &&
+      (!profiles || profiles.has(context.profile)) &&
+      (!roles || roles.has(context.role)) &&
+      (!match.classification || match.classification === context.classification) &&
+      conditions.every((condition) => condition(context)),
+  };
+}
+
+/** A numeric view of a value: numbers, and strings that are numbers (so "5000" cannot slip past `gt: 1000`). */
+function numeric(value: unknown): number | undefined {
+  if (typeof value === "number") return value;
+  if (typeof value === "string" && value.trim() !== "" && Number.isFinite(Number(value))) return Number(value);
+  return undefined;
+}
+
+function fieldReader(field: string, actions: string[] | undefined, problem: (message: string) => void): (context: ActionContext) => unknown {
+  const [root, ...rest] = field.split(".");
+  if (ROOT_FIELDS.has(field)) {
+    const key = field === "agent_id" ? "agentId" : (field as "action" | "profile" | "role");
+    return (context) => context[key];
+  }
+  if (root === "params" && rest.length > 0) {
+    return (context) => rest.reduce<unknown>((value, key) => (value !== null && typeof value === "object" ? (value as Record<string, unknown>)[key] : undefined), context.params);
+  }
+  const analyzer = ANALYZERS.find((candidate) => candidate.name === root);
+  if (analyzer && rest.length === 1) {
+    if (!analyzer.facts.includes(rest[0]!)) problem(`unknown fact ${field}; ${analyzer.name} facts are ${analyzer.facts.join(", ")}`);
+    const prefix = analyzer.actionPrefix;
+    const compatible = (glob: string) => {
+      const literal = glob.split("*")[0]!;
+      return literal.startsWith(prefix) || prefix.startsWith(literal);
+    };
+    if (actions && !actions.some(compatible)) problem(`${field} is only known for ${prefix}* actions, which match.action excludes: the rule can never match`);
+    return (context) => context.analysis[analyzer.name]?.[rest[0]!];
+  }
+  problem(`unknown field ${field}; fields are params.<path>, ${ANALYZERS.map((candidate) => `${candidate.name}.<fact>`).join(", ")}, agent_id, action, profile, role`);
+  return () => undefined;
+}
+
+function compileCondition(condition: Condition, actions: string[] | undefined, problem: (message: string) => void): (context: ActionContext) => boolean {
+  const read = fieldReader(condition.field, actions, problem);
+  const tests: ((value: unknown) => boolean)[] = [];
+  const given = OPERATORS.filter((operator) => condition[operator] !== undefined);
+  if (given.length === 0) problem(`no operator; use one of ${OPERATORS.join(", ")}`);
+  for (const operator of given) {
+    const expected = condition[operator];
+    switch (operator) {
+      case "equals":
+        tests.push((value) => value === expected);
+        break;
+      case "not_equals":
+        tests.push((value) => value !== expected);
+        break;
+      case "in": {
+        const set = new Set(expected as unknown[]);
+        tests.push((value) => set.has(value));
+        break;
+      }
+      case "not_in": {
+        const set = new Set(expected as unknown[]);
+        tests.push((value) => !set.has(value));
+        break;
+      }
+      case "gt":
+      case "gte":
+      case "lt":
+      case "lte": {
+        const bound = expected as number;
+        const compare = { gt: (n: number) => n > bound, gte: (n: number) => n >= bound, lt: (n: number) => n < bound, lte: (n: number) => n <= bound }[operator];
+        tests.push((value) => {
+          const number = numeric(value);
+          return number !== undefined && compare(number);
+        });
+        break;
+      }
+      case "matches": {
+        let pattern: RegExp;
+        try {
+          pattern = new RegExp(expected as string);
+        } catch (error) {
+          problem(`matches: invalid regular expression: ${(error as Error).message}`);
+          break;
+        }
+        tests.push((value) => typeof value === "string" && pattern.test(value));
+        break;
+      }
+      case "present":
+        tests.push((value) => (value !== undefined) === expected);
+        break;
+      case "contains":
+        tests.push((value) => (Array.isArray(value) ? value.includes(expected) : typeof value === "string" && typeof expected === "string" && value.includes(expected)));
+        break;
+      case "contains_any": {
+        const wanted = expected as unknown[];
+        tests.push((value) => Array.isArray(value) && wanted.some((item) => value.includes(item)));
+        break;
+      }
+    }
+  }
+  return (context) => {
+    const value = read(context);
+    return tests.every((test) => test(value));
+  };
+}
+
+/** Reports conditions that can never hold together (the rule would never match). */
+function checkSatisfiable(conditions: Condition[], problem: (message: string) => void): void {
+  const byField = new Map<string, Condition[]>();
+  for (const condition of conditions) byField.set(condition.field, [...(byField.get(condition.field) ?? []), condition]);
+  for (const [field, group] of byField) {
+    const merged = Object.assign({}, ...group) as Condition;
+    const equals = group.filter((condition) => condition.equals !== undefined).map((condition) => condition.equals);
+    const never = (why: string) => problem(`${field}: ${why}, so the rule can never match`);
+    if (new Set(equals).size > 1) never(`must equal both ${equals.map((value) => JSON.stringify(value)).join(" and ")}`);
+    if (group.some((condition) => condition.in?.length === 0)) never("`in` lists nothing");
+    const value = merged.equals;
+    if (value !== undefined) {
+      if (group.some((condition) => condition.not_equals === value)) never(`must equal and not equal ${JSON.stringify(value)}`);
+      if (group.some((condition) => condition.in && !condition.in.includes(value))) never(`must equal ${JSON.stringify(value)}, which \`in\` excludes`);
+      if (group.some((condition) => condition.not_in?.includes(value))) never(`must equal ${JSON.stringify(value)}, which \`not_in\` excludes`);
+    }
+    if (group.some((condition) => condition.present === false) && group.some((condition) => OPERATORS.some((operator) => operator !== "present" && operator !== "not_equals" && operator !== "not_in" && condition[operator] !== undefined))) {
+      never("must be absent and also have a value");
+    }
+    const lower = Math.max(...group.flatMap((condition) => [condition.gt, condition.gte].filter((bound): bound is number => bound !== undefined)), -Infinity);
+    const upper = Math.min(...group.flatMap((condition) => [condition.lt, condition.lte].filter((bound): bound is number => bound !== undefined)), Infinity);
+    const strict = group.some((condition) => condition.gt === lower || condition.lt === upper);
+    if (lower > upper || (lower === upper && strict)) never(`no number is above ${lower} and below ${upper}`);
+  }
+}
