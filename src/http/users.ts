@@ -11,7 +11,7 @@ import { restCaller, type AddressOf } from "./rest-access.ts";
 /** The user and key routes. */
 export function userRoutes(services: Services, addressOf: AddressOf) {
   return new Elysia({ name: "user-routes" })
-    .derive({ as: "scoped" }, ({ request }) => restCaller(services, request, () => addressOf(request), "admin"))
+    .derive(({ request }) => restCaller(services, request, () => addressOf(request), "admin"))
     .get("/v1/beta/users", ({ scope }) => ({ users: listUsers(scope) }))
     .post("/v1/beta/users", ({ scope, body }) => json(createUser(scope, body, services.now()), 201), { body: NewUserSchema })
     .get("/v1/beta/users/:userId/keys", ({ scope, params }) => ({ keys: listKeys(scope, params.userId) }))
