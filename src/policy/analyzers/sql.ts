@@ -41,29 +41,34 @@ type AstNode = { [key: string]: unknown };
 const MAX_LENGTH = 100_000;
 
 /**
- * The parser backtracks exponentially (about 2× per level) on invalid text inside nested parentheses:
- * 14 levels take seconds, 20 take minutes. Deeper texts are refused unparsed.
+ * How many reads of the text the parser may make: valid SQL takes up to ~120 per character, while invalid
+ * text inside nested parentheses makes the parser backtrack exponentially (six nested `(select` with an
+ * error inside take 80,000 per character, ten seconds). Past the budget the text is refused unparsed.
  */
-const MAX_NESTING = 8;
+const READS_PER_CHARACTER = 250;
+const MIN_READS = 100_000;
 
 const MAX_ERROR_LENGTH = 300;
 
 const RISK_ORDER: readonly SqlKind[] = ["read", "write", "ddl", "admin", "unknown"];
 
-/** Statement types of the syntax tree by class; any other type is unknown. CALL, EXEC, IF … run code Invoke cannot see. */
-const KIND_OF_TYPE = new Map<string, SqlKind>([
-  // Transaction control (BEGIN, COMMIT, ROLLBACK) changes nothing by itself: it ranks with reads.
-  ...(["select", "show", "desc", "describe", "explain", "transaction"] as const).map((type) => [type, "read"] as const),
-  ...(["insert", "replace", "update", "delete", "load_data"] as const).map((type) => [type, "write"] as const),
-  ...(["create", "alter", "drop", "truncate", "rename", "comment"] as const).map((type) => [type, "ddl"] as const),
-  ...(["grant", "revoke", "set", "use", "lock", "unlock", "attach", "analyze", "deallocate"] as const).map(
-    (type) => [type, "admin"] as const,
-  ),
-  ...(["call", "exec", "execute", "declare", "for", "if", "proc", "raise"] as const).map((type) => [type, "unknown"] as const),
-]);
+/**
+ * The statement types of node-sql-parser's syntax tree, by class; a type not listed is unknown.
+ * Transaction control (BEGIN, COMMIT, ROLLBACK) changes nothing by itself, so it ranks with reads;
+ * CALL, EXECUTE, IF … run code Invoke cannot see.
+ */
+const STATEMENT_TYPES: Record<SqlKind, readonly string[]> = {
+  read: ["select", "show", "desc", "describe", "explain", "transaction"],
+  write: ["insert", "replace", "update", "delete", "load_data"],
+  ddl: ["create", "alter", "drop", "truncate", "rename", "comment"],
+  admin: ["grant", "revoke", "set", "use", "lock", "unlock", "attach", "analyze", "deallocate"],
+  unknown: ["call", "exec", "execute", "declare", "for", "if", "proc", "raise"],
+};
+
+const KIND_OF_TYPE = new Map(RISK_ORDER.flatMap((kind) => STATEMENT_TYPES[kind].map((type) => [type, kind] as const)));
 
 /** Literal node types a constant condition can be made of. */
-const LITERAL_TYPES = new Set(["bool", "number", "single_quote_string", "string", "null"]);
+const LITERAL_TYPES = new Set(["bool", "number", "single_quote_string", "null"]);
 
 const parsers: Record<SqlDialect, PostgresParser | SqliteParser> = {
   postgresql: new PostgresParser(),
@@ -81,12 +86,44 @@ interface Findings {
 /** Analyses a SQL text; never throws. Text that is not understood comes back as unknown and destructive. */
 export function analyzeSql(text: string, dialect: SqlDialect = "postgresql"): SqlAnalysis {
   if (text.length > MAX_LENGTH) return notParsed(`the text is longer than ${MAX_LENGTH} characters`);
-  if (nestingDepth(text) > MAX_NESTING) return notParsed(`parentheses nest deeper than ${MAX_NESTING} levels`);
   try {
+    const budgeted = new BudgetedText(text, MIN_READS + READS_PER_CHARACTER * text.length);
+    // The parser reads its input through these methods; trimming would turn it back into a plain string.
+    const ast = parsers[dialect].astify(budgeted as unknown as string, { trimQuery: false });
     // ";" alone parses to [[]]: flattening drops the empty statements.
-    return summarize([parsers[dialect].astify(text)].flat(Infinity));
+    return summarize([ast].flat(Infinity));
   } catch (error) {
     return notParsed(parserMessage(error));
+  }
+}
+
+/** The text handed to the parser, which cannot be interrupted otherwise: it throws once the parser has read it too often. */
+class BudgetedText extends String {
+  private readonly budget: number;
+  private reads = 0;
+
+  constructor(text: string, budget: number) {
+    super(text);
+    this.budget = budget;
+  }
+
+  override charAt(index: number): string {
+    this.spend();
+    return super.charAt(index);
+  }
+
+  override charCodeAt(index: number): number {
+    this.spend();
+    return super.charCodeAt(index);
+  }
+
+  override substr(from: number, length?: number): string {
+    this.spend();
+    return super.substr(from, length);
+  }
+
+  private spend(): void {
+    if (++this.reads > this.budget) throw new Error("the text is too costly to parse (the parser backtracks too much on it)");
   }
 }
 
@@ -102,17 +139,6 @@ function notParsed(error: string): SqlAnalysis {
     parsed: false,
     error,
   };
-}
-
-/** The deepest parenthesis nesting, counting parentheses in strings and comments too: overcounting only refuses more. */
-function nestingDepth(text: string): number {
-  let depth = 0;
-  let deepest = 0;
-  for (const char of text) {
-    if (char === "(") deepest = Math.max(deepest, ++depth);
-    else if (char === ")" && depth > 0) depth--;
-  }
-  return deepest;
 }
 
 function summarize(statements: unknown[]): SqlAnalysis {
@@ -176,6 +202,7 @@ function noteStatement(statement: AstNode, kind: SqlKind, found: Findings): void
     found.tables.add(table);
     found.written.add(table);
   }
+  for (const table of grantedTables(statement)) found.tables.add(table);
 }
 
 function raise(found: Findings, kind: SqlKind): void {
@@ -252,6 +279,18 @@ function writtenTables(statement: AstNode, kind: SqlKind): string[] {
     .filter(isNode)
     .map(relationName)
     .filter((table) => table !== undefined);
+}
+
+/** The tables whose privileges a GRANT or REVOKE changes (`ON ALL TABLES IN SCHEMA s` names a schema, not tables). */
+function grantedTables(statement: AstNode): string[] {
+  if ((statement.type !== "grant" && statement.type !== "revoke") || !isNode(statement.on)) return [];
+  const { object_type: objectType, priv_level: levels } = statement.on;
+  // Without an object type, PostgreSQL's ON names tables.
+  if (isNode(objectType) && String(objectType.value).toLowerCase() !== "table") return [];
+  if (!Array.isArray(levels)) return [];
+  return levels
+    .filter((level) => isNode(level) && typeof level.name === "string")
+    .map((level) => [level.prefix, level.name].filter((part) => typeof part === "string").join(".").toLowerCase());
 }
 
 function selectIntoTarget(select: AstNode): string | undefined {
