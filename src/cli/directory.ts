@@ -2,32 +2,15 @@
  * `invoke tenants|users|keys`: tenant, user and key administration on the local database, for
  * air-gapped sites. The same directory services as the admin REST routes.
  */
-import { DEFAULT_CONFIG } from "../config.ts";
-import { InvokeError } from "../errors.ts";
-import { createTenant, isInitialised } from "../governance/bootstrap.ts";
+import { createTenant } from "../governance/bootstrap.ts";
 import { isRole } from "../governance/caller.ts";
 import { createUser, findKeyOwner, issueKey, listKeys, listTenants, listUsers, revokeKey, tenantIdByName } from "../governance/directory.ts";
-import { openStore, type Store } from "../storage/db.ts";
+import type { Store } from "../storage/db.ts";
 import { TenantScope } from "../storage/tenant-scope.ts";
-import { CommandFailure, UsageError, type Command } from "./command.ts";
-import { dbFlag, jsonFlag, tenantFlag } from "./shared-flags.ts";
+import { UsageError, type Command } from "./command.ts";
+import { dbFlag, jsonFlag, tenantFlag, withStore } from "./shared.ts";
 
 type Values = Record<string, string | boolean | undefined>;
-
-/** Runs `work` on the local store; service errors become one-line failures. */
-function withStore<T>(values: Values, work: (store: Store) => T): T {
-  const path = (values.db as string | undefined) ?? DEFAULT_CONFIG.db;
-  const store = openStore(path, { mustExist: true });
-  try {
-    if (!isInitialised(store)) throw new CommandFailure(`database ${path} is not initialised; run 'invoke init' first`);
-    return work(store);
-  } catch (error) {
-    if (error instanceof InvokeError) throw new CommandFailure(error.message);
-    throw error;
-  } finally {
-    store.close();
-  }
-}
 
 function scopeOf(store: Store, values: Values): TenantScope {
   return new TenantScope(store, tenantIdByName(store, values.tenant as string));

@@ -3,7 +3,7 @@ import { DEFAULT_CONFIG } from "../config.ts";
 import { createTenant, isInitialised } from "../governance/bootstrap.ts";
 import { openStore } from "../storage/db.ts";
 import { CommandFailure, type Command } from "./command.ts";
-import { dbFlag, jsonFlag } from "./shared-flags.ts";
+import { dbFlag, jsonFlag } from "./shared.ts";
 
 export const initCommand: Command = {
   name: "init",

@@ -7,7 +7,7 @@ import { McpDispatcher } from "../protocol/dispatcher.ts";
 import { openStore } from "../storage/db.ts";
 import { serveStdio } from "../transports/stdio.ts";
 import { CommandFailure, type Command } from "./command.ts";
-import { configFlag, dbFlag, loadConfig } from "./shared-flags.ts";
+import { configFlag, dbFlag, loadConfig } from "./shared.ts";
 
 export const mcpCommand: Command = {
   name: "mcp",

@@ -1,8 +1,6 @@
 /** `invoke policy …`: check, draft, publish, list, show, diff, roll back, simulate and backtest policies on the local database. */
 import { readFileSync } from "node:fs";
 import { DEFAULT_CONFIG } from "../config.ts";
-import { InvokeError } from "../errors.ts";
-import { isInitialised } from "../governance/bootstrap.ts";
 import { isRole } from "../governance/caller.ts";
 import { tenantIdByName } from "../governance/directory.ts";
 import { findProfile } from "../governance/profiles.ts";
@@ -10,10 +8,9 @@ import { backtest } from "../policy/backtest.ts";
 import { compilePolicy, formatIssue, PolicyInvalid } from "../policy/compile.ts";
 import type { PolicyService } from "../policy/service.ts";
 import { createServices, type Services } from "../services.ts";
-import { openStore } from "../storage/db.ts";
 import { TenantScope } from "../storage/tenant-scope.ts";
 import { CommandFailure, UsageError, type Command } from "./command.ts";
-import { dbFlag, jsonFlag, tenantFlag } from "./shared-flags.ts";
+import { dbFlag, jsonFlag, tenantFlag, withStore } from "./shared.ts";
 
 type Values = Record<string, string | boolean | undefined>;
 
@@ -33,24 +30,21 @@ function versionFlag(values: Values, name = "version"): number | undefined {
   return Number(value);
 }
 
-/** Opens the local store for one tenant; policy problems print every issue, one per line. */
+/** Runs `work` with the policy service of the local store, on the tenant named by `--tenant`. */
 function withPolicy<T>(values: Values, work: (policy: PolicyService, scope: TenantScope, services: Services) => T): T {
-  const path = (values.db as string | undefined) ?? DEFAULT_CONFIG.db;
-  const store = openStore(path, { mustExist: true });
-  try {
-    if (!isInitialised(store)) throw new CommandFailure(`database ${path} is not initialised; run 'invoke init' first`);
-    const services = createServices({ store, config: { ...DEFAULT_CONFIG, db: path } });
-    return work(services.policy, new TenantScope(store, tenantIdByName(store, values.tenant as string)), services);
-  } catch (error) {
-    throw asFailure(error);
-  } finally {
-    store.close();
-  }
+  return withStore(
+    values,
+    (store, path) => {
+      const services = createServices({ store, config: { ...DEFAULT_CONFIG, db: path } });
+      return work(services.policy, new TenantScope(store, tenantIdByName(store, values.tenant as string)), services);
+    },
+    describePolicyError,
+  );
 }
 
-function asFailure(error: unknown): unknown {
+/** Lists every problem of an invalid policy, one per line. */
+function describePolicyError(error: unknown): unknown {
   if (error instanceof PolicyInvalid) return new CommandFailure(`the policy is invalid:\n${error.issues.map((issue) => `  ${formatIssue(issue)}`).join("\n")}`);
-  if (error instanceof InvokeError) return new CommandFailure(error.message);
   return error;
 }
 
@@ -100,7 +94,7 @@ export const policyCommand: Command = {
           const policy = compilePolicy(source, rest[0]);
           return out(values, { valid: true, rules: policy.document.rules.length }, `${rest[0]}: valid, ${policy.document.rules.length} rules.`);
         } catch (error) {
-          throw asFailure(error);
+          throw describePolicyError(error);
         }
       }
       case "draft":

@@ -6,7 +6,7 @@ import { createServices } from "../services.ts";
 import { openStore } from "../storage/db.ts";
 import { VERSION } from "../version.ts";
 import type { Command } from "./command.ts";
-import { configFlag, dbFlag, loadConfig } from "./shared-flags.ts";
+import { configFlag, dbFlag, loadConfig } from "./shared.ts";
 
 export const serveCommand: Command = {
   name: "serve",

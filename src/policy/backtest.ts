@@ -5,18 +5,13 @@
  */
 import type { CompiledPolicy } from "./compile.ts";
 import { analyzeAction } from "./analyzers/index.ts";
-import type { ActionContext, Effect } from "./model.ts";
+import type { Effect } from "./model.ts";
+import type { PolicyQuestion } from "./service.ts";
 
-/** A recorded action, as the execution log keeps it. */
-export interface RecordedAction {
+/** A recorded action, as the execution log keeps it: the question that was asked, and the answer. */
+export interface RecordedAction extends PolicyQuestion {
   id: string;
   at: number;
-  agentId: string;
-  action: string;
-  params: Record<string, unknown>;
-  profile: string;
-  role: string;
-  classification: ActionContext["classification"];
   decision: Effect;
 }
 

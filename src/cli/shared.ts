@@ -1,0 +1,46 @@
+/** What several commands share: flags, configuration loading and running on the local store. */
+import { DEFAULT_CONFIG, readConfigFile, resolveConfig, type ServerConfig } from "../config.ts";
+import { InvokeError } from "../errors.ts";
+import { isInitialised } from "../governance/bootstrap.ts";
+import { openStore, type Store } from "../storage/db.ts";
+import { CommandFailure, parsePort, type FlagSpec } from "./command.ts";
+
+/** `--db PATH`: the SQLite file. */
+export const dbFlag: FlagSpec = { type: "string", env: "INVOKE_DB", value: "PATH", help: "SQLite database file (created if missing; default invoke.db)." };
+
+/** `--json`: machine-readable output. */
+export const jsonFlag: FlagSpec = { type: "boolean", help: "Print machine-readable JSON." };
+
+/** `--config FILE`: YAML or JSON settings. */
+export const configFlag: FlagSpec = { type: "string", env: "INVOKE_CONFIG", value: "FILE", help: "Configuration file (YAML or JSON)." };
+
+/** `--tenant NAME`: which tenant of the local database an admin command acts on. */
+export const tenantFlag: FlagSpec = { type: "string", env: "INVOKE_TENANT", value: "NAME", default: "default", help: "Tenant to act on." };
+
+/** The configuration from `--config`, the environment-backed flags and the defaults. */
+export async function loadConfig(values: Record<string, string | boolean | undefined>): Promise<ServerConfig> {
+  const file = typeof values.config === "string" ? await readConfigFile(values.config) : {};
+  return resolveConfig(file, {
+    host: values.host as string | undefined,
+    port: parsePort(values.port),
+    db: values.db as string | undefined,
+  });
+}
+
+/**
+ * Runs `work` on the initialised local store named by `--db`, closing it afterwards. Service errors
+ * become one-line failures (exit 1); `describe` may render some errors more fully first.
+ */
+export function withStore<T>(values: Record<string, string | boolean | undefined>, work: (store: Store, path: string) => T, describe?: (error: unknown) => unknown): T {
+  const path = (values.db as string | undefined) ?? DEFAULT_CONFIG.db;
+  const store = openStore(path, { mustExist: true });
+  try {
+    if (!isInitialised(store)) throw new CommandFailure(`database ${path} is not initialised; run 'invoke init' first`);
+    return work(store, path);
+  } catch (error) {
+    const described = describe ? describe(error) : error;
+    throw described instanceof InvokeError ? new CommandFailure(described.message) : described;
+  } finally {
+    store.close();
+  }
+}
