@@ -1,6 +1,7 @@
 // Cold-start measurement of Invoke: time from spawning `serve` to the first 200 answer of
 // GET /healthz and to the first successful MCP tools/call, polling every 2 ms. Uses the
 // compiled binary (BENCH_BINARY or dist/invoke) when available, else `bun run src/cli.ts`.
+import { statSync } from "node:fs";
 import { join } from "node:path";
 import { freePort, pollUntil, stopProcess } from "./procs.ts";
 import type { Scenario } from "./scenarios.ts";
@@ -18,6 +19,8 @@ export interface Spread {
 /** Cold-start figures of Invoke over several spawns. */
 export interface ColdStart {
   command: string;
+  /** True when the compiled binary is older than src/, i.e. measures older code. */
+  staleBinary: boolean;
   runs: number;
   healthzMs: Spread;
   firstCallMs: Spread;
@@ -26,6 +29,10 @@ export interface ColdStart {
 /** Spawns Invoke `runs` times and measures time to healthy and to the first `scenario` call. */
 export async function measureColdStart(ctx: BenchContext, scenario: Scenario, runs: number): Promise<ColdStart> {
   const cmd = invokeCommand(ctx, true);
+  const staleBinary = isOlderThanSources(cmd[0]!, ctx.repoRoot);
+  if (staleBinary) {
+    console.warn(`⚠ ${cmd[0]} is older than src/; rebuild it (bun run build) to measure the current code.`);
+  }
   const db = await initInvoke(ctx, cmd);
   const headers = invokeHeaders(db.adminKey);
   const healthz: number[] = [];
@@ -50,12 +57,24 @@ export async function measureColdStart(ctx: BenchContext, scenario: Scenario, ru
       await stopProcess(child);
     }
   }
-  return { command: [...cmd, "serve"].join(" "), runs, healthzMs: spread(healthz), firstCallMs: spread(firstCall) };
+  return { command: [...cmd, "serve"].join(" "), staleBinary, runs, healthzMs: spread(healthz), firstCallMs: spread(firstCall) };
 }
 
+/** Whether `file` (a compiled binary) was modified before the newest file under src/; false for non-binaries. */
+function isOlderThanSources(file: string, repoRoot: string): boolean {
+  if (file === process.execPath) return false;
+  const built = statSync(file).mtimeMs;
+  for (const path of new Bun.Glob("src/**/*").scanSync({ cwd: repoRoot })) {
+    if ((statSync(join(repoRoot, path), { throwIfNoEntry: false })?.mtimeMs ?? 0) > built) return true;
+  }
+  return false;
+}
+
+/** Median, min and max of `samples`, rounded to 0.01 ms. */
 function spread(samples: number[]): Spread {
   const sorted = [...samples].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   const median = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-  return { median, min: sorted[0]!, max: sorted[sorted.length - 1]! };
+  const ms = (n: number) => Math.round(n * 100) / 100;
+  return { median: ms(median), min: ms(sorted[0]!), max: ms(sorted[sorted.length - 1]!) };
 }

@@ -47,7 +47,7 @@ export interface RunResult {
 }
 
 /** Runs `cmd` pinned to one CPU to completion (killed after `timeoutMs`) and captures its output. */
-export function runPinned(cmd: string[], opts: SpawnOptions & { timeoutMs: number }): Promise<RunResult> {
+export function runPinned(cmd: string[], opts: Omit<SpawnOptions, "logFile"> & { timeoutMs: number }): Promise<RunResult> {
   const child = spawn("taskset", ["-c", String(opts.cpu), ...cmd], {
     cwd: opts.cwd,
     env: { ...process.env, ...opts.env },
@@ -87,6 +87,12 @@ export function killAllSync(): void {
   live.clear();
 }
 
+/** Pins this process (all its threads) to `cpu`, keeping the orchestrator off the server CPU. */
+export function pinSelf(cpu: number): void {
+  const res = Bun.spawnSync(["taskset", "-a", "-p", "-c", String(cpu), String(process.pid)], { stdout: "ignore" });
+  if (res.exitCode !== 0) throw new Error(`taskset could not pin the benchmark to CPU ${cpu}: ${res.stderr}`);
+}
+
 /** Makes sure no child survives the benchmark process, however it ends. */
 export function installExitHandlers(): void {
   process.on("exit", killAllSync);
@@ -98,6 +104,7 @@ export function installExitHandlers(): void {
   }
 }
 
+/** Sends `signal` to the child's whole process group, ignoring groups that are gone. */
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   if (child.pid === undefined) return;
   try {
@@ -126,8 +133,8 @@ export async function pollUntil(
 ): Promise<void> {
   const deadline = performance.now() + opts.timeoutMs;
   while (performance.now() < deadline) {
-    if (opts.child && opts.child.exitCode !== null) {
-      throw new Error(`${opts.what}: process exited with code ${opts.child.exitCode}`);
+    if (opts.child && (opts.child.exitCode !== null || opts.child.signalCode !== null)) {
+      throw new Error(`${opts.what}: process exited (${opts.child.exitCode ?? opts.child.signalCode})`);
     }
     if (await check().catch(() => false)) return;
     await Bun.sleep(opts.intervalMs);

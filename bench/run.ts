@@ -1,17 +1,18 @@
 // Invoke benchmark (`bun run bench`): tools/call throughput and p50/p99 latency of Invoke over
 // loopback at several concurrencies, measured in the same run as a bare Bun.serve JSON-RPC echo
 // (the ceiling) and the official MCP SDK stateless server (on Node and Bun), plus Invoke's
-// cold start. Servers are pinned to CPU 0 and wrk to CPU 1. Prints tables and ratios and
-// writes bench/results/latest.json.
+// cold start and the in-process policy-engine benchmark (bench/policy.ts). Servers are pinned to
+// CPU 0, wrk and this script to CPU 1. Prints tables and ratios; writes bench/results/latest.json.
 //
 // Environment: BENCH_SECONDS (per measured run, default 5), BENCH_WARMUP_SECONDS (default 2),
 // BENCH_CONCURRENCY (default "1,16,64"), BENCH_TARGETS (ids, default all: invoke,echo,sdk-node,
 // sdk-bun), BENCH_COLDSTART_RUNS (default 5, 0 to skip), BENCH_BINARY (compiled Invoke to run).
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, release, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { measureColdStart, type ColdStart } from "./coldstart.ts";
-import { LOADGEN_CPU, SERVER_CPU, installExitHandlers, killAllSync } from "./procs.ts";
+import type { runPolicyBenchmark } from "./policy.ts";
+import { LOADGEN_CPU, SERVER_CPU, installExitHandlers, killAllSync, logTail, pinSelf } from "./procs.ts";
 import { SCENARIOS, type Scenario } from "./scenarios.ts";
 import { TARGETS, type BenchContext, type RunningTarget, type Target } from "./targets.ts";
 import { ensureWrk, runWrk, type WrkStats } from "./wrk.ts";
@@ -19,6 +20,9 @@ import { ensureWrk, runWrk, type WrkStats } from "./wrk.ts";
 const RESULTS_FILE = join(import.meta.dir, "results", "latest.json");
 /** Baselines that Invoke's figures are divided by, in print order. */
 const RATIO_BASELINES = ["echo", "sdk-node"];
+
+/** Figures of the in-process policy-engine benchmark (bench/policy.ts). */
+type PolicyFigures = ReturnType<typeof runPolicyBenchmark>;
 
 /** Settings of one run, read from the environment. */
 interface Config {
@@ -46,6 +50,7 @@ interface Ratio {
   p99: number;
 }
 
+/** Reads and validates the BENCH_* environment variables. */
 function readConfig(): Config {
   const int = (name: string, fallback: number, min: number): number => {
     const raw = process.env[name];
@@ -106,12 +111,15 @@ async function benchTarget(target: Target, ctx: BenchContext, config: Config): P
         );
       }
     }
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n--- server log (tail) ---\n${logTail(running.logFile)}`);
   } finally {
     await running.stop();
   }
   return { command: running.command, runs };
 }
 
+/** Invoke's figures divided by each baseline's, per scenario and concurrency. */
 function ratios(runs: Measurement[]): Ratio[] {
   const out: Ratio[] = [];
   const find = (target: string, scenario: string, concurrency: number) =>
@@ -124,23 +132,26 @@ function ratios(runs: Measurement[]): Ratio[] {
         scenario: inv.scenario,
         concurrency: inv.concurrency,
         baseline,
-        rps: inv.rps / base.rps,
-        p50: inv.p50Ms / base.p50Ms,
-        p99: inv.p99Ms / base.p99Ms,
+        rps: round(inv.rps / base.rps, 3),
+        p50: round(inv.p50Ms / base.p50Ms, 3),
+        p99: round(inv.p99Ms / base.p99Ms, 3),
       });
     }
   }
   return out;
 }
 
+const round = (n: number, digits: number) => Number(n.toFixed(digits));
 const fmtInt = (n: number) => Math.round(n).toLocaleString("en-US");
 const fmtMs = (n: number) => n.toFixed(3);
 const fmtRatio = (n: number) => `${n.toFixed(2)}×`;
 
+/** Sum of all wrk error counters of a run. */
 function totalErrors(s: WrkStats): number {
   return Object.values(s.errors).reduce((a, b) => a + b, 0);
 }
 
+/** " ⚠ errors: …" suffix for the progress line, empty when there were none. */
 function errorNote(s: WrkStats): string {
   const parts = Object.entries(s.errors).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`);
   return parts.length ? `  ⚠ errors: ${parts.join(", ")}` : "";
@@ -155,15 +166,17 @@ function printTable(header: string[], rows: string[][]): void {
   for (const r of rows) console.log(line(r));
 }
 
-function printReport(config: Config, runs: Measurement[], rat: Ratio[], cold: ColdStart | null): void {
+/** Prints the result table, the ratio table of each scenario and the cold-start figures. */
+function printReport(config: Config, runs: Measurement[], rat: Ratio[], cold: ColdStart | null, policy: PolicyFigures | null): void {
   const label = (id: string) => TARGETS.find((t) => t.id === id)?.label ?? id;
   for (const scenario of SCENARIOS) {
-    console.log(`\n=== ${scenario.title}: ${config.seconds} s per run, servers on CPU ${SERVER_CPU}, wrk (1 thread) on CPU ${LOADGEN_CPU}\n`);
+    const measured = runs.filter((r) => r.scenario === scenario.id);
+    if (!measured.length) continue;
+    console.log(`\n=== ${scenario.title}: ${config.seconds} s per run, servers on CPU ${SERVER_CPU}, wrk (1 thread) on CPU ${LOADGEN_CPU}`);
+    console.log("    (latency percentiles as wrk reports them, i.e. corrected for coordinated omission)\n");
     printTable(
       ["target", "conc", "req/s", "p50 ms", "p99 ms", "errors"],
-      runs
-        .filter((r) => r.scenario === scenario.id)
-        .map((r) => [label(r.target), String(r.concurrency), fmtInt(r.rps), fmtMs(r.p50Ms), fmtMs(r.p99Ms), String(totalErrors(r))]),
+      measured.map((r) => [label(r.target), String(r.concurrency), fmtInt(r.rps), fmtMs(r.p50Ms), fmtMs(r.p99Ms), String(totalErrors(r))]),
     );
     const rows = rat.filter((r) => r.scenario === scenario.id);
     if (rows.length) {
@@ -177,38 +190,71 @@ function printReport(config: Config, runs: Measurement[], rat: Ratio[], cold: Co
   if (cold) {
     const s = (x: { median: number; min: number; max: number }) =>
       `${x.median.toFixed(1)} ms median (min ${x.min.toFixed(1)}, max ${x.max.toFixed(1)})`;
-    console.log(`\n=== Cold start of Invoke (${cold.command}), ${cold.runs} runs, polled every 2 ms\n`);
+    console.log(`\n=== Cold start of Invoke (${cold.command}), ${cold.runs} spawns, polled every 2 ms\n`);
     console.log(`  spawn → GET /healthz 200:        ${s(cold.healthzMs)}`);
     console.log(`  spawn → first tools/call 200:    ${s(cold.firstCallMs)}`);
   }
+  if (policy) {
+    const us = (x: { p50: number; p99: number }) => `p50 ${x.p50.toFixed(2)} µs, p99 ${x.p99.toFixed(2)} µs`;
+    console.log(`\n=== Policy engine, in process (bench/policy.ts), ${fmtInt(policy.rules)} rules\n`);
+    console.log(`  load + validate:                 ${policy.load_ms.median.toFixed(1)} ms median (max ${policy.load_ms.max.toFixed(1)})`);
+    console.log(`  evaluate one action:             ${us(policy.evaluate_us)}`);
+    console.log(`  same, default pack (3 rules):    ${us(policy.baseline_default_pack_us)}`);
+  }
 }
 
-function environment(wrkVersion: string) {
+/** Fraction (0–1) of all CPUs' time spent busy over the next `ms` milliseconds, from /proc/stat. */
+async function cpuBusy(ms: number): Promise<number> {
+  const sample = () => {
+    const fields = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const idle = fields[3]! + fields[4]!; // idle + iowait
+    return { idle, total: fields.reduce((a, b) => a + b, 0) };
+  };
+  const before = sample();
+  await Bun.sleep(ms);
+  const after = sample();
+  return 1 - (after.idle - before.idle) / Math.max(1, after.total - before.total);
+}
+
+/** Versions and machine facts recorded with the results. */
+async function environment(wrkVersion: string) {
   const git = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"], { stderr: "ignore" });
   const node = Bun.spawnSync(["node", "--version"], { stderr: "ignore" });
   return {
     date: new Date().toISOString(),
-    git_commit: git.exitCode === 0 ? git.stdout.toString().trim() : null,
+    gitCommit: git.exitCode === 0 ? git.stdout.toString().trim() : null,
     bun: Bun.version,
     node: node.exitCode === 0 ? node.stdout.toString().trim() : null,
     wrk: wrkVersion,
     cpu: cpus()[0]?.model ?? null,
     cpus: availableParallelism(),
     kernel: release(),
+    cpuBusyAtStart: round(await cpuBusy(500), 3),
   };
 }
 
+/** Runs the whole benchmark and returns the process exit code. */
 async function main(): Promise<number> {
   installExitHandlers();
   const config = readConfig();
   if (availableParallelism() < 2) throw new Error("the benchmark needs 2 CPUs (server on CPU 0, wrk on CPU 1)");
   if (!Bun.which("taskset")) throw new Error("taskset is missing. Install it with: sudo apt-get install -y util-linux");
-  const wrkVersion = await ensureWrk();
+  pinSelf(LOADGEN_CPU);
+  const env = await environment(await ensureWrk());
+  if (env.cpuBusyAtStart > 0.1) {
+    console.warn(`⚠ other processes keep the CPUs ${Math.round(env.cpuBusyAtStart * 100)}% busy; figures will be noisy.`);
+  }
   const ctx: BenchContext = { repoRoot: dirname(import.meta.dir), tmpDir: mkdtempSync(join(tmpdir(), "invoke-bench-")) };
+  const cleanUp = () => {
+    killAllSync();
+    rmSync(ctx.tmpDir, { recursive: true, force: true });
+  };
+  process.once("exit", cleanUp); // also covers Ctrl-C, which exits from the signal handler
   const runs: Measurement[] = [];
   const commands: Record<string, string> = {};
   const failures: { target: string; error: string }[] = [];
   let cold: ColdStart | null = null;
+  let policy: PolicyFigures | null = null;
   try {
     for (const target of config.targets) {
       try {
@@ -220,7 +266,8 @@ async function main(): Promise<number> {
         console.error(`\n✖ ${target.label} failed: ${(err as Error).message}`);
       }
     }
-    if (config.coldStartRuns > 0 && config.targets.some((t) => t.id === "invoke")) {
+    const withInvoke = config.targets.some((t) => t.id === "invoke");
+    if (withInvoke && config.coldStartRuns > 0) {
       console.log("\n▶ cold start of Invoke");
       try {
         cold = await measureColdStart(ctx, SCENARIOS[0]!, config.coldStartRuns);
@@ -229,28 +276,40 @@ async function main(): Promise<number> {
         console.error(`\n✖ cold start failed: ${(err as Error).message}`);
       }
     }
+    if (withInvoke) {
+      console.log("\n▶ policy engine (in process)");
+      try {
+        policy = (await import("./policy.ts")).runPolicyBenchmark();
+      } catch (err) {
+        failures.push({ target: "invoke-policy", error: (err as Error).message });
+        console.error(`\n✖ policy benchmark failed: ${(err as Error).message}`);
+      }
+    }
   } finally {
-    killAllSync();
-    rmSync(ctx.tmpDir, { recursive: true, force: true });
+    cleanUp();
   }
 
+  for (const r of runs.filter((r) => totalErrors(r) > 0)) {
+    failures.push({ target: r.target, error: `${r.scenario} at concurrency ${r.concurrency}:${errorNote(r)}` });
+  }
   const rat = ratios(runs);
-  printReport(config, runs, rat, cold);
+  printReport(config, runs, rat, cold, policy);
   mkdirSync(dirname(RESULTS_FILE), { recursive: true });
   const report = {
-    environment: environment(wrkVersion),
+    environment: env,
     config: {
       seconds: config.seconds,
-      warmup_seconds: config.warmupSeconds,
+      warmupSeconds: config.warmupSeconds,
       concurrencies: config.concurrencies,
-      server_cpu: SERVER_CPU,
-      loadgen_cpu: LOADGEN_CPU,
+      serverCpu: SERVER_CPU,
+      loadgenCpu: LOADGEN_CPU,
     },
     scenarios: SCENARIOS.map((s) => ({ id: s.id, title: s.title, body: JSON.parse(s.body) })),
     targets: config.targets.map((t) => ({ id: t.id, label: t.label, command: commands[t.id] ?? null })),
     results: runs,
     ratios: rat,
-    cold_start: cold,
+    coldStart: cold,
+    policy,
     failures,
   };
   writeFileSync(RESULTS_FILE, `${JSON.stringify(report, null, 2)}\n`);

@@ -3,7 +3,7 @@
 // server CPU on a free loopback port, waits until ready and knows its MCP URL and headers.
 // Add entries to TARGETS to compare against more servers.
 import type { ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { SERVER_CPU, freePort, logTail, pollUntil, runPinned, spawnPinned, stopProcess } from "./procs.ts";
 
@@ -23,6 +23,8 @@ export interface RunningTarget {
   headers: Record<string, string>;
   /** The command line that was started, for the report. */
   command: string;
+  /** File holding the server's stdout and stderr. */
+  logFile: string;
   /** Stops the server and everything it spawned. */
   stop(): Promise<void>;
 }
@@ -51,11 +53,17 @@ export function invokeCommand(ctx: BenchContext, preferCompiled: boolean): strin
   return [process.execPath, "run", "src/cli.ts"];
 }
 
-/** Credentials of a freshly initialised Invoke database. */
+/** A freshly initialised Invoke database and its admin key. */
 export interface InvokeDb {
   dbPath: string;
   adminKey: string;
 }
+
+/**
+ * Server config for benchmarking: the per-key rate limit (60 requests/min by default) is raised far
+ * beyond any load here, so the limiter still runs on every request but never refuses one.
+ */
+const BENCH_CONFIG = { rate_limit: { requests: 1_000_000_000, per_seconds: 1 } };
 
 let dbCounter = 0;
 
@@ -75,9 +83,16 @@ export async function initInvoke(ctx: BenchContext, cmd: string[]): Promise<Invo
   return { dbPath, adminKey };
 }
 
-/** Spawns `<cmd> serve` on `port` (not waiting for readiness); output goes to `logFile`. */
-export function spawnInvoke(ctx: BenchContext, cmd: string[], db: InvokeDb, port: number, logFile: string): ChildProcess {
-  const args = [...cmd, "serve", "--db", db.dbPath, "--port", String(port), "--host", "127.0.0.1"];
+/** Spawns `<cmd> serve [extraArgs]` on `port` (not waiting for readiness); output goes to `logFile`. */
+export function spawnInvoke(
+  ctx: BenchContext,
+  cmd: string[],
+  db: InvokeDb,
+  port: number,
+  logFile: string,
+  extraArgs: string[] = [],
+): ChildProcess {
+  const args = [...cmd, "serve", "--db", db.dbPath, "--port", String(port), "--host", "127.0.0.1", ...extraArgs];
   return spawnPinned(args, { cpu: SERVER_CPU, cwd: ctx.repoRoot, logFile });
 }
 
@@ -108,7 +123,7 @@ async function startSimple(ctx: BenchContext, id: string, cmd: string[], headers
   const args = [...cmd, "--port", String(port)];
   const child = spawnPinned(args, { cpu: SERVER_CPU, cwd: ctx.repoRoot, logFile });
   await waitHealthy(`http://127.0.0.1:${port}/healthz`, child, logFile);
-  return { url: `http://127.0.0.1:${port}/mcp`, headers, command: args.join(" "), stop: () => stopProcess(child) };
+  return { url: `http://127.0.0.1:${port}/mcp`, headers, command: args.join(" "), logFile, stop: () => stopProcess(child) };
 }
 
 const invoke: Target = {
@@ -119,12 +134,15 @@ const invoke: Target = {
     const db = await initInvoke(ctx, cmd);
     const port = await freePort();
     const logFile = join(ctx.tmpDir, "invoke.log");
-    const child = spawnInvoke(ctx, cmd, db, port, logFile);
+    const configPath = join(ctx.tmpDir, "invoke-config.json");
+    writeFileSync(configPath, JSON.stringify(BENCH_CONFIG));
+    const child = spawnInvoke(ctx, cmd, db, port, logFile, ["--config", configPath]);
     await waitHealthy(`http://127.0.0.1:${port}/healthz`, child, logFile);
     return {
       url: `http://127.0.0.1:${port}/v1/mcp`,
       headers: invokeHeaders(db.adminKey),
-      command: [...cmd, "serve"].join(" "),
+      command: [...cmd, "serve", "--config", configPath].join(" "),
+      logFile,
       stop: () => stopProcess(child),
     };
   },

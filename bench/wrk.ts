@@ -1,6 +1,8 @@
 // Load generation with wrk: makes sure wrk is installed, runs it pinned to the load-generator
 // CPU with bench/post.lua (fixed POST body and headers) and parses the exact figures that
-// the script's done() hook prints.
+// the script's done() hook prints. Note that wrk corrects its latency histogram for coordinated
+// omission (a stall adds synthetic samples at the expected request interval), so p99 counts
+// server stalls such as GC pauses the way a client sending at a constant rate would see them.
 import { join } from "node:path";
 import { LOADGEN_CPU, runPinned } from "./procs.ts";
 
@@ -13,8 +15,9 @@ export async function ensureWrk(): Promise<string> {
       throw new Error("wrk is not installed. Install it with: sudo apt-get install -y wrk");
     }
     console.log("wrk is not installed; installing it with apt-get …");
+    const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
     for (const cmd of [["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "wrk"]]) {
-      const proc = Bun.spawnSync(cmd, { stdout: "inherit", stderr: "inherit" });
+      const proc = Bun.spawnSync(cmd, { env, stdout: "inherit", stderr: "inherit" });
       if (proc.exitCode !== 0) throw new Error(`\`${cmd.join(" ")}\` failed; install wrk by hand`);
     }
   }
@@ -80,7 +83,7 @@ export async function runWrk(opts: WrkOptions): Promise<WrkStats> {
   return {
     requests: raw.requests,
     seconds,
-    rps: raw.requests / seconds,
+    rps: Math.round((raw.requests / seconds) * 10) / 10,
     p50Ms: raw.p50_us / 1000,
     p99Ms: raw.p99_us / 1000,
     meanMs: raw.mean_us / 1000,
