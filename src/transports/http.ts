@@ -32,7 +32,7 @@ function mediaTypes(header: string): string[] {
 
 /** Whether an Accept header admits a JSON answer. A missing header admits anything (the seed's curl sends none). */
 export function acceptsJson(accept: string | null): boolean {
-  if (accept === null) return true;
+  if (accept === null || accept === "application/json, text/event-stream") return true;
   const types = mediaTypes(accept);
   return types.length === 0 || types.some((type) => type === "application/json" || type === "application/*" || type === "*/*");
 }
@@ -45,7 +45,7 @@ export function wantsOnlyEventStream(accept: string | null): boolean {
 }
 
 function isJsonContentType(contentType: string | null): boolean {
-  if (contentType === null) return true;
+  if (contentType === null || contentType === "application/json") return true;
   const [type] = mediaTypes(contentType);
   return type === "application/json" || (type !== undefined && type.startsWith("application/") && type.endsWith("+json"));
 }
