@@ -4,7 +4,7 @@
  * that can never match, or that matches every action without saying so, is refused: a bad rule must
  * never silently deny or allow everything.
  */
-import { Value } from "@sinclair/typebox/value";
+import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { LineCounter, parseDocument, type Document } from "yaml";
 import { InvokeError } from "../errors.ts";
 import { findProfile } from "../governance/profiles.ts";
@@ -40,6 +40,8 @@ export interface CompiledPolicy {
   evaluate(context: ActionContext): PolicyDecision;
 }
 
+const policyChecker = TypeCompiler.Compile(PolicySchema);
+
 const ROOT_FIELDS = new Set(["agent_id", "action", "profile", "role"]);
 
 /** Parses, validates, lints and compiles `source`; throws PolicyInvalid listing every problem. */
@@ -60,7 +62,7 @@ export function compilePolicy(source: string, file = "policy.yaml"): CompiledPol
   };
 
   const schemaIssues: PolicyIssue[] = [];
-  for (const error of Value.Errors(PolicySchema, raw)) {
+  for (const error of policyChecker.Check(raw) ? [] : policyChecker.Errors(raw)) {
     const path = error.path.split("/").slice(1).map((segment) => (/^\d+$/.test(segment) ? Number(segment) : segment));
     const fieldPath = path[0] === "rules" ? path.slice(2) : path;
     schemaIssues.push({ file, line: lineAt(path), rule: ruleName(path), field: fieldPath.join(".") || "(document)", message: error.message });

@@ -4,8 +4,8 @@
  * conservative: text Invoke cannot parse or cannot see into is the riskiest case, never a safe one.
  * Identifiers are lower-cased, quoted or not, so rules can match table names without caring about case.
  */
-import { Parser as PostgresParser } from "node-sql-parser/build/postgresql";
-import { Parser as SqliteParser } from "node-sql-parser/build/sqlite";
+import type { Parser as PostgresParser } from "node-sql-parser/build/postgresql";
+import type { Parser as SqliteParser } from "node-sql-parser/build/sqlite";
 
 /** What a SQL text does, as policy rules see it (fields are addressed as sql.kind, sql.destructive, sql.tables …). */
 export interface SqlAnalysis {
@@ -70,10 +70,14 @@ const KIND_OF_TYPE = new Map(RISK_ORDER.flatMap((kind) => STATEMENT_TYPES[kind].
 /** Literal node types a constant condition can be made of. */
 const LITERAL_TYPES = new Set(["bool", "number", "single_quote_string", "null"]);
 
-const parsers: Record<SqlDialect, PostgresParser | SqliteParser> = {
-  postgresql: new PostgresParser(),
-  sqlite: new SqliteParser(),
-};
+const parsers: Partial<Record<SqlDialect, PostgresParser | SqliteParser>> = {};
+
+/** The dialect's parser, loaded on first use: the grammars are large and most starts never parse SQL. */
+function parserFor(dialect: SqlDialect): PostgresParser | SqliteParser {
+  // Static require paths, so the bundler embeds both grammars in the compiled binary.
+  return (parsers[dialect] ??=
+    dialect === "postgresql" ? new (require("node-sql-parser/build/postgresql").Parser)() : new (require("node-sql-parser/build/sqlite").Parser)());
+}
 
 /** What the walk over one text has found so far. */
 interface Findings {
@@ -89,7 +93,7 @@ export function analyzeSql(text: string, dialect: SqlDialect = "postgresql"): Sq
   try {
     const budgeted = new BudgetedText(text, MIN_READS + READS_PER_CHARACTER * text.length);
     // The parser reads its input through these methods; trimming would turn it back into a plain string.
-    const ast = parsers[dialect].astify(budgeted as unknown as string, { trimQuery: false });
+    const ast = parserFor(dialect).astify(budgeted as unknown as string, { trimQuery: false });
     // ";" alone parses to [[]]: flattening drops the empty statements.
     return summarize([ast].flat(Infinity));
   } catch (error) {
