@@ -3,6 +3,7 @@
  * tools). Tests build them on a temporary database, with a controllable clock where they need one.
  */
 import type { ServerConfig } from "./config.ts";
+import { BrainService } from "./brain/service.ts";
 import { AccessGate } from "./governance/access.ts";
 import { RateLimiter } from "./governance/rate-limit.ts";
 import { emptyRecords, type RecordSource } from "./policy/records.ts";
@@ -19,6 +20,7 @@ export interface Services {
   limiter: RateLimiter;
   gate: AccessGate;
   policy: PolicyService;
+  brain: BrainService;
   catalog: ProductionCatalog;
   records: RecordSource;
   now: () => number;
@@ -45,6 +47,7 @@ export function createServices(options: ServiceOptions): Services {
     limiter,
     gate,
     policy: new PolicyService(options.store, now),
+    brain: new BrainService(options.store, now),
     catalog: emptyCatalog,
     records: emptyRecords,
     now,

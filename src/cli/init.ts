@@ -1,9 +1,12 @@
 /** `invoke init`: the first-start bootstrap without serving. */
 import { DEFAULT_CONFIG } from "../config.ts";
 import { createTenant, isInitialised } from "../governance/bootstrap.ts";
+import { loadDemoCompany } from "../brain/demo.ts";
+import { BrainService } from "../brain/service.ts";
 import { openStore } from "../storage/db.ts";
+import { TenantScope } from "../storage/tenant-scope.ts";
 import { CommandFailure, type Command } from "./command.ts";
-import { dbFlag, jsonFlag } from "./shared.ts";
+import { dbFlag, demoFlag, jsonFlag } from "./shared.ts";
 
 export const initCommand: Command = {
   name: "init",
@@ -12,6 +15,7 @@ export const initCommand: Command = {
     db: dbFlag,
     tenant: { type: "string", env: "INVOKE_TENANT", value: "NAME", default: "default", help: "Name of the first tenant." },
     "admin-email": { type: "string", env: "INVOKE_ADMIN_EMAIL", value: "EMAIL", default: "admin@localhost", help: "Email of the admin user." },
+    demo: demoFlag,
     json: jsonFlag,
   },
   details: 'With --json, prints {"tenant_id","user_id","admin_key"}. Refuses (exit 1) if the database is already initialised.',
@@ -21,6 +25,7 @@ export const initCommand: Command = {
     try {
       if (isInitialised(store)) throw new CommandFailure(`database ${path} is already initialised; nothing was changed`);
       const result = createTenant(store, values.tenant as string, values["admin-email"] as string);
+      if (values.demo) loadDemoCompany(new BrainService(store), new TenantScope(store, result.tenant_id));
       if (values.json) console.log(JSON.stringify(result));
       else {
         console.log(`Initialised ${path}: tenant "${values.tenant}" (${result.tenant_id}), admin ${values["admin-email"]} (${result.user_id}).`);

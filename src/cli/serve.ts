@@ -2,11 +2,14 @@
 import { bootstrapIfEmpty } from "../governance/bootstrap.ts";
 import { createApp } from "../http/app.ts";
 import { logInfo } from "../log.ts";
+import { loadDemoCompany } from "../brain/demo.ts";
+import { firstTenantId } from "../governance/directory.ts";
 import { createServices } from "../services.ts";
+import { TenantScope } from "../storage/tenant-scope.ts";
 import { openStore } from "../storage/db.ts";
 import { VERSION } from "../version.ts";
 import type { Command } from "./command.ts";
-import { configFlag, dbFlag, loadConfig } from "./shared.ts";
+import { configFlag, dbFlag, demoFlag, loadConfig } from "./shared.ts";
 
 export const serveCommand: Command = {
   name: "serve",
@@ -16,6 +19,7 @@ export const serveCommand: Command = {
     port: { type: "string", env: "INVOKE_PORT", value: "PORT", help: "Port to listen on; 0 picks a free one (default 8787)." },
     db: dbFlag,
     config: configFlag,
+    demo: demoFlag,
   },
   details: "On an empty database, serve creates tenant \"default\", user admin@localhost (role admin) and an admin API key, printed once.",
   async run(values) {
@@ -40,7 +44,12 @@ export const serveCommand: Command = {
       process.once("SIGINT", () => stop("SIGINT"));
       process.once("SIGTERM", () => stop("SIGTERM"));
     });
-    const app = createApp({ services: createServices({ store, config }) });
+    const services = createServices({ store, config });
+    if (values.demo) {
+      const loaded = loadDemoCompany(services.brain, new TenantScope(store, firstTenantId(store)));
+      console.log(`Demo company loaded: ${loaded.entities.inserted} new, ${loaded.entities.updated} updated entities; ${loaded.relations.added} new relations.`);
+    }
+    const app = createApp({ services });
     app.listen({ hostname: config.host, port: config.port });
     const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${app.server!.port}`;
     console.log(`Invoke ${VERSION} listening on ${url} (MCP endpoint ${url}/v1/mcp, database ${config.db})`);

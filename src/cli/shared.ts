@@ -44,3 +44,6 @@ export function withStore<T>(values: Record<string, string | boolean | undefined
     store.close();
   }
 }
+
+/** `--demo`: load the demo company. */
+export const demoFlag: FlagSpec = { type: "boolean", env: "INVOKE_DEMO", help: "Also load the demo company (customers incl. Acme, contacts, invoices) into the first tenant." };

@@ -179,6 +179,13 @@ export function tenantIdByName(store: Store, name: string): string {
   return tenant.id;
 }
 
+/** The oldest tenant: the one bootstrap created. */
+export function firstTenantId(store: Store): string {
+  const tenant = store.db.select({ id: tenants.id }).from(tenants).orderBy(asc(tenants.createdAt)).limit(1).get();
+  if (!tenant) throw new NotFound("the database has no tenant", "tenant_not_found");
+  return tenant.id;
+}
+
 /** Every tenant, for `invoke tenants list`. */
 export function listTenants(store: Store) {
   return store.db

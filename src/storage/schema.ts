@@ -2,7 +2,7 @@
  * The relational schema, the single source for the SQL migrations in `drizzle/` (`bun run db:generate`).
  * Every row that belongs to a tenant carries `tenant_id`; times are Unix epoch milliseconds.
  */
-import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /** An organisation using Invoke; the unit of isolation. */
 export const tenants = sqliteTable("tenants", {
@@ -69,4 +69,44 @@ export const policyVersions = sqliteTable(
     publishedAt: integer("published_at"),
   },
   (t) => [uniqueIndex("policy_versions_tenant_version").on(t.tenantId, t.version), index("policy_versions_tenant_status").on(t.tenantId, t.status)],
+);
+
+/** Company-brain entities: upserted by (tenant, type, key), so re-importing an export is idempotent. */
+export const brainEntities = sqliteTable(
+  "brain_entities",
+  {
+    /** Integer row id: the FTS5 index refers to it. */
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id),
+    type: text("type").notNull(),
+    key: text("key").notNull(),
+    name: text("name").notNull(),
+    /** JSON object. */
+    attributes: text("attributes").notNull(),
+    /** The attributes' values as one text, for full-text search. */
+    searchText: text("search_text").notNull(),
+    source: text("source"),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [uniqueIndex("brain_entities_tenant_type_key").on(t.tenantId, t.type, t.key)],
+);
+
+/** Typed relations between entities of one tenant, e.g. customer —billed_by→ invoice. */
+export const brainRelations = sqliteTable(
+  "brain_relations",
+  {
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id),
+    fromId: integer("from_id")
+      .notNull()
+      .references(() => brainEntities.id, { onDelete: "cascade" }),
+    relation: text("relation").notNull(),
+    toId: integer("to_id")
+      .notNull()
+      .references(() => brainEntities.id, { onDelete: "cascade" }),
+  },
+  (t) => [primaryKey({ columns: [t.fromId, t.relation, t.toId] }), index("brain_relations_to").on(t.toId, t.relation)],
 );

@@ -1,0 +1,153 @@
+/**
+ * The company brain through `invoke.company_brain.query`: seed 000's example on the demo company,
+ * ranking, prefix and phrase matching, type filter, pagination, joins in both directions, idempotent
+ * loading, tenant isolation and hostile queries.
+ */
+import { describe, expect, it } from "bun:test";
+import { loadDemoCompany } from "../src/brain/demo.ts";
+import { createTenant } from "../src/governance/bootstrap.ts";
+import { TenantScope } from "../src/storage/tenant-scope.ts";
+import { request, rpc, send, startTestServer, type TestServer } from "./support/harness.ts";
+
+function demoServer(): TestServer {
+  const server = startTestServer();
+  loadDemoCompany(server.services.brain, new TenantScope(server.store, server.tenantId));
+  return server;
+}
+
+async function query(server: TestServer, args: Record<string, unknown>, key = server.adminKey) {
+  const answer = await rpc(server, request(3, "tools/call", { name: "invoke.company_brain.query", arguments: args }), { key });
+  expect(answer.status).toBe(200);
+  return answer.body;
+}
+
+const names = (body: any) => body.result.structuredContent.results.map((hit: { name: string }) => hit.name);
+
+describe("seed 000: query company brain", () => {
+  it("returns the Acme customer with its invoices joined, over the seed's curl call with an mcp_readonly key", async () => {
+    using server = demoServer();
+    const created = await send(server.app, `/v1/beta/users/${server.userId}/keys`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-API-Key": server.adminKey },
+      body: JSON.stringify({ name: "Claude desktop MCP", profile: "mcp_readonly" }),
+    });
+    const body = await query(server, { query: "Acme", entity_type: "customer", join_to: { entity_type: "invoice" } }, created.body.key);
+    const [acme] = body.result.structuredContent.results;
+    expect(acme).toMatchObject({ type: "customer", key: "C-1001", name: "Acme Corporation" });
+    expect(acme.related.map((invoice: { key: string }) => invoice.key)).toEqual(["INV-2024-001", "INV-2024-002", "INV-2024-003"]);
+    expect(acme.related.every((invoice: { type: string; relation: string; direction: string }) => invoice.type === "invoice" && invoice.relation === "billed_by" && invoice.direction === "outgoing")).toBe(true);
+    expect(JSON.parse(body.result.content[0].text)).toEqual(body.result.structuredContent);
+  });
+});
+
+describe("search", () => {
+  it("ranks an exact name above a mention in attributes", async () => {
+    using server = demoServer();
+    expect(names(await query(server, { query: "Acme", entity_type: "customer" }))).toEqual(["Acme Corporation", "Globex Industries"]);
+  });
+
+  it("matches prefixes with a trailing *", async () => {
+    using server = demoServer();
+    expect(names(await query(server, { query: "Umbr*" }))).toEqual(["Umbrella Health"]);
+    expect(names(await query(server, { query: "Umbr" }))).toEqual([]);
+  });
+
+  it("matches quoted phrases only in order", async () => {
+    using server = demoServer();
+    expect(names(await query(server, { query: '"Head of Procurement"' }))).toEqual(["Wile E. Coyote"]);
+    expect(names(await query(server, { query: '"Procurement of Head"' }))).toEqual([]);
+  });
+
+  it("filters by entity type", async () => {
+    using server = demoServer();
+    const hits = (await query(server, { query: "overdue", entity_type: "invoice" })).result.structuredContent.results;
+    expect(hits.map((hit: { key: string }) => hit.key).sort()).toEqual(["INV-2024-002", "INV-2024-006"]);
+    expect(names(await query(server, { query: "overdue", entity_type: "customer" }))).toEqual([]);
+  });
+
+  it("pages with a cursor, each hit once", async () => {
+    using server = demoServer();
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = (await query(server, { query: "invoice", limit: 4, ...(cursor ? { cursor } : {}) })).result.structuredContent;
+      seen.push(...page.results.map((hit: { key: string }) => hit.key));
+      cursor = page.next_cursor;
+    } while (cursor);
+    expect(seen.sort()).toEqual(["INV-2024-001", "INV-2024-002", "INV-2024-003", "INV-2024-004", "INV-2024-005", "INV-2024-006"]);
+  });
+
+  it("joins in the incoming direction too, and by relation", async () => {
+    using server = demoServer();
+    const contact = (await query(server, { query: "Coyote", join_to: { entity_type: "customer", relation: "works_at" } })).result.structuredContent.results[0];
+    expect(contact.related).toEqual([expect.objectContaining({ key: "C-1001", relation: "works_at", direction: "outgoing" })]);
+    const customer = (await query(server, { query: "Acme Corporation", entity_type: "customer", join_to: { entity_type: "contact" } })).result.structuredContent.results[0];
+    expect(customer.related.map((person: { name: string; direction: string }) => `${person.name}:${person.direction}`).sort()).toEqual(["Road Runner:incoming", "Wile E. Coyote:incoming"]);
+    const invoice = (await query(server, { query: "INV-2024-004", entity_type: "invoice", join_to: { entity_type: "customer" } })).result.structuredContent.results[0];
+    expect(invoice.related).toEqual([expect.objectContaining({ name: "Globex Industries", direction: "incoming" })]);
+  });
+
+  it("returns an empty list, not an error, when nothing matches", async () => {
+    using server = demoServer();
+    const body = await query(server, { query: "zebra" });
+    expect(body.result.structuredContent).toEqual({ results: [] });
+  });
+
+  it.each([
+    ['"unbalanced'],
+    ["((Acme"],
+    ["Acme NEAR Globex"],
+    ["Acme OR 1=1 --"],
+    ["*"],
+    ["name:Acme"],
+    ["'; DROP TABLE brain_entities; --"],
+    ["^Acme"],
+    ["x".repeat(10_000)],
+    ["Acme ".repeat(2000)],
+  ])("survives the hostile query %p without an error", async (text) => {
+    using server = demoServer();
+    const body = await query(server, { query: text.slice(0, 10_000) });
+    expect(body.error).toBeUndefined();
+    expect(body.result.isError).toBeUndefined();
+    const count = server.store.sqlite.query("SELECT count(*) AS n FROM brain_entities").get() as { n: number };
+    expect(count.n).toBe(14);
+  });
+});
+
+describe("isolation and loading", () => {
+  it("keeps each tenant's brain to itself", async () => {
+    using server = demoServer();
+    const other = createTenant(server.store, "other", "admin@localhost");
+    expect(names(await query(server, { query: "Acme" }, other.admin_key))).toEqual([]);
+    server.services.brain.upsertEntities(new TenantScope(server.store, other.tenant_id), [{ type: "customer", key: "C-1001", name: "Acme Other" }]);
+    expect(names(await query(server, { query: "Acme", entity_type: "customer" }, other.admin_key))).toEqual(["Acme Other"]);
+    expect(names(await query(server, { query: "Acme", entity_type: "customer" }))).toEqual(["Acme Corporation", "Globex Industries"]);
+  });
+
+  it("loads the demo company idempotently", async () => {
+    using server = demoServer();
+    const again = loadDemoCompany(server.services.brain, new TenantScope(server.store, server.tenantId));
+    expect(again).toEqual({ entities: { inserted: 0, updated: 0, unchanged: 14 }, relations: { added: 0 } });
+  });
+
+  it("removes an entity's relations with it and keeps the index in step", async () => {
+    using server = demoServer();
+    server.services.brain.deleteEntities(new TenantScope(server.store, server.tenantId), [{ type: "invoice", key: "INV-2024-001" }]);
+    const acme = (await query(server, { query: "Acme Corporation", entity_type: "customer", join_to: { entity_type: "invoice" } })).result.structuredContent.results[0];
+    expect(acme.related.map((invoice: { key: string }) => invoice.key)).toEqual(["INV-2024-002", "INV-2024-003"]);
+    expect(names(await query(server, { query: "INV-2024-001" }))).toEqual([]);
+  });
+
+  it("refuses a relation to an entity that does not exist, adding nothing", () => {
+    using server = demoServer();
+    const scope = new TenantScope(server.store, server.tenantId);
+    expect(() =>
+      server.services.brain.upsertRelations(scope, [
+        { from: { type: "customer", key: "C-1003" }, relation: "billed_by", to: { type: "invoice", key: "INV-2024-003" } },
+        { from: { type: "customer", key: "C-1003" }, relation: "billed_by", to: { type: "invoice", key: "NOPE" } },
+      ]),
+    ).toThrow("no invoice with key NOPE");
+    const count = server.store.sqlite.query("SELECT count(*) AS n FROM brain_relations").get() as { n: number };
+    expect(count.n).toBe(10);
+  });
+});
