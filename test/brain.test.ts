@@ -151,3 +151,46 @@ describe("isolation and loading", () => {
     expect(count.n).toBe(10);
   });
 });
+
+describe("bulk REST", () => {
+  const post = (server: TestServer, method: string, path: string, body: unknown, key = server.adminKey) =>
+    send(server.app, path, { method, headers: { "content-type": "application/json", "x-api-key": key }, body: JSON.stringify(body) });
+
+  it("upserts entities and relations in one call, idempotently, and queries them", async () => {
+    using server = startTestServer();
+    const body = {
+      entities: [
+        { type: "customer", key: "K1", name: "Kestrel Ltd", attributes: { city: "Leeds" } },
+        { type: "invoice", key: "F1", name: "Invoice F1", attributes: { amount: 10 } },
+      ],
+      relations: [{ from: { type: "customer", key: "K1" }, relation: "billed_by", to: { type: "invoice", key: "F1" } }],
+    };
+    const first = await post(server, "POST", "/v1/brain/entities", body);
+    expect(first.body).toMatchObject({ entities: { inserted: 2, updated: 0, unchanged: 0 }, relations: { added: 1 } });
+    const second = await post(server, "POST", "/v1/brain/entities", body);
+    expect(second.body).toMatchObject({ entities: { inserted: 0, updated: 0, unchanged: 2 }, relations: { added: 0 } });
+    const found = await post(server, "POST", "/v1/brain/query", { query: "Leeds", join_to: { entity_type: "invoice" } });
+    expect(found.body.results[0]).toMatchObject({ key: "K1", related: [{ key: "F1" }] });
+  });
+
+  it("applies nothing when one relation names a missing entity", async () => {
+    using server = startTestServer();
+    const answer = await post(server, "POST", "/v1/brain/entities", {
+      entities: [{ type: "customer", key: "K2", name: "Kite" }],
+      relations: [{ from: { type: "customer", key: "K2" }, relation: "billed_by", to: { type: "invoice", key: "missing" } }],
+    });
+    expect(answer.status).toBe(400);
+    expect(answer.body.error.code).toBe("import_refused");
+    expect((server.store.sqlite.query("SELECT count(*) AS n FROM brain_entities").get() as { n: number }).n).toBe(0);
+  });
+
+  it("needs brain:write to change and brain:read to query", async () => {
+    using server = demoServer();
+    const operator = (await post(server, "POST", `/v1/beta/users/${server.userId}/keys`, { name: "op", profile: "operator" })).body.key;
+    expect((await post(server, "POST", "/v1/brain/entities", { entities: [] }, operator)).status).toBe(403);
+    expect((await post(server, "DELETE", "/v1/brain/entities", { entities: [{ type: "customer", key: "C-1001" }] }, operator)).status).toBe(403);
+    expect((await post(server, "POST", "/v1/brain/query", { query: "Acme" }, operator)).status).toBe(200);
+    const deleted = await post(server, "DELETE", "/v1/brain/entities", { entities: [{ type: "customer", key: "C-1001" }] });
+    expect(deleted.body).toEqual({ deleted: 1 });
+  });
+});

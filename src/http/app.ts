@@ -11,6 +11,7 @@ import type { Services } from "../services.ts";
 import { SCHEMA_VERSION } from "../storage/db.ts";
 import { createMcpHttpHandler, wantsOnlyEventStream } from "../transports/http.ts";
 import { PRODUCT_NAME, PRODUCT_TITLE, VERSION } from "../version.ts";
+import { brainRoutes } from "./brain.ts";
 import { policyRoutes } from "./policies.ts";
 import { userRoutes } from "./users.ts";
 import { originPolicy } from "./origins.ts";
@@ -90,7 +91,7 @@ export function createApp({ services, pageSize }: AppOptions) {
   for (const path of MCP_PATHS) {
     app.get(path, ({ request }) => discovery(request)).post(path, ({ request }) => handleMcp(request, () => clientAddress(request)), { parse: "none" });
   }
-  app.use(userRoutes(services, clientAddress)).use(policyRoutes(services, clientAddress));
+  app.use(userRoutes(services, clientAddress)).use(policyRoutes(services, clientAddress)).use(brainRoutes(services, clientAddress));
   return app;
 }
 

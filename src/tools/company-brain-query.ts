@@ -6,6 +6,23 @@ import { defineTool } from "./tool.ts";
 const Attributes = Type.Record(Type.String(), Type.Unknown());
 const Slug = { minLength: 1, maxLength: 100, pattern: "^[a-z][a-z0-9_]*$" };
 
+/** The query's arguments, shared with `POST /v1/brain/query`. */
+export const BrainQueryInput = Type.Object(
+  {
+    query: Type.String({ minLength: 1, maxLength: 10_000 }),
+    entity_type: Type.Optional(Type.String(Slug)),
+    join_to: Type.Optional(
+      Type.Object(
+        { entity_type: Type.String(Slug), relation: Type.Optional(Type.String(Slug)), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })) },
+        { additionalProperties: false },
+      ),
+    ),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: "Hits per page (default 10)." })),
+    cursor: Type.Optional(Type.String({ description: "next_cursor of the previous page." })),
+  },
+  { additionalProperties: false },
+);
+
 export const companyBrainQueryTool = defineTool({
   name: "invoke.company_brain.query",
   title: "Query the company brain",
@@ -14,21 +31,7 @@ export const companyBrainQueryTool = defineTool({
   scope: "brain:read",
   readOnly: true,
   touchesCompanyData: true,
-  input: Type.Object(
-    {
-      query: Type.String({ minLength: 1, maxLength: 10_000 }),
-      entity_type: Type.Optional(Type.String(Slug)),
-      join_to: Type.Optional(
-        Type.Object(
-          { entity_type: Type.String(Slug), relation: Type.Optional(Type.String(Slug)), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })) },
-          { additionalProperties: false },
-        ),
-      ),
-      limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: "Hits per page (default 10)." })),
-      cursor: Type.Optional(Type.String({ description: "next_cursor of the previous page." })),
-    },
-    { additionalProperties: false },
-  ),
+  input: BrainQueryInput,
   output: Type.Object({
     results: Type.Array(
       Type.Object({

@@ -1,0 +1,132 @@
+/**
+ * Reading brain exports: JSON Lines (entities and relations) and CSV (one entity type per file,
+ * relations by key columns). A file is validated completely before anything is applied, then applied
+ * in one transaction: a bad line is reported with its number and nothing of the file lands.
+ */
+import { TypeCompiler } from "@sinclair/typebox/compiler";
+import { parse as parseCsv } from "csv-parse/sync";
+import { BadRequest } from "../errors.ts";
+import type { TenantScope } from "../storage/tenant-scope.ts";
+import { EntityInput, RelationInput, type BrainService } from "./service.ts";
+
+const checkEntity = TypeCompiler.Compile(EntityInput);
+const checkRelation = TypeCompiler.Compile(RelationInput);
+
+/** A CSV relation: the entity of `type` keyed by `column` —`relation`→ the row's entity. */
+export interface CsvRelation {
+  column: string;
+  type: string;
+  relation: string;
+}
+
+/** What a file holds once read. */
+export interface ParsedExport {
+  entities: EntityInput[];
+  relations: RelationInput[];
+  skipped: { line: number; reason: string }[];
+}
+
+/** The problems of a file that was refused, each with its line. */
+export class ImportRefused extends BadRequest {
+  constructor(
+    file: string,
+    readonly problems: { line: number; message: string }[],
+  ) {
+    super(`${file}: ${problems.length} bad line${problems.length === 1 ? "" : "s"}, nothing imported: ${problems.slice(0, 5).map((problem) => `${problem.line ? `line ${problem.line}: ` : ""}${problem.message}`).join("; ")}`, { problems }, "import_refused");
+  }
+}
+
+function firstError(check: typeof checkEntity | typeof checkRelation, value: unknown): string {
+  const error = check.Errors(value).First();
+  return error ? `${error.path || "/"}: ${error.message}` : "invalid";
+}
+
+/** Parses JSON Lines: `{"type","key","name","attributes"?}` entities and `{"from","relation","to"}` relations; blank lines are skipped. */
+export function parseJsonLines(text: string, file: string): ParsedExport {
+  const parsed: ParsedExport = { entities: [], relations: [], skipped: [] };
+  const problems: { line: number; message: string }[] = [];
+  text.split("\n").forEach((raw, index) => {
+    const line = index + 1;
+    if (raw.trim() === "") return;
+    let value: unknown;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      problems.push({ line, message: "not valid JSON" });
+      return;
+    }
+    if (value !== null && typeof value === "object" && "relation" in value) {
+      if (checkRelation.Check(value)) parsed.relations.push(value);
+      else problems.push({ line, message: `relation ${firstError(checkRelation, value)}` });
+    } else if (checkEntity.Check(value)) {
+      parsed.entities.push(value);
+    } else {
+      problems.push({ line, message: `entity ${firstError(checkEntity, value)}` });
+    }
+  });
+  if (problems.length > 0) throw new ImportRefused(file, problems);
+  return parsed;
+}
+
+/** Parses a CSV of one entity type: columns `key` and `name`, the rest become attributes (empty cells are left out). */
+export function parseCsvExport(text: string, file: string, type: string, relations: CsvRelation[] = []): ParsedExport {
+  let rows: Record<string, string>[];
+  try {
+    rows = parseCsv(text, { columns: true, skip_empty_lines: true, trim: true, bom: true });
+  } catch (error) {
+    const line = (error as { lines?: number }).lines ?? 0;
+    throw new ImportRefused(file, [{ line, message: (error as Error).message.split("\n")[0]! }]);
+  }
+  const parsed: ParsedExport = { entities: [], relations: [], skipped: [] };
+  const problems: { line: number; message: string }[] = [];
+  const linkColumns = new Set(relations.map((relation) => relation.column));
+  rows.forEach((row, index) => {
+    const line = index + 2; // the header is line 1
+    const attributes = Object.fromEntries(Object.entries(row).filter(([column, value]) => column !== "key" && column !== "name" && !linkColumns.has(column) && value !== ""));
+    const entity = { type, key: row.key ?? "", name: row.name ?? "", attributes };
+    if (!checkEntity.Check(entity)) {
+      problems.push({ line, message: firstError(checkEntity, entity) });
+      return;
+    }
+    parsed.entities.push(entity);
+    for (const relation of relations) {
+      const key = row[relation.column];
+      if (key === undefined) problems.push({ line, message: `no column ${relation.column}` });
+      else if (key === "") parsed.skipped.push({ line, reason: `empty ${relation.column}: no ${relation.relation} relation` });
+      else parsed.relations.push({ from: { type: relation.type, key }, relation: relation.relation, to: { type, key: entity.key } });
+    }
+  });
+  if (problems.length > 0) throw new ImportRefused(file, problems);
+  return parsed;
+}
+
+const CHUNK = 5000;
+
+/**
+ * Applies a parsed file in one transaction: entities first, then relations (which may refer to them).
+ * `onProgress` is told how many of the file's records are done, chunk by chunk.
+ */
+export function applyExport(brain: BrainService, scope: TenantScope, parsed: ParsedExport, file: string, onProgress?: (done: number, total: number) => void) {
+  const total = parsed.entities.length + parsed.relations.length;
+  return scope.store.sqlite.transaction(() => {
+    const entities = { inserted: 0, updated: 0, unchanged: 0 };
+    for (let start = 0; start < parsed.entities.length; start += CHUNK) {
+      const counts = brain.upsertEntities(scope, parsed.entities.slice(start, start + CHUNK));
+      entities.inserted += counts.inserted;
+      entities.updated += counts.updated;
+      entities.unchanged += counts.unchanged;
+      onProgress?.(Math.min(start + CHUNK, parsed.entities.length), total);
+    }
+    try {
+      const relations = { added: 0 };
+      for (let start = 0; start < parsed.relations.length; start += CHUNK) {
+        relations.added += brain.upsertRelations(scope, parsed.relations.slice(start, start + CHUNK)).added;
+        onProgress?.(parsed.entities.length + Math.min(start + CHUNK, parsed.relations.length), total);
+      }
+      return { entities, relations, skipped: parsed.skipped };
+    } catch (error) {
+      if (error instanceof BadRequest) throw new ImportRefused(file, [{ line: 0, message: error.message }]);
+      throw error;
+    }
+  }).immediate();
+}
