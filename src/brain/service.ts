@@ -94,8 +94,8 @@ function decodeCursor(cursor: string | undefined): number {
 /** Entity and relation storage and search. */
 export class BrainService {
   private readonly findId;
-  private readonly insertEntity;
-  private readonly updateEntity;
+  private readonly upsertEntity;
+  private readonly maxId;
   private readonly insertRelation;
   private readonly outgoing;
   private readonly incoming;
@@ -105,13 +105,16 @@ export class BrainService {
     private readonly now: () => number = Date.now,
   ) {
     const db = store.sqlite;
-    this.findId = db.prepare<{ id: number; name: string; attributes: string; source: string | null }, [string, string, string]>(
-      "SELECT id, name, attributes, source FROM brain_entities WHERE tenant_id = ? AND type = ? AND key = ?",
+    this.findId = db.prepare<{ id: number }, [string, string, string]>("SELECT id FROM brain_entities WHERE tenant_id = ? AND type = ? AND key = ?");
+    // One statement per entity: insert, or update only when something changed (unchanged rows return nothing).
+    this.upsertEntity = db.prepare<{ id: number }, [string, string, string, string, string, string, string | null, number]>(
+      `INSERT INTO brain_entities (tenant_id, type, key, name, attributes, search_text, source, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (tenant_id, type, key) DO UPDATE SET name = excluded.name, attributes = excluded.attributes, search_text = excluded.search_text,
+         source = excluded.source, updated_at = excluded.updated_at
+       WHERE name IS NOT excluded.name OR attributes IS NOT excluded.attributes OR source IS NOT excluded.source
+       RETURNING id`,
     );
-    this.insertEntity = db.prepare(
-      "INSERT INTO brain_entities (tenant_id, type, key, name, attributes, search_text, source, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    );
-    this.updateEntity = db.prepare("UPDATE brain_entities SET name = ?, attributes = ?, search_text = ?, source = ?, updated_at = ? WHERE id = ? AND tenant_id = ?");
+    this.maxId = db.prepare<{ id: number | null }, []>("SELECT max(id) AS id FROM brain_entities");
     this.insertRelation = db.prepare("INSERT OR IGNORE INTO brain_relations (tenant_id, from_id, relation, to_id) VALUES (?, ?, ?, ?)");
     const related = (join: string, match: string) =>
       db.prepare<{ type: string; key: string; name: string; attributes: string; relation: string }, [string, number, string, string | null, string | null, number]>(
@@ -127,19 +130,14 @@ export class BrainService {
     const counts = { inserted: 0, updated: 0, unchanged: 0 };
     const now = this.now();
     this.store.sqlite.transaction(() => {
+      // Ids only grow (AUTOINCREMENT), so a returned id above the previous maximum is a new row.
+      const before = this.maxId.get()?.id ?? 0;
       for (const entity of entities) {
-        const attributes = JSON.stringify(entity.attributes ?? {});
-        const source = entity.source ?? null;
-        const existing = this.findId.get(scope.tenantId, entity.type, entity.key);
-        if (existing === null) {
-          this.insertEntity.run(scope.tenantId, entity.type, entity.key, entity.name, attributes, attributeText(entity.attributes ?? {}), source, now);
-          counts.inserted++;
-        } else if (existing.name !== entity.name || existing.attributes !== attributes || existing.source !== source) {
-          this.updateEntity.run(entity.name, attributes, attributeText(entity.attributes ?? {}), source, now, existing.id, scope.tenantId);
-          counts.updated++;
-        } else {
-          counts.unchanged++;
-        }
+        const attributes = entity.attributes ?? {};
+        const row = this.upsertEntity.get(scope.tenantId, entity.type, entity.key, entity.name, JSON.stringify(attributes), attributeText(attributes), entity.source ?? null, now);
+        if (row === null) counts.unchanged++;
+        else if (row.id > before) counts.inserted++;
+        else counts.updated++;
       }
     }).immediate();
     return counts;
@@ -148,10 +146,17 @@ export class BrainService {
   /** Adds relations between existing entities of the tenant; all or nothing, naming the first missing entity. */
   upsertRelations(scope: TenantScope, relations: RelationInput[]): { added: number } {
     let added = 0;
+    const ids = new Map<string, { id: number } | null>();
+    const idOf = (ref: { type: string; key: string }) => {
+      const cacheKey = `${ref.type}\u0000${ref.key}`;
+      let found = ids.get(cacheKey);
+      if (found === undefined) ids.set(cacheKey, (found = this.findId.get(scope.tenantId, ref.type, ref.key)));
+      return found;
+    };
     this.store.sqlite.transaction(() => {
       for (const relation of relations) {
-        const from = this.findId.get(scope.tenantId, relation.from.type, relation.from.key);
-        const to = this.findId.get(scope.tenantId, relation.to.type, relation.to.key);
+        const from = idOf(relation.from);
+        const to = idOf(relation.to);
         if (!from || !to) {
           const missing = from ? relation.to : relation.from;
           throw new BadRequest(`relation ${relation.relation}: no ${missing.type} with key ${missing.key}`, undefined, "unknown_entity");
