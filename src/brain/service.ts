@@ -4,6 +4,7 @@
  * bound to the caller's tenant.
  */
 import { Type, type Static } from "@sinclair/typebox";
+import { decodeCursor, encodeCursor } from "../cursor.ts";
 import { BadRequest } from "../errors.ts";
 import type { Store } from "../storage/db.ts";
 import type { TenantScope } from "../storage/tenant-scope.ts";
@@ -74,21 +75,6 @@ export function attributeText(attributes: Record<string, unknown>): string {
   };
   walk(attributes);
   return out.join(" ");
-}
-
-function encodeCursor(offset: number): string {
-  return Buffer.from(JSON.stringify({ o: offset })).toString("base64url");
-}
-
-function decodeCursor(cursor: string | undefined): number {
-  if (cursor === undefined) return 0;
-  try {
-    const offset = (JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as { o?: unknown }).o;
-    if (Number.isSafeInteger(offset) && (offset as number) >= 0) return offset as number;
-  } catch {
-    // Falls through.
-  }
-  throw new BadRequest("invalid cursor", undefined, "invalid_cursor");
 }
 
 /** Entity and relation storage and search. */
@@ -181,6 +167,7 @@ export class BrainService {
   query(scope: TenantScope, input: BrainQuery): { results: BrainHit[]; next_cursor?: string } {
     const limit = Math.min(Math.max(input.limit ?? 10, 1), 100);
     const offset = decodeCursor(input.cursor);
+    if (offset === undefined) throw new BadRequest("invalid cursor", undefined, "invalid_cursor");
     const match = toFtsQuery(input.query);
     if (match === undefined) return { results: [] };
     const rows = this.store.sqlite

@@ -8,6 +8,7 @@ import type { Caller } from "../governance/caller.ts";
 import type { Services } from "../services.ts";
 import type { RegisteredTool } from "../tools/registry.ts";
 import { ToolError } from "../tools/tool.ts";
+import { decodeCursor, encodeCursor } from "../cursor.ts";
 import { InvokeError } from "../errors.ts";
 import { PRODUCT_NAME, PRODUCT_TITLE, VERSION } from "../version.ts";
 import {
@@ -123,6 +124,8 @@ export class McpDispatcher {
 
   private listTools(request: JsonRpcRequest, context: DispatchContext): Record<string, unknown> {
     const offset = decodeCursor(request.params?.cursor);
+    // Cursors are opaque to clients; anything we did not issue is invalid params.
+    if (offset === undefined) throw new JsonRpcError(JsonRpcErrorCode.InvalidParams, "Invalid cursor");
     const visible = this.visibleTools(context.caller);
     const page = visible.slice(offset, offset + this.pageSize);
     const next = offset + page.length;
@@ -169,22 +172,4 @@ function toolResult(output: unknown, structured: boolean): Record<string, unknow
 
 function toolFailure(message: string): Record<string, unknown> {
   return { content: [{ type: "text", text: message }], isError: true };
-}
-
-function encodeCursor(offset: number): string {
-  return Buffer.from(JSON.stringify({ o: offset })).toString("base64url");
-}
-
-/** Cursors are opaque to clients; anything we did not issue is invalid params. */
-function decodeCursor(cursor: unknown): number {
-  if (cursor === undefined) return 0;
-  if (typeof cursor === "string") {
-    try {
-      const decoded = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as { o?: unknown };
-      if (Number.isSafeInteger(decoded.o) && (decoded.o as number) >= 0) return decoded.o as number;
-    } catch {
-      // Falls through to the error below.
-    }
-  }
-  throw new JsonRpcError(JsonRpcErrorCode.InvalidParams, "Invalid cursor");
 }
