@@ -6,6 +6,7 @@ import { Type, type Static } from "@sinclair/typebox";
 import { asc, eq, isNull } from "drizzle-orm";
 import { BadRequest, Conflict, Forbidden, NotFound } from "../errors.ts";
 import { newId } from "../ids.ts";
+import { isoTime } from "../text.ts";
 import { apiKeys, tenants, users } from "../storage/schema.ts";
 import type { TenantScope } from "../storage/tenant-scope.ts";
 import type { Store } from "../storage/db.ts";
@@ -59,8 +60,6 @@ export interface KeyView {
   revoked_at: string | null;
 }
 
-const iso = (time: number | null) => (time === null ? null : new Date(time).toISOString());
-
 /** Creates a user in the scope's tenant. */
 export function createUser(scope: TenantScope, input: NewUser, now = Date.now()): UserView {
   const email = input.email.trim().toLowerCase();
@@ -68,7 +67,7 @@ export function createUser(scope: TenantScope, input: NewUser, now = Date.now())
   if (existing) throw new Conflict(`a user with email ${email} already exists in this tenant`, "user_exists");
   const id = newId("usr");
   scope.store.db.insert(users).values({ id, tenantId: scope.tenantId, email, role: input.role, createdAt: now }).run();
-  return { id, email, role: input.role, created_at: iso(now)! };
+  return { id, email, role: input.role, created_at: isoTime(now)! };
 }
 
 /** The scope's users, oldest first. */
@@ -79,7 +78,7 @@ export function listUsers(scope: TenantScope): UserView[] {
     .where(scope.where(users))
     .orderBy(asc(users.createdAt), asc(users.id))
     .all()
-    .map((user) => ({ id: user.id, email: user.email, role: user.role, created_at: iso(user.createdAt)! }));
+    .map((user) => ({ id: user.id, email: user.email, role: user.role, created_at: isoTime(user.createdAt)! }));
 }
 
 /** A user of the scope's tenant by id or email; a user of another tenant is as absent as a missing one. */
@@ -88,7 +87,7 @@ export function findUser(scope: TenantScope, idOrEmail: string): UserView {
   const value = idOrEmail.includes("@") ? idOrEmail.trim().toLowerCase() : idOrEmail;
   const user = scope.store.db.select().from(users).where(scope.where(users, eq(column, value))).get();
   if (!user) throw new NotFound(`no user ${idOrEmail} in this tenant`, "user_not_found");
-  return { id: user.id, email: user.email, role: user.role, created_at: iso(user.createdAt)! };
+  return { id: user.id, email: user.email, role: user.role, created_at: isoTime(user.createdAt)! };
 }
 
 /** Issues a key for a user of the scope's tenant. The profile must not exceed the user's role. */
@@ -119,8 +118,8 @@ export function issueKey(scope: TenantScope, userId: string, input: NewKey, crea
     allowed_tools: profile.allowed_tools,
     read_only: profile.read_only,
     created_by: createdBy,
-    created_at: iso(key.createdAt)!,
-    expires_at: iso(expiresAt),
+    created_at: isoTime(key.createdAt)!,
+    expires_at: isoTime(expiresAt),
   };
 }
 
@@ -145,10 +144,10 @@ export function listKeys(scope: TenantScope, userId: string): KeyView[] {
         allowed_tools: profile?.allowed_tools ?? [],
         read_only: profile?.read_only ?? true,
         created_by: key.createdBy,
-        created_at: iso(key.createdAt)!,
-        last_used_at: iso(key.lastUsedAt),
-        expires_at: iso(key.expiresAt),
-        revoked_at: iso(key.revokedAt),
+        created_at: isoTime(key.createdAt)!,
+        last_used_at: isoTime(key.lastUsedAt),
+        expires_at: isoTime(key.expiresAt),
+        revoked_at: isoTime(key.revokedAt),
       };
     });
 }
@@ -162,7 +161,7 @@ export function revokeKey(scope: TenantScope, userId: string, keyId: string, now
     scope.store.db.update(apiKeys).set({ revokedAt: now }).where(scope.where(apiKeys, eq(apiKeys.id, keyId), isNull(apiKeys.revokedAt))).run();
     credentialsChanged(scope.store);
   }
-  return { id: keyId, revoked_at: iso(key.revokedAt ?? now)! };
+  return { id: keyId, revoked_at: isoTime(key.revokedAt ?? now)! };
 }
 
 /** The user id owning a key of the scope's tenant. */
@@ -193,6 +192,6 @@ export function listTenants(store: Store) {
     .from(tenants)
     .orderBy(asc(tenants.createdAt))
     .all()
-    .map((tenant) => ({ id: tenant.id, name: tenant.name, created_at: iso(tenant.createdAt)! }));
+    .map((tenant) => ({ id: tenant.id, name: tenant.name, created_at: isoTime(tenant.createdAt)! }));
 }
 

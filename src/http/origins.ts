@@ -1,8 +1,9 @@
 /** The `Origin` allow-list that guards the MCP endpoint against DNS rebinding (MCP transports spec). */
+import { escapeRegExp } from "../text.ts";
 
 /** A pattern as a regular expression: `*` stands for one DNS label or a port, nothing wider. */
 function patternToRegExp(pattern: string): RegExp {
-  const escaped = pattern.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replaceAll("*", "[A-Za-z0-9-]+");
+  const escaped = escapeRegExp(pattern).replaceAll("*", "[A-Za-z0-9-]+");
   return new RegExp(`^${escaped}$`, "i");
 }
 

@@ -7,6 +7,7 @@
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { LineCounter, parseDocument, type Document } from "yaml";
 import { InvokeError } from "../errors.ts";
+import { globRegExp } from "../text.ts";
 import { findProfile } from "../governance/profiles.ts";
 import { ANALYZERS } from "./analyzers/index.ts";
 import { evaluateCompiled, indexRules, type CompiledRule, type RuleIndex } from "./evaluate.ts";
@@ -93,11 +94,6 @@ function lineOf(doc: Document, lineCounter: LineCounter, path: (string | number)
     if (node?.range) return lineCounter.linePos(node.range[0]).line;
   }
   return undefined;
-}
-
-/** A glob over action or agent names (`*` matches any run of characters) as a regular expression. */
-export function globRegExp(glob: string): RegExp {
-  return new RegExp(`^${glob.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replaceAll("*", ".*")}$`);
 }
 
 const asList = (value: string | string[] | undefined) => (value === undefined ? undefined : Array.isArray(value) ? value : [value]);

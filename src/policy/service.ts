@@ -7,6 +7,7 @@ import { createTwoFilesPatch } from "diff";
 import { and, desc, eq, max, sql } from "drizzle-orm";
 import { BadRequest, NotFound } from "../errors.ts";
 import { newId } from "../ids.ts";
+import { isoTime } from "../text.ts";
 import type { Store } from "../storage/db.ts";
 import { policyVersions } from "../storage/schema.ts";
 import type { TenantScope } from "../storage/tenant-scope.ts";
@@ -42,8 +43,6 @@ export interface PolicyAnswer extends PolicyDecision {
   analysis: Record<string, Record<string, unknown>>;
   policy_version: number;
 }
-
-const iso = (time: number | null) => (time === null ? null : new Date(time).toISOString());
 
 /** The built-in default pack's source. */
 export const DEFAULT_POLICY_SOURCE: string = defaultPolicySource;
@@ -197,9 +196,9 @@ export class PolicyService {
       comment: row.comment,
       rules: this.compiledRow(row.id, row.source, row.version).document.rules.length,
       created_by: row.createdBy,
-      created_at: iso(row.createdAt),
+      created_at: isoTime(row.createdAt),
       published_by: row.publishedBy,
-      published_at: iso(row.publishedAt),
+      published_at: isoTime(row.publishedAt),
     };
   }
 }
