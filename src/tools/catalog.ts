@@ -3,7 +3,7 @@
  * classification. Connectors (the execution-layer issue) fill it; until a tenant configures one, it
  * is empty and every action is unknown, which policy treats as mutating.
  */
-import type { TObject } from "@sinclair/typebox";
+import type { ArgumentError } from "./registry.ts";
 
 /** A production tool, named `<connector>.<tool>`. */
 export interface ProductionTool {
@@ -12,7 +12,8 @@ export interface ProductionTool {
   description: string;
   /** Invoke's classification from the connector's configuration, never the upstream's hints. */
   readOnly: boolean;
-  inputSchema?: TObject | Record<string, unknown>;
+  /** Checks arguments against the tool's input schema (compiled once, by whoever registers the tool). */
+  checkArguments?(args: unknown): ArgumentError[];
   healthy: boolean;
 }
 

@@ -4,7 +4,6 @@
  * verdict. Every check uses the mechanism enforcement uses; nothing is executed.
  */
 import { Type } from "@sinclair/typebox";
-import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { authorizeTool } from "../governance/authorize.ts";
 import { askPolicy, classifyAction } from "../policy/ask.ts";
 import { IntendedActionInput } from "./policy-simulate.ts";
@@ -52,11 +51,11 @@ export const preflightRunTool = defineTool({
     else if (!production.healthy) checks.push({ check: "tool", status: "fail", detail: `${action} exists but its connector ${production.connector} is not healthy.` });
     else checks.push({ check: "tool", status: "pass", detail: `${action} exists and its connector ${production.connector} is healthy.` });
 
-    const schema = builtin?.definition.input ?? production?.inputSchema;
-    if (schema === undefined) {
+    const checkArguments = builtin?.checkArguments ?? production?.checkArguments;
+    if (checkArguments === undefined) {
       checks.push({ check: "arguments", status: "warn", detail: "The tool's input schema is unknown, so the arguments could not be checked." });
     } else {
-      const errors = [...TypeCompiler.Compile(schema as never).Errors(params)].map((error) => `${error.path || "/"}: ${error.message}`);
+      const errors = checkArguments(params).map((error) => `${error.path}: ${error.message}`);
       checks.push(errors.length ? { check: "arguments", status: "fail", detail: `Invalid arguments: ${errors.join("; ")}` } : { check: "arguments", status: "pass", detail: "The arguments match the tool's schema." });
     }
 

@@ -41,13 +41,13 @@ export const toolsSearchTool = defineTool({
   output: ToolsSearchOutput,
   handler: ({ query, read_only }, { caller, services }) => {
     const needle = query?.toLowerCase();
-    let policyVersion = services.policy.active(new TenantScope(services.store, caller.tenantId)).version;
+    // One version for the whole answer, even if a publish lands while it is being built.
+    const policyVersion = services.policy.active(new TenantScope(services.store, caller.tenantId)).version;
     const tools = services.catalog
       .list(caller.tenantId)
       .filter((tool) => (needle === undefined || `${tool.name} ${tool.description}`.toLowerCase().includes(needle)) && (read_only === undefined || tool.readOnly === read_only))
       .map((tool) => {
-        const answer = askPolicy(services, caller, { agentId: "*", action: tool.name, params: {} });
-        policyVersion = answer.policy_version;
+        const answer = askPolicy(services, caller, { agentId: "*", action: tool.name, params: {} }, policyVersion);
         return {
           name: tool.name,
           connector: tool.connector,
