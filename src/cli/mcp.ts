@@ -1,6 +1,5 @@
 /** `invoke mcp`: MCP over stdio, for clients that launch the server as a subprocess. */
 import { authorizeMcpAccess } from "../governance/authorize.ts";
-import { keyAuthenticator } from "../governance/keys.ts";
 import { createServices } from "../services.ts";
 import { logError } from "../log.ts";
 import { McpDispatcher } from "../protocol/dispatcher.ts";
@@ -20,11 +19,11 @@ export const mcpCommand: Command = {
     const config = await loadConfig(values);
     const store = openStore(config.db, { mustExist: true });
     try {
-      const caller = keyAuthenticator(store)(secret.trim());
+      const services = createServices({ store, config });
+      const caller = services.gate.callerFor(secret.trim());
       if (typeof caller === "string") throw new CommandFailure(`INVOKE_API_KEY is refused: the key is ${caller === "unknown" ? "unknown or revoked" : caller}`);
       const refusal = authorizeMcpAccess(caller);
       if (refusal) throw new CommandFailure(`INVOKE_API_KEY is refused: ${refusal.message}`);
-      const services = createServices({ store, config });
       const dispatcher = new McpDispatcher({ services, logError });
       await serveStdio({ dispatcher, caller, gate: services.gate, input: Bun.stdin.stream(), write: (line) => process.stdout.write(`${line}\n`) });
       return 0;

@@ -4,7 +4,7 @@ import { DEFAULT_CONFIG } from "../config.ts";
 import { isRole } from "../governance/caller.ts";
 import { tenantIdByName } from "../governance/directory.ts";
 import { findProfile } from "../governance/profiles.ts";
-import { backtest } from "../policy/backtest.ts";
+import { runBacktest } from "../policy/ask.ts";
 import { compilePolicy, formatIssue, PolicyInvalid } from "../policy/compile.ts";
 import type { PolicyService } from "../policy/service.ts";
 import { createServices, type Services } from "../services.ts";
@@ -155,9 +155,8 @@ export const policyCommand: Command = {
         const days = Number(values.days);
         if (!Number.isInteger(days) || days < 1) throw new UsageError("--days must be a positive whole number");
         const source = rest[0] === undefined ? undefined : readSource(rest[0]);
-        return withPolicy(values, (policy, scope, services) => {
-          const candidate = source !== undefined ? compilePolicy(source, rest[0]) : policy.atVersion(scope, versionFlag(values) ?? policy.active(scope).version).policy;
-          const report = backtest(candidate, services.records.recordedActions(scope.tenantId, services.now() - days * 86_400_000), days);
+        return withPolicy(values, (_policy, scope, services) => {
+          const report = runBacktest(services, scope, { source, file: rest[0], version: versionFlag(values) }, days);
           const lines = [`Replayed ${report.actions} recorded actions of the last ${days} days: ${report.changed} decisions would change.`];
           for (const [change, count] of Object.entries(report.by_change)) lines.push(`  ${change}: ${count}`);
           return out(values, report, lines.join("\n"));

@@ -93,6 +93,11 @@ export class AccessGate {
     return this.limiter.peek(`key:${caller.keyId}`, this.rateLimitFor(caller));
   }
 
+  /** Resolves a secret to its caller without rate limiting (the stdio server, which has one caller for its life). */
+  callerFor(secret: string): Caller | KeyRefusal {
+    return this.authenticate(secret, this.now());
+  }
+
   /** Resolves the request's caller, or refuses it. `clientAddress` (asked only when needed) keys the limiter for requests without a valid key. */
   admit(headers: Headers, clientAddress: () => string): Caller | AccessRefusal {
     const secret = presentedKey(headers);

@@ -6,9 +6,7 @@
 import { Type } from "@sinclair/typebox";
 import { Elysia } from "elysia";
 import { BadRequest } from "../errors.ts";
-import { askPolicy } from "../policy/ask.ts";
-import { backtest } from "../policy/backtest.ts";
-import { compilePolicy } from "../policy/compile.ts";
+import { askPolicy, runBacktest } from "../policy/ask.ts";
 import type { Services } from "../services.ts";
 import { IntendedActionInput } from "../tools/policy-simulate.ts";
 import { json } from "./respond.ts";
@@ -67,9 +65,7 @@ export function policyRoutes(services: Services, addressOf: AddressOf) {
     }, { body: Type.Object({ ...IntendedActionInput, policy_version: Type.Optional(Type.Integer({ minimum: 0 })) }, { additionalProperties: false }) })
     .post("/v1/policies/backtest", ({ request, body }) => {
       const { scope } = reader(request);
-      const candidate = body.source !== undefined ? compilePolicy(body.source, "request body") : policy.atVersion(scope, body.policy_version ?? policy.active(scope).version).policy;
-      const days = body.days ?? 7;
-      return backtest(candidate, services.records.recordedActions(scope.tenantId, services.now() - days * 86_400_000), days);
+      return runBacktest(services, scope, { source: body.source, file: "request body", version: body.policy_version }, body.days ?? 7);
     }, {
       body: Type.Object(
         {

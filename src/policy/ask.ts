@@ -2,6 +2,8 @@
 import type { Caller } from "../governance/caller.ts";
 import type { Services } from "../services.ts";
 import { TenantScope } from "../storage/tenant-scope.ts";
+import { backtest, type BacktestReport } from "./backtest.ts";
+import { compilePolicy } from "./compile.ts";
 import type { PolicyAnswer } from "./service.ts";
 
 /** An intended action. */
@@ -33,4 +35,21 @@ export function askPolicy(services: Services, caller: Caller, intended: Intended
     },
     version,
   );
+}
+
+/** What a backtest replays: a candidate source (validated here), or a stored version (default: the active one). */
+export interface BacktestCandidate {
+  source?: string;
+  /** Names the source in validation errors. */
+  file?: string;
+  version?: number;
+}
+
+/** Replays the tenant's recorded actions of the last `days` days through the candidate. */
+export function runBacktest(services: Services, scope: TenantScope, candidate: BacktestCandidate, days: number): BacktestReport {
+  const policy =
+    candidate.source !== undefined
+      ? compilePolicy(candidate.source, candidate.file)
+      : services.policy.atVersion(scope, candidate.version ?? services.policy.active(scope).version).policy;
+  return backtest(policy, services.records.recordedActions(scope.tenantId, services.now() - days * 86_400_000), days);
 }
