@@ -12,6 +12,7 @@ import { BrainService, type EntityInput, type RelationInput } from "../src/brain
 import { createTenant } from "../src/governance/bootstrap.ts";
 import { openStore } from "../src/storage/db.ts";
 import { TenantScope } from "../src/storage/tenant-scope.ts";
+import { percentile } from "./policy.ts";
 
 const WORDS = ["acme", "globex", "initech", "umbrella", "stark", "wayne", "wonka", "tyrell", "cyberdyne", "soylent", "hooli", "vandelay", "dunder", "monarch", "oscorp", "aperture"];
 const word = (i: number) => WORDS[i % WORDS.length]! + (i % 997);
@@ -39,10 +40,6 @@ function generate(count: number): { entities: EntityInput[]; relations: Relation
     relations.push({ from: { type: entity.type, key: entity.key }, relation: "mentions", to: { type: "customer", key: `C${(i * 17) % customers}` } });
   }
   return { entities, relations };
-}
-
-function percentile(sorted: number[], p: number) {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
 /** Imports `count` entities into a fresh store and times queries with join_to. */

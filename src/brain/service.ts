@@ -83,6 +83,7 @@ export class BrainService {
   private readonly upsertEntity;
   private readonly maxId;
   private readonly insertRelation;
+  private readonly deleteEntity;
   private readonly outgoing;
   private readonly incoming;
 
@@ -102,6 +103,7 @@ export class BrainService {
     );
     this.maxId = db.prepare<{ id: number | null }, []>("SELECT max(id) AS id FROM brain_entities");
     this.insertRelation = db.prepare("INSERT OR IGNORE INTO brain_relations (tenant_id, from_id, relation, to_id) VALUES (?, ?, ?, ?)");
+    this.deleteEntity = db.prepare("DELETE FROM brain_entities WHERE tenant_id = ? AND type = ? AND key = ?");
     const related = (join: string, match: string) =>
       db.prepare<{ type: string; key: string; name: string; attributes: string; relation: string }, [string, number, string, string | null, string | null, number]>(
         `SELECT e.type, e.key, e.name, e.attributes, r.relation FROM brain_relations r JOIN brain_entities e ON e.id = r.${join}
@@ -156,9 +158,8 @@ export class BrainService {
   /** Deletes entities by type and key (their relations go with them); returns how many existed. */
   deleteEntities(scope: TenantScope, refs: { type: string; key: string }[]): { deleted: number } {
     let deleted = 0;
-    const remove = this.store.sqlite.prepare("DELETE FROM brain_entities WHERE tenant_id = ? AND type = ? AND key = ?");
     this.store.sqlite.transaction(() => {
-      for (const ref of refs) deleted += remove.run(scope.tenantId, ref.type, ref.key).changes;
+      for (const ref of refs) deleted += this.deleteEntity.run(scope.tenantId, ref.type, ref.key).changes;
     }).immediate();
     return { deleted };
   }
