@@ -7,7 +7,7 @@ import { Type } from "@sinclair/typebox";
 import { RateLimiter } from "../src/governance/rate-limit.ts";
 import { builtinTools, ToolRegistry } from "../src/tools/registry.ts";
 import { defineTool, type ToolDefinition } from "../src/tools/tool.ts";
-import { request, rpc, send, startTestServer, writeFromAnotherProcess, type TestServer } from "./support/harness.ts";
+import { rest as admin, request, rpc, send, startTestServer, writeFromAnotherProcess, type TestServer } from "./support/harness.ts";
 
 /** Tools with every combination of scope, company data and classification that the rules distinguish. */
 function tool(name: string, scope: string, readOnly: boolean, touchesCompanyData: boolean): ToolDefinition {
@@ -20,15 +20,6 @@ const matrixTools = [
   tool("invoke.notes.write", "brain:read", false, false),
 ];
 const matrixRegistry = () => new ToolRegistry([...builtinTools, ...matrixTools]);
-
-/** POSTs JSON as an admin-route call. */
-async function admin(server: TestServer, method: string, path: string, body?: unknown, key = server.adminKey) {
-  return send(server.app, path, {
-    method,
-    headers: { "content-type": "application/json", "x-api-key": key },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-}
 
 /** Creates a user with `role` and a key of `profile` for it; returns the secret. */
 async function keyFor(server: TestServer, role: string, profile: string, email = `${role}-${profile}@example.com`): Promise<string> {

@@ -7,7 +7,7 @@ import { describe, expect, it } from "bun:test";
 import { loadDemoCompany } from "../src/brain/demo.ts";
 import { createTenant } from "../src/governance/bootstrap.ts";
 import { TenantScope } from "../src/storage/tenant-scope.ts";
-import { request, rpc, send, startTestServer, type TestServer } from "./support/harness.ts";
+import { rest as post, request, rpc, send, startTestServer, type TestServer } from "./support/harness.ts";
 
 function demoServer(): TestServer {
   const server = startTestServer();
@@ -153,9 +153,6 @@ describe("isolation and loading", () => {
 });
 
 describe("bulk REST", () => {
-  const post = (server: TestServer, method: string, path: string, body: unknown, key = server.adminKey) =>
-    send(server.app, path, { method, headers: { "content-type": "application/json", "x-api-key": key }, body: JSON.stringify(body) });
-
   it("upserts entities and relations in one call, idempotently, and queries them", async () => {
     using server = startTestServer();
     const body = {

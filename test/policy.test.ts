@@ -6,7 +6,7 @@ import { describe, expect, it } from "bun:test";
 import { backtest, type RecordedAction } from "../src/policy/backtest.ts";
 import { compilePolicy, PolicyInvalid } from "../src/policy/compile.ts";
 import type { ActionContext } from "../src/policy/model.ts";
-import { request, rpc, send, startTestServer, type TestServer } from "./support/harness.ts";
+import { rest as admin, request, rpc, send, startTestServer, type TestServer } from "./support/harness.ts";
 
 const context = (overrides: Partial<ActionContext> = {}): ActionContext => ({
   action: "database.execute",
@@ -35,10 +35,6 @@ const rule = (body: string) => `version: 1\nrules:\n  - id: r1\n    reason: beca
 async function simulate(server: TestServer, args: Record<string, unknown>, key = server.adminKey) {
   const answer = await rpc(server, request(2, "tools/call", { name: "invoke.policy.simulate", arguments: args }), { key });
   return answer.body.result.structuredContent;
-}
-
-async function admin(server: TestServer, method: string, path: string, body?: unknown) {
-  return send(server.app, path, { method, headers: { "content-type": "application/json", "x-api-key": server.adminKey }, body: body === undefined ? undefined : JSON.stringify(body) });
 }
 
 describe("seed 000: simulate a dangerous action", () => {

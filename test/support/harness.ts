@@ -89,6 +89,15 @@ export async function send(app: TestServer["app"], path: string, init: RequestIn
   return { status: response.status, headers: response.headers, text, body: text.length > 0 ? JSON.parse(text) : undefined };
 }
 
+/** Calls a REST route with a JSON body (when given) and an API key (the bootstrap admin's by default). */
+export function rest(server: Pick<TestServer, "app" | "adminKey">, method: string, path: string, body?: unknown, key = server.adminKey): Promise<Answer> {
+  return send(server.app, path, {
+    method,
+    headers: { "content-type": "application/json", "x-api-key": key },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+}
+
 /** POSTs a JSON-RPC payload (object, array, or raw string) to the MCP endpoint, validating every response against the MCP schema. */
 export async function rpc(
   server: Pick<TestServer, "app" | "adminKey">,
