@@ -17,8 +17,8 @@ import { percentile } from "./policy.ts";
 const WORDS = ["acme", "globex", "initech", "umbrella", "stark", "wayne", "wonka", "tyrell", "cyberdyne", "soylent", "hooli", "vandelay", "dunder", "monarch", "oscorp", "aperture"];
 const word = (i: number) => WORDS[i % WORDS.length]! + (i % 997);
 
-/** `count` entities (customers, contacts, invoices) and 3 relations each. */
-function generate(count: number): { entities: EntityInput[]; relations: RelationInput[] } {
+/** `count` entities (customers, contacts, invoices) and 3 relations each (a few may repeat and count once). */
+export function generate(count: number): { entities: EntityInput[]; relations: RelationInput[] } {
   const customers = Math.max(1, Math.floor(count / 10));
   const entities: EntityInput[] = [];
   const relations: RelationInput[] = [];
@@ -31,12 +31,16 @@ function generate(count: number): { entities: EntityInput[]; relations: Relation
       entities.push({ type: "invoice", key: `I${i}`, name: `invoice ${i}`, attributes: { amount: i % 10_000, status: ["open", "paid", "overdue"][i % 3], note: word(i * 13) } });
     }
   }
+  for (let i = 0; i < customers; i++) {
+    const customer = { type: "customer", key: `C${i}` };
+    for (const [relation, step] of [["related_to", 31], ["mentions", 17], ["partner_of", 7]] as const) relations.push({ from: customer, relation, to: { type: "customer", key: `C${(i * step + 1) % customers}` } });
+  }
   for (let i = customers; i < count; i++) {
     const entity = entities[i]!;
     const customer = { type: "customer", key: `C${i % customers}` };
     relations.push(entity.type === "contact" ? { from: { type: "contact", key: entity.key }, relation: "works_at", to: customer } : { from: customer, relation: "billed_by", to: { type: "invoice", key: entity.key } });
-    const other = entities[customers + ((i * 31) % (count - customers))]!;
-    if (other.key !== entity.key) relations.push({ from: { type: entity.type, key: entity.key }, relation: "related_to", to: { type: other.type, key: other.key } });
+    const other = entities[customers + ((i * 31 + 1) % (count - customers))]!;
+    relations.push({ from: { type: entity.type, key: entity.key }, relation: "related_to", to: { type: other.type, key: other.key } });
     relations.push({ from: { type: entity.type, key: entity.key }, relation: "mentions", to: { type: "customer", key: `C${(i * 17) % customers}` } });
   }
   return { entities, relations };

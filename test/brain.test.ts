@@ -124,6 +124,22 @@ describe("isolation and loading", () => {
     expect(names(await query(server, { query: "Acme", entity_type: "customer" }))).toEqual(["Acme Corporation", "Globex Industries"]);
   });
 
+  it("finds a tenant's matches behind many better-ranked matches of another tenant, page by page", async () => {
+    using server = demoServer();
+    const other = createTenant(server.store, "other", "admin@localhost");
+    const crowd = Array.from({ length: 60 }, (_, i) => ({ type: "customer", key: `Z${i}`, name: `Zephyr Zephyr ${i}` }));
+    server.services.brain.upsertEntities(new TenantScope(server.store, other.tenant_id), crowd);
+    server.services.brain.upsertEntities(new TenantScope(server.store, server.tenantId), [
+      { type: "customer", key: "Z-A", name: "Alpha Trading", attributes: { note: "zephyr account" } },
+      { type: "customer", key: "Z-B", name: "Beta Trading", attributes: { note: "zephyr prospect" } },
+    ]);
+    const first = (await query(server, { query: "zephyr", limit: 1 })).result.structuredContent;
+    expect(first.results.map((hit: { key: string }) => hit.key)).toHaveLength(1);
+    const second = (await query(server, { query: "zephyr", limit: 1, cursor: first.next_cursor })).result.structuredContent;
+    expect([...first.results, ...second.results].map((hit: { key: string }) => hit.key).sort()).toEqual(["Z-A", "Z-B"]);
+    expect(second.next_cursor).toBeUndefined();
+  });
+
   it("loads the demo company idempotently", async () => {
     using server = demoServer();
     const again = loadDemoCompany(server.services.brain, new TenantScope(server.store, server.tenantId));
@@ -136,6 +152,28 @@ describe("isolation and loading", () => {
     const acme = (await query(server, { query: "Acme Corporation", entity_type: "customer", join_to: { entity_type: "invoice" } })).result.structuredContent.results[0];
     expect(acme.related.map((invoice: { key: string }) => invoice.key)).toEqual(["INV-2024-002", "INV-2024-003"]);
     expect(names(await query(server, { query: "INV-2024-001" }))).toEqual([]);
+  });
+
+  it("indexes a batch's new entities once, the last of duplicates winning, and keeps foreign keys on afterwards", async () => {
+    using server = demoServer();
+    const scope = new TenantScope(server.store, server.tenantId);
+    const counts = server.services.brain.write(scope, {
+      entities: [
+        { type: "customer", key: "D1", name: "Draft Name" },
+        { type: "customer", key: "D1", name: "Dunmore Holdings" },
+        { type: "customer", key: "C-1001", name: "Acme Corporation", attributes: { note: "renamed nothing, added a note" } },
+      ],
+      relations: [{ from: { type: "customer", key: "D1" }, relation: "billed_by", to: { type: "invoice", key: "INV-2024-001" } }],
+    });
+    expect(counts).toEqual({ entities: { inserted: 1, updated: 1, unchanged: 0 }, relations: { added: 1 } });
+    expect(names(await query(server, { query: "Dunmore" }))).toEqual(["Dunmore Holdings"]);
+    expect(names(await query(server, { query: "Draft" }))).toEqual([]);
+    expect(names(await query(server, { query: "renamed" }))).toEqual(["Acme Corporation"]);
+    // FTS5 compares its index with the content table, row by row.
+    expect(() => server.store.sqlite.run("INSERT INTO brain_fts (brain_fts, rank) VALUES ('integrity-check', 1)")).not.toThrow();
+    expect(server.store.sqlite.query("PRAGMA foreign_keys").get()).toEqual({ foreign_keys: 1 });
+    server.services.brain.deleteEntities(scope, [{ type: "customer", key: "D1" }]);
+    expect((server.store.sqlite.query("SELECT count(*) AS n FROM brain_relations WHERE relation = 'billed_by' AND to_id = (SELECT id FROM brain_entities WHERE key = 'INV-2024-001')").get() as { n: number }).n).toBe(1);
   });
 
   it("refuses a relation to an entity that does not exist, adding nothing", () => {

@@ -42,10 +42,14 @@ describe("invoke brain import", () => {
         "",
         '{"type":"contact","key":"P1","name":"Wile"}',
         '{"from":{"type":"contact","key":"P1"},"relation":"works_at","to":{"type":"customer","key":"C1"}}',
+        '{"type":"contact","key":"P1","name":"Wile E. Coyote"}',
       ].join("\n"),
     );
     const result = await runCli(["brain", "import", file, "--db", db, "--json"]);
-    expect(JSON.parse(result.stdout)).toMatchObject({ entities: { inserted: 2 }, relations: { added: 1 } });
+    expect(JSON.parse(result.stdout)).toMatchObject({ entities: { inserted: 2 }, relations: { added: 1 }, skipped: [{ line: 3, reason: "superseded by line 5 (same type and key)" }] });
+    const sqlite = new Database(db, { readonly: true });
+    expect(sqlite.query("SELECT name FROM brain_entities WHERE key = 'P1'").get()).toEqual({ name: "Wile E. Coyote" });
+    sqlite.close();
   });
 
   test.each([

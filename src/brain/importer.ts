@@ -36,6 +36,15 @@ export class ImportRefused extends BadRequest {
   }
 }
 
+/** Adds an entity; an earlier line with the same type and key is reported as superseded (the later one wins). */
+function addEntity(parsed: ParsedExport, lines: Map<string, number>, entity: EntityInput, line: number) {
+  const id = `${entity.type}\u0000${entity.key}`;
+  const earlier = lines.get(id);
+  if (earlier !== undefined) parsed.skipped.push({ line: earlier, reason: `superseded by line ${line} (same type and key)` });
+  lines.set(id, line);
+  parsed.entities.push(entity);
+}
+
 function firstError(check: typeof checkEntity | typeof checkRelation, value: unknown): string {
   const error = check.Errors(value).First();
   return error ? `${error.path || "/"}: ${error.message}` : "invalid";
@@ -44,6 +53,7 @@ function firstError(check: typeof checkEntity | typeof checkRelation, value: unk
 /** Parses JSON Lines: `{"type","key","name","attributes"?}` entities and `{"from","relation","to"}` relations; blank lines are skipped. */
 export function parseJsonLines(text: string, file: string): ParsedExport {
   const parsed: ParsedExport = { entities: [], relations: [], skipped: [] };
+  const entityLines = new Map<string, number>();
   const problems: { line: number; message: string }[] = [];
   text.split("\n").forEach((raw, index) => {
     const line = index + 1;
@@ -59,7 +69,7 @@ export function parseJsonLines(text: string, file: string): ParsedExport {
       if (checkRelation.Check(value)) parsed.relations.push(value);
       else problems.push({ line, message: `relation ${firstError(checkRelation, value)}` });
     } else if (checkEntity.Check(value)) {
-      parsed.entities.push(value);
+      addEntity(parsed, entityLines, value, line);
     } else {
       problems.push({ line, message: `entity ${firstError(checkEntity, value)}` });
     }
@@ -78,6 +88,7 @@ export function parseCsvExport(text: string, file: string, type: string, relatio
     throw new ImportRefused(file, [{ line, message: (error as Error).message.split("\n")[0]! }]);
   }
   const parsed: ParsedExport = { entities: [], relations: [], skipped: [] };
+  const entityLines = new Map<string, number>();
   const problems: { line: number; message: string }[] = [];
   const linkColumns = new Set(relations.map((relation) => relation.column));
   rows.forEach((row, index) => {
@@ -88,7 +99,7 @@ export function parseCsvExport(text: string, file: string, type: string, relatio
       problems.push({ line, message: firstError(checkEntity, entity) });
       return;
     }
-    parsed.entities.push(entity);
+    addEntity(parsed, entityLines, entity, line);
     for (const relation of relations) {
       const key = row[relation.column];
       if (key === undefined) problems.push({ line, message: `no column ${relation.column}` });
@@ -100,33 +111,12 @@ export function parseCsvExport(text: string, file: string, type: string, relatio
   return parsed;
 }
 
-const CHUNK = 5000;
-
-/**
- * Applies a parsed file in one transaction: entities first, then relations (which may refer to them).
- * `onProgress` is told how many of the file's records are done, chunk by chunk.
- */
+/** Applies a parsed file in one transaction (see BrainService.write); a missing entity refuses the whole file. */
 export function applyExport(brain: BrainService, scope: TenantScope, parsed: ParsedExport, file: string, onProgress?: (done: number, total: number) => void) {
-  const total = parsed.entities.length + parsed.relations.length;
-  return scope.store.sqlite.transaction(() => {
-    const entities = { inserted: 0, updated: 0, unchanged: 0 };
-    for (let start = 0; start < parsed.entities.length; start += CHUNK) {
-      const counts = brain.upsertEntities(scope, parsed.entities.slice(start, start + CHUNK));
-      entities.inserted += counts.inserted;
-      entities.updated += counts.updated;
-      entities.unchanged += counts.unchanged;
-      onProgress?.(Math.min(start + CHUNK, parsed.entities.length), total);
-    }
-    try {
-      const relations = { added: 0 };
-      for (let start = 0; start < parsed.relations.length; start += CHUNK) {
-        relations.added += brain.upsertRelations(scope, parsed.relations.slice(start, start + CHUNK)).added;
-        onProgress?.(parsed.entities.length + Math.min(start + CHUNK, parsed.relations.length), total);
-      }
-      return { entities, relations, skipped: parsed.skipped };
-    } catch (error) {
-      if (error instanceof BadRequest) throw new ImportRefused(file, [{ line: 0, message: error.message }]);
-      throw error;
-    }
-  }).immediate();
+  try {
+    return { ...brain.write(scope, parsed, onProgress), skipped: parsed.skipped };
+  } catch (error) {
+    if (error instanceof BadRequest) throw new ImportRefused(file, [{ line: 0, message: error.message }]);
+    throw error;
+  }
 }
