@@ -16,6 +16,6 @@ export function randomBase62(length: number): string {
 }
 
 /** A new id with a readable type prefix, e.g. `usr_4fT…`. */
-export function newId(prefix: "ten" | "usr" | "key" | "pol"): string {
+export function newId(prefix: "ten" | "usr" | "key" | "pol" | "exe" | "apr"): string {
   return `${prefix}_${randomBase62(20)}`;
 }

@@ -2,7 +2,7 @@
  * The relational schema, the single source for the SQL migrations in `drizzle/` (`bun run db:generate`).
  * Every row that belongs to a tenant carries `tenant_id`; times are Unix epoch milliseconds.
  */
-import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /** An organisation using Invoke; the unit of isolation. */
 export const tenants = sqliteTable("tenants", {
@@ -109,4 +109,140 @@ export const brainRelations = sqliteTable(
       .references(() => brainEntities.id, { onDelete: "cascade" }),
   },
   (t) => [primaryKey({ columns: [t.fromId, t.relation, t.toId] }), index("brain_relations_to").on(t.toId, t.relation)],
+);
+
+/**
+ * Execution records: one per tools/call, approval vote, approved execution and admin REST mutation.
+ * Append-only and hash-chained per tenant: `hash` = SHA-256 over the record's fields and `prev_hash`,
+ * so `invoke executions verify` finds any edit, deletion or reordering.
+ */
+export const executionRecords = sqliteTable(
+  "execution_records",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id),
+    /** 1, 2, 3… per tenant: the chain's order. */
+    seq: integer("seq").notNull(),
+    at: integer("at").notNull(),
+    kind: text("kind", { enum: ["tool_call", "approval_vote", "approval_execution", "admin_mutation"] }).notNull(),
+    userId: text("user_id"),
+    keyId: text("key_id"),
+    agentId: text("agent_id"),
+    clientName: text("client_name"),
+    profile: text("profile"),
+    role: text("role"),
+    /** The tool called, or for admin mutations the route (`POST /v1/beta/users`). */
+    tool: text("tool").notNull(),
+    classification: text("classification"),
+    /** JSON, with secrets redacted. */
+    arguments: text("arguments").notNull(),
+    decision: text("decision"),
+    /** JSON array of rule ids. */
+    matchedRules: text("matched_rules").notNull(),
+    approvalId: text("approval_id"),
+    status: text("status").notNull(),
+    latencyMs: real("latency_ms").notNull(),
+    error: text("error"),
+    /** SHA-256 of the result's canonical JSON. */
+    resultDigest: text("result_digest"),
+    prevHash: text("prev_hash").notNull(),
+    hash: text("hash").notNull(),
+  },
+  (t) => [uniqueIndex("execution_records_tenant_seq").on(t.tenantId, t.seq), index("execution_records_tenant_at").on(t.tenantId, t.at)],
+);
+
+/** Actions waiting for (or decided by) people: four eyes. The arguments are kept whole, to run the action once approved. */
+export const approvals = sqliteTable(
+  "approvals",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id),
+    tool: text("tool").notNull(),
+    /** JSON, complete (the action runs with them); shown redacted to everyone but approvers. */
+    arguments: text("arguments").notNull(),
+    agentId: text("agent_id").notNull(),
+    clientName: text("client_name"),
+    requestedBy: text("requested_by").notNull(),
+    requestedKey: text("requested_key").notNull(),
+    profile: text("profile").notNull(),
+    role: text("role").notNull(),
+    policyVersion: integer("policy_version").notNull(),
+    /** JSON: the matched rules with their reasons. */
+    matchedRules: text("matched_rules").notNull(),
+    approvalsRequired: integer("approvals_required").notNull(),
+    status: text("status", { enum: ["pending", "approved", "rejected", "expired", "executed", "failed"] }).notNull(),
+    createdAt: integer("created_at").notNull(),
+    expiresAt: integer("expires_at").notNull(),
+    decidedAt: integer("decided_at"),
+    /** JSON: the tool's result once executed. */
+    outcome: text("outcome"),
+    error: text("error"),
+    requestRecordId: text("request_record_id"),
+    executionRecordId: text("execution_record_id"),
+  },
+  (t) => [index("approvals_tenant_status").on(t.tenantId, t.status, t.createdAt)],
+);
+
+/** One vote per person per request: the primary key makes "each person counts once" a database rule. */
+export const approvalVotes = sqliteTable(
+  "approval_votes",
+  {
+    approvalId: text("approval_id")
+      .notNull()
+      .references(() => approvals.id),
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id),
+    userId: text("user_id").notNull(),
+    decision: text("decision", { enum: ["approve", "reject"] }).notNull(),
+    comment: text("comment"),
+    at: integer("at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.approvalId, t.userId] })],
+);
+
+/** Connectors of a tenant: from the config file (synced at start) or added over REST/CLI. */
+export const connectors = sqliteTable(
+  "connectors",
+  {
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id),
+    name: text("name").notNull(),
+    /** JSON: the connector's configuration (type, command or url or database, classification globs). */
+    config: text("config").notNull(),
+    origin: text("origin", { enum: ["config", "api"] }).notNull(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.name] })],
+);
+
+/**
+ * Pinned upstream tools: the definition's hash when an admin enabled it. A changed definition
+ * quarantines the tool (not listed, not callable) until an admin approves the new one.
+ */
+export const connectorTools = sqliteTable(
+  "connector_tools",
+  {
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id),
+    connector: text("connector").notNull(),
+    tool: text("tool").notNull(),
+    status: text("status", { enum: ["enabled", "quarantined"] }).notNull(),
+    /** JSON of the pinned definition (name, description, schemas) and its SHA-256. */
+    definition: text("definition").notNull(),
+    hash: text("hash").notNull(),
+    /** What the upstream declares now, when it differs from the pinned definition. */
+    pendingDefinition: text("pending_definition"),
+    pendingHash: text("pending_hash"),
+    approvedBy: text("approved_by").notNull(),
+    approvedAt: integer("approved_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.connector, t.tool] })],
 );
