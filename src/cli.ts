@@ -6,8 +6,10 @@ import { StartupError } from "./errors.ts";
 import { logError } from "./log.ts";
 import { VERSION } from "./version.ts";
 import { CommandFailure, commandHelp, parseCommandArgs, UsageError, type Command } from "./cli/command.ts";
+import { approvalsCommand } from "./cli/approvals.ts";
 import { brainCommand } from "./cli/brain.ts";
 import { keysCommand, tenantsCommand, usersCommand } from "./cli/directory.ts";
+import { executionsCommand } from "./cli/executions.ts";
 import { initCommand } from "./cli/init.ts";
 import { mcpCommand } from "./cli/mcp.ts";
 import { policyCommand } from "./cli/policy.ts";
@@ -25,7 +27,7 @@ const versionCommand: Command = {
 };
 
 /** Every command, in help order. */
-const commands: Command[] = [serveCommand, initCommand, mcpCommand, smokeCommand, tenantsCommand, usersCommand, keysCommand, brainCommand, policyCommand, versionCommand];
+const commands: Command[] = [serveCommand, initCommand, mcpCommand, smokeCommand, tenantsCommand, usersCommand, keysCommand, brainCommand, policyCommand, approvalsCommand, executionsCommand, versionCommand];
 
 function mainHelp(): string {
   const width = Math.max(...commands.map((command) => command.name.length));

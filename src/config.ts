@@ -6,6 +6,7 @@ import { Type, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { parse as parseYaml } from "yaml";
 import { StartupError } from "./errors.ts";
+import { ConfigConnector } from "./connectors/model.ts";
 import type { RateLimit } from "./governance/profiles.ts";
 
 const RateLimitSchema = Type.Object(
@@ -30,6 +31,13 @@ export const ConfigFileSchema = Type.Object(
     max_body_bytes: Type.Optional(Type.Integer({ minimum: 1024 })),
     rate_limit: Type.Optional(RateLimitSchema),
     profile_rate_limits: Type.Optional(Type.Record(Type.String(), RateLimitSchema, { description: "Per key profile, overrides rate_limit." })),
+    connectors: Type.Optional(Type.Array(ConfigConnector, { description: "Connectors per tenant (by name, default `default`); synced into the database at start." })),
+    approvals: Type.Optional(
+      Type.Object(
+        { ttl_minutes: Type.Optional(Type.Integer({ minimum: 1, description: "How long an approval request waits before it expires (default 1440, a day)." })) },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -45,6 +53,9 @@ export interface ServerConfig {
   /** Requests per window for every caller, unless its profile says otherwise. */
   rateLimit: RateLimit;
   profileRateLimits: Record<string, RateLimit>;
+  connectors: ConfigConnector[];
+  /** How long approval requests wait, in ms. */
+  approvalTtlMs: number;
 }
 
 /** Loopback origins on any port: what a local browser-based client sends. */
@@ -59,6 +70,8 @@ export const DEFAULT_CONFIG: ServerConfig = {
   maxBodyBytes: 1024 * 1024,
   rateLimit: { requests: 60, per_seconds: 60 },
   profileRateLimits: {},
+  connectors: [],
+  approvalTtlMs: 24 * 3_600_000,
 };
 
 /** Reads and validates a config file; errors name the file and the field. */
@@ -89,6 +102,8 @@ export function resolveConfig(file: ConfigFile, overrides: Partial<ServerConfig>
     ...(file.max_body_bytes !== undefined && { maxBodyBytes: file.max_body_bytes }),
     ...(file.rate_limit !== undefined && { rateLimit: file.rate_limit }),
     ...(file.profile_rate_limits !== undefined && { profileRateLimits: file.profile_rate_limits }),
+    ...(file.connectors !== undefined && { connectors: file.connectors }),
+    ...(file.approvals?.ttl_minutes !== undefined && { approvalTtlMs: file.approvals.ttl_minutes * 60_000 }),
     ...defined,
   };
 }

@@ -6,10 +6,16 @@ import type { ServerConfig } from "./config.ts";
 import { BrainService } from "./brain/service.ts";
 import { AccessGate } from "./governance/access.ts";
 import { RateLimiter } from "./governance/rate-limit.ts";
-import { emptyRecords, type RecordSource } from "./policy/records.ts";
 import { PolicyService } from "./policy/service.ts";
+import { ExecutionLedger } from "./records/ledger.ts";
 import type { Store } from "./storage/db.ts";
-import { emptyCatalog, type ProductionCatalog } from "./tools/catalog.ts";
+import { ApprovalService } from "./approvals/service.ts";
+import { ConnectorService, type ConnectorFactory } from "./connectors/service.ts";
+import { createConnector } from "./connectors/factory.ts";
+import { startApprovalSweeper } from "./execution/approved.ts";
+import { tenantIdByName } from "./governance/directory.ts";
+import { logError, logInfo } from "./log.ts";
+import type { ProductionCatalog } from "./tools/catalog.ts";
 import { ToolRegistry } from "./tools/registry.ts";
 
 /** Everything a request may need. */
@@ -21,8 +27,11 @@ export interface Services {
   gate: AccessGate;
   policy: PolicyService;
   brain: BrainService;
+  /** The production tools: the connector service's enabled, unquarantined tools. */
   catalog: ProductionCatalog;
-  records: RecordSource;
+  connectors: ConnectorService;
+  approvals: ApprovalService;
+  records: ExecutionLedger;
   now: () => number;
 }
 
@@ -33,6 +42,7 @@ export interface ServiceOptions {
   registry?: ToolRegistry;
   limiter?: RateLimiter;
   now?: () => number;
+  connectorFactory?: ConnectorFactory;
 }
 
 /** Builds the services. */
@@ -40,6 +50,7 @@ export function createServices(options: ServiceOptions): Services {
   const now = options.now ?? Date.now;
   const limiter = options.limiter ?? new RateLimiter({ defaultLimit: options.config.rateLimit, now });
   const gate = new AccessGate({ store: options.store, limiter, profileRateLimits: options.config.profileRateLimits, now });
+  const connectors = new ConnectorService(options.store, options.connectorFactory ?? createConnector, now, logInfo);
   return {
     store: options.store,
     config: options.config,
@@ -48,8 +59,26 @@ export function createServices(options: ServiceOptions): Services {
     gate,
     policy: new PolicyService(options.store, now),
     brain: new BrainService(options.store, now),
-    catalog: emptyCatalog,
-    records: emptyRecords,
+    catalog: connectors,
+    connectors,
+    approvals: new ApprovalService(options.store, now, { ttlMs: options.config.approvalTtlMs }),
+    records: new ExecutionLedger(options.store, now),
     now,
+  };
+}
+
+/**
+ * Starts what runs beside requests in a serving process (HTTP or stdio): the config file's connectors
+ * synced and every connector started, and the approval sweeper. Returns the stop function, which
+ * stops connectors (children reaped) and commits the last records.
+ */
+export async function startBackground(services: Services): Promise<() => Promise<void>> {
+  services.connectors.syncConfig(services.config.connectors, (name) => tenantIdByName(services.store, name));
+  await services.connectors.startAll();
+  const stopSweeper = startApprovalSweeper(services, 1000, logError);
+  return async () => {
+    stopSweeper();
+    await services.connectors.close();
+    await services.records.flush();
   };
 }

@@ -7,7 +7,7 @@ import { Type } from "@sinclair/typebox";
 import { RateLimiter } from "../src/governance/rate-limit.ts";
 import { builtinTools, ToolRegistry } from "../src/tools/registry.ts";
 import { defineTool, type ToolDefinition } from "../src/tools/tool.ts";
-import { rest as admin, request, rpc, send, startTestServer, writeFromAnotherProcess, type TestServer } from "./support/harness.ts";
+import { keyFor, rest as admin, request, rpc, send, startTestServer, writeFromAnotherProcess, type TestServer } from "./support/harness.ts";
 
 /** Tools with every combination of scope, company data and classification that the rules distinguish. */
 function tool(name: string, scope: string, readOnly: boolean, touchesCompanyData: boolean): ToolDefinition {
@@ -21,23 +21,23 @@ const matrixTools = [
 ];
 const matrixRegistry = () => new ToolRegistry([...builtinTools, ...matrixTools]);
 
-/** Creates a user with `role` and a key of `profile` for it; returns the secret. */
-async function keyFor(server: TestServer, role: string, profile: string, email = `${role}-${profile}@example.com`): Promise<string> {
-  const users = await admin(server, "GET", "/v1/beta/users");
-  let user = users.body.users.find((candidate: { email: string }) => candidate.email === email);
-  if (!user) user = (await admin(server, "POST", "/v1/beta/users", { email, role })).body;
-  const key = await admin(server, "POST", `/v1/beta/users/${user.id}/keys`, { name: `${role} ${profile}`, profile });
-  expect(key.status).toBe(201);
-  return key.body.key;
-}
-
 const listNames = async (server: TestServer, key: string) =>
   (await rpc(server, request(1, "tools/list"), { key })).body.result.tools.map((listed: { name: string }) => listed.name).sort();
 
 describe("the role × profile × tool matrix", () => {
   // Expected from the contract, written out rather than recomputed: seed 000's mcp_readonly, an
   // operator that may call production tools, and admin.
-  const readonlyVisible = ["invoke.company_brain.query", "invoke.policy.simulate", "invoke.preflight.run", "invoke.tools.search", "invoke.whoami"];
+  const readonlyVisible = [
+    "invoke.approvals.get",
+    "invoke.approvals.list",
+    "invoke.company_brain.query",
+    "invoke.executions.get",
+    "invoke.executions.list",
+    "invoke.policy.simulate",
+    "invoke.preflight.run",
+    "invoke.tools.search",
+    "invoke.whoami",
+  ];
   const everything = ["crm.lookup", "database.execute", "database.query", "invoke.notes.write", ...readonlyVisible].sort();
   const cases: [role: string, profile: string, visible: string[]][] = [
     ["editor", "mcp_readonly", readonlyVisible],

@@ -1,6 +1,6 @@
 /** `invoke mcp`: MCP over stdio, for clients that launch the server as a subprocess. */
 import { authorizeMcpAccess } from "../governance/authorize.ts";
-import { createServices } from "../services.ts";
+import { createServices, startBackground } from "../services.ts";
 import { logError } from "../log.ts";
 import { McpDispatcher } from "../protocol/dispatcher.ts";
 import { openStore } from "../storage/db.ts";
@@ -25,7 +25,12 @@ export const mcpCommand: Command = {
       const refusal = authorizeMcpAccess(caller);
       if (refusal) throw new CommandFailure(`INVOKE_API_KEY is refused: ${refusal.message}`);
       const dispatcher = new McpDispatcher({ services, logError });
-      await serveStdio({ dispatcher, caller, gate: services.gate, input: Bun.stdin.stream(), write: (line) => process.stdout.write(`${line}\n`) });
+      const stopBackground = await startBackground(services);
+      try {
+        await serveStdio({ dispatcher, caller, gate: services.gate, input: Bun.stdin.stream(), write: (line) => process.stdout.write(`${line}\n`) });
+      } finally {
+        await stopBackground();
+      }
       return 0;
     } finally {
       store.close();

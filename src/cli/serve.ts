@@ -2,9 +2,9 @@
 import { bootstrapIfEmpty } from "../governance/bootstrap.ts";
 import { createApp } from "../http/app.ts";
 import { logInfo } from "../log.ts";
-import { loadDemoCompany } from "../brain/demo.ts";
+import { installDemo } from "../demo.ts";
 import { firstTenantId } from "../governance/directory.ts";
-import { createServices } from "../services.ts";
+import { createServices, startBackground } from "../services.ts";
 import { TenantScope } from "../storage/tenant-scope.ts";
 import { openStore } from "../storage/db.ts";
 import { VERSION } from "../version.ts";
@@ -46,15 +46,19 @@ export const serveCommand: Command = {
     });
     const services = createServices({ store, config });
     if (values.demo) {
-      const loaded = loadDemoCompany(services.brain, new TenantScope(store, firstTenantId(store)));
-      console.log(`Demo company loaded: ${loaded.entities.inserted} new, ${loaded.entities.updated} updated entities; ${loaded.relations.added} new relations.`);
+      const loaded = installDemo(services.brain, new TenantScope(store, firstTenantId(store)));
+      console.log(
+        `Demo company loaded: ${loaded.entities.inserted} new, ${loaded.entities.updated} updated entities; ${loaded.relations.added} new relations; connector "database" on ${loaded.database}.`,
+      );
     }
+    const stopBackground = await startBackground(services);
     const app = createApp({ services });
     app.listen({ hostname: config.host, port: config.port });
     const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${app.server!.port}`;
     console.log(`Invoke ${VERSION} listening on ${url} (MCP endpoint ${url}/v1/mcp, database ${config.db})`);
     await stopped;
     await app.stop();
+    await stopBackground();
     store.close();
     return 0;
   },

@@ -11,10 +11,14 @@ import type { Services } from "../services.ts";
 import { SCHEMA_VERSION } from "../storage/db.ts";
 import { createMcpHttpHandler, wantsOnlyEventStream } from "../transports/http.ts";
 import { PRODUCT_NAME, PRODUCT_TITLE, VERSION } from "../version.ts";
+import { approvalRoutes } from "./approvals.ts";
 import { brainRoutes } from "./brain.ts";
+import { connectorRoutes } from "./connectors.ts";
+import { executionRoutes } from "./executions.ts";
 import { policyRoutes } from "./policies.ts";
 import { userRoutes } from "./users.ts";
 import { originPolicy } from "./origins.ts";
+import { recordMutation } from "./mutations.ts";
 import { json, restError, restErrorFrom, validationError } from "./respond.ts";
 
 /** What the app is built from. */
@@ -58,18 +62,28 @@ export function createApp({ services, pageSize }: AppOptions) {
     });
   };
 
-  const app = new Elysia()
-    .onError(({ code, error, request }) => {
-      if (code === "NOT_FOUND") {
-        const path = new URL(request.url).pathname;
-        if ((MCP_PATHS as readonly string[]).includes(path)) {
-          return restError(405, "method_not_allowed", `${request.method} is not allowed on ${path}.`, { Allow: "GET, POST" });
-        }
-        return restError(404, "not_found", `No route for ${request.method} ${path}.`);
+  const errorResponse = (code: string | number, error: unknown, request: Request): Response => {
+    if (code === "NOT_FOUND") {
+      const path = new URL(request.url).pathname;
+      if ((MCP_PATHS as readonly string[]).includes(path)) {
+        return restError(405, "method_not_allowed", `${request.method} is not allowed on ${path}.`, { Allow: "GET, POST" });
       }
-      if (code === "VALIDATION") return validationError(error);
-      if (code === "PARSE") return restError(400, "invalid_json", "The request body is not valid JSON.");
-      return restErrorFrom(error, logError);
+      return restError(404, "not_found", `No route for ${request.method} ${path}.`);
+    }
+    if (code === "VALIDATION") return validationError(error as never);
+    if (code === "PARSE") return restError(400, "invalid_json", "The request body is not valid JSON.");
+    return restErrorFrom(error, logError);
+  };
+
+  const app = new Elysia()
+    .onError(async ({ code, error, request, route, params, body }) => {
+      const response = errorResponse(code, error, request);
+      await recordMutation(services, request, route, { status: response.status, params, body, error: (error as Error).message });
+      return response;
+    })
+    .onAfterHandle(async ({ request, route, params, body, response, set }) => {
+      const status = response instanceof Response ? response.status : typeof set.status === "number" ? set.status : 200;
+      await recordMutation(services, request, route, { status, params, body, result: response instanceof Response ? undefined : response });
     })
     .get("/healthz", () => json({ status: "ok", version: VERSION }))
     .get("/readyz", () => {
@@ -91,7 +105,8 @@ export function createApp({ services, pageSize }: AppOptions) {
   for (const path of MCP_PATHS) {
     app.get(path, ({ request }) => discovery(request)).post(path, ({ request }) => handleMcp(request, () => clientAddress(request)), { parse: "none" });
   }
-  app.use(userRoutes(services, clientAddress)).use(policyRoutes(services, clientAddress)).use(brainRoutes(services, clientAddress));
+  app.use(userRoutes(services, clientAddress)).use(policyRoutes(services, clientAddress)).use(brainRoutes(services, clientAddress)).use(approvalRoutes(services, clientAddress)).use(connectorRoutes(services, clientAddress));
+  app.use(executionRoutes(services, clientAddress));
   return app;
 }
 

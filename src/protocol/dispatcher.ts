@@ -6,7 +6,8 @@
 import { authorizeTool } from "../governance/authorize.ts";
 import type { Caller } from "../governance/caller.ts";
 import type { Services } from "../services.ts";
-import type { RegisteredTool } from "../tools/registry.ts";
+import { callProductionTool, type ActingAgent, type GovernedOutcome } from "../execution/governed-call.ts";
+import type { ProductionTool } from "../tools/catalog.ts";
 import { ToolError } from "../tools/tool.ts";
 import { decodeCursor, encodeCursor } from "../cursor.ts";
 import { InvokeError } from "../errors.ts";
@@ -28,8 +29,10 @@ export interface DispatchContext {
   caller: Caller;
   /** The protocol version the client speaks (header, or negotiated on stdio). */
   protocolVersion: string;
-  /** Called when an `initialize` succeeds, so a stateful transport (stdio) can remember the version. */
-  onInitialized?(version: string): void;
+  /** Called when an `initialize` succeeds, so a stateful transport (stdio) can remember the version and client. */
+  onInitialized?(version: string, clientName: string | null): void;
+  /** The acting agent as the transport knows it (an `agent_id` in the call's `_meta` overrides; default: the key's name). */
+  agent?: { agentId?: string; clientName?: string | null };
 }
 
 /** Settings of the dispatcher. */
@@ -108,7 +111,8 @@ export class McpDispatcher {
 
   private initialize(request: JsonRpcRequest, context: DispatchContext): Record<string, unknown> {
     const protocolVersion = negotiateVersion(request.params?.protocolVersion);
-    context.onInitialized?.(protocolVersion);
+    const clientInfo = request.params?.clientInfo as { name?: unknown } | undefined;
+    context.onInitialized?.(protocolVersion, typeof clientInfo?.name === "string" ? clientInfo.name.slice(0, 200) : null);
     return {
       protocolVersion,
       capabilities: { tools: { listChanged: false } },
@@ -118,8 +122,13 @@ export class McpDispatcher {
   }
 
   /** The tools this caller may call: one authorisation function decides both listing and calling. */
-  private visibleTools(caller: Caller): RegisteredTool[] {
-    return this.services.registry.tools.filter((tool) => authorizeTool(caller, tool.definition) === undefined);
+  private visibleTools(caller: Caller): object[] {
+    const builtin = this.services.registry.tools.filter((tool) => authorizeTool(caller, tool.definition) === undefined).map((tool) => tool.wire);
+    const production = this.services.catalog
+      .list(caller.tenantId)
+      .filter((tool) => authorizeTool(caller, asDefinition(tool)) === undefined)
+      .map(productionWire);
+    return [...builtin, ...production];
   }
 
   private listTools(request: JsonRpcRequest, context: DispatchContext): Record<string, unknown> {
@@ -129,40 +138,110 @@ export class McpDispatcher {
     const visible = this.visibleTools(context.caller);
     const page = visible.slice(offset, offset + this.pageSize);
     const next = offset + page.length;
-    return next < visible.length
-      ? { tools: page.map((tool) => tool.wire), nextCursor: encodeCursor(next) }
-      : { tools: page.map((tool) => tool.wire) };
+    return next < visible.length ? { tools: page, nextCursor: encodeCursor(next) } : { tools: page };
   }
 
+  /** Every call leaves an execution record before it is answered, refusals included. */
   private async callTool(request: JsonRpcRequest, context: DispatchContext): Promise<Record<string, unknown>> {
+    const started = performance.now();
     const params = request.params ?? {};
-    if (typeof params.name !== "string") throw new JsonRpcError(JsonRpcErrorCode.InvalidParams, "tools/call needs params.name (a string)");
+    const name = typeof params.name === "string" ? params.name : "";
     const args = params.arguments ?? {};
+    const meta = params._meta as Record<string, unknown> | undefined;
+    const agent: ActingAgent = {
+      agentId: typeof meta?.agent_id === "string" && meta.agent_id !== "" ? meta.agent_id.slice(0, 200) : (context.agent?.agentId ?? context.caller.keyName),
+      clientName: context.agent?.clientName ?? null,
+    };
+    const caller = context.caller;
+    const base = {
+      tenantId: caller.tenantId,
+      kind: "tool_call" as const,
+      userId: caller.userId,
+      keyId: caller.keyId,
+      agentId: agent.agentId,
+      clientName: agent.clientName,
+      profile: caller.profile,
+      role: caller.role,
+      tool: name || "(none)",
+      arguments: args,
+    };
+    let outcome: Awaited<ReturnType<McpDispatcher["governedCall"]>>;
+    try {
+      outcome = await this.governedCall(name, args, caller, agent);
+    } catch (error) {
+      if (error instanceof JsonRpcError) {
+        await this.services.records.append({ ...base, status: "refused", error: error.message, latencyMs: performance.now() - started });
+      }
+      throw error;
+    }
+    await this.services.records.append({
+      ...base,
+      classification: outcome.classification,
+      decision: outcome.decision ?? null,
+      matchedRules: outcome.matchedRules,
+      approvalId: outcome.approvalId ?? null,
+      status: outcome.status,
+      error: outcome.error,
+      latencyMs: performance.now() - started,
+      result: outcome.result,
+    });
+    return outcome.result;
+  }
+
+  /** Authorises and runs a call: a built-in tool directly, a production tool through policy. JSON-RPC errors are thrown. */
+  private async governedCall(
+    name: string,
+    args: unknown,
+    caller: Caller,
+    agent: ActingAgent,
+  ): Promise<Omit<GovernedOutcome, "decision" | "approvalId"> & { decision?: GovernedOutcome["decision"]; approvalId?: string | null; classification: "read_only" | "mutating" }> {
+    if (name === "") throw new JsonRpcError(JsonRpcErrorCode.InvalidParams, "tools/call needs params.name (a string)");
     if (typeof args !== "object" || args === null || Array.isArray(args)) {
       throw new JsonRpcError(JsonRpcErrorCode.InvalidParams, "params.arguments must be an object");
     }
-    const tool = this.services.registry.get(params.name);
-    if (tool === undefined) throw new JsonRpcError(JsonRpcErrorCode.InvalidParams, `Unknown tool: ${params.name}`);
-    const refusal = authorizeTool(context.caller, tool.definition);
+    const builtin = this.services.registry.get(name);
+    const production = builtin === undefined ? this.services.catalog.get(caller.tenantId, name) : undefined;
+    if (builtin === undefined && production === undefined) throw new JsonRpcError(JsonRpcErrorCode.InvalidParams, `Unknown tool: ${name}`);
+    const refusal = authorizeTool(caller, builtin?.definition ?? asDefinition(production!));
     if (refusal !== undefined) {
-      throw new JsonRpcError(JsonRpcErrorCode.InvalidParams, `Tool ${params.name} is not available to this key: ${refusal.message}`, {
-        tool: params.name,
-        rule: refusal.rule,
-      });
+      throw new JsonRpcError(JsonRpcErrorCode.InvalidParams, `Tool ${name} is not available to this key: ${refusal.message}`, { tool: name, rule: refusal.rule });
     }
-    const errors = tool.checkArguments(args);
-    if (errors.length > 0) {
-      throw new JsonRpcError(JsonRpcErrorCode.InvalidParams, `Invalid arguments for tool ${params.name}`, { tool: params.name, errors });
+    const errors = (builtin?.checkArguments ?? production?.checkArguments)?.(args) ?? [];
+    if (errors.length > 0) throw new JsonRpcError(JsonRpcErrorCode.InvalidParams, `Invalid arguments for tool ${name}`, { tool: name, errors });
+    if (production !== undefined) {
+      const outcome = await callProductionTool(this.services, caller, production, args as Record<string, unknown>, agent);
+      return { ...outcome, classification: production.readOnly ? "read_only" : "mutating" };
     }
+    const classification = builtin!.definition.readOnly ? "read_only" : "mutating";
     try {
-      const output = await tool.definition.handler(args as Record<string, unknown>, { caller: context.caller, services: this.services });
-      return toolResult(output, tool.definition.output !== undefined);
+      const output = await builtin!.definition.handler(args as Record<string, unknown>, { caller, services: this.services });
+      return { result: toolResult(output, builtin!.definition.output !== undefined), matchedRules: [], status: "ok", error: null, classification };
     } catch (error) {
-      if (error instanceof ToolError || error instanceof InvokeError) return toolFailure(error.message);
-      this.logError(`tool ${params.name} failed`, error);
-      return toolFailure(`Tool ${params.name} failed with an internal error; the details are in the server log.`);
+      if (error instanceof ToolError || error instanceof InvokeError) return { result: toolFailure(error.message), matchedRules: [], status: "error", error: error.message, classification };
+      this.logError(`tool ${name} failed`, error);
+      const message = `Tool ${name} failed with an internal error; the details are in the server log.`;
+      return { result: toolFailure(message), matchedRules: [], status: "error", error: message, classification };
     }
   }
+}
+
+/** A production tool as the authoriser sees it: needs tools:call, touches production, Invoke's classification. */
+function asDefinition(tool: ProductionTool) {
+  return { name: tool.name, scope: "tools:call", readOnly: tool.readOnly, touchesCompanyData: true };
+}
+
+/**
+ * A production tool on the wire. The upstream's output schema is not re-advertised: a governed call
+ * may answer with a pending approval instead of the upstream's output, which would not match it.
+ */
+function productionWire(tool: ProductionTool): Record<string, unknown> {
+  return {
+    name: tool.name,
+    ...(tool.title !== undefined && { title: tool.title }),
+    description: tool.description,
+    inputSchema: tool.inputSchema,
+    annotations: { readOnlyHint: tool.readOnly, destructiveHint: !tool.readOnly },
+  };
 }
 
 function toolResult(output: unknown, structured: boolean): Record<string, unknown> {

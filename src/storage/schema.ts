@@ -174,7 +174,7 @@ export const approvals = sqliteTable(
     /** JSON: the matched rules with their reasons. */
     matchedRules: text("matched_rules").notNull(),
     approvalsRequired: integer("approvals_required").notNull(),
-    status: text("status", { enum: ["pending", "approved", "rejected", "expired", "executed", "failed"] }).notNull(),
+    status: text("status", { enum: ["pending", "approved", "executing", "executed", "failed", "rejected", "expired"] }).notNull(),
     createdAt: integer("created_at").notNull(),
     expiresAt: integer("expires_at").notNull(),
     decidedAt: integer("decided_at"),

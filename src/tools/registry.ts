@@ -6,14 +6,18 @@
 import type { TObject } from "@sinclair/typebox";
 import { TypeCompiler, type TypeCheck } from "@sinclair/typebox/compiler";
 import type { ToolDefinition } from "./tool.ts";
+import { approvalsGetTool } from "./approvals-get.ts";
+import { approvalsListTool } from "./approvals-list.ts";
 import { companyBrainQueryTool } from "./company-brain-query.ts";
+import { executionsGetTool } from "./executions-get.ts";
+import { executionsListTool } from "./executions-list.ts";
 import { policySimulateTool } from "./policy-simulate.ts";
 import { preflightRunTool } from "./preflight-run.ts";
 import { toolsSearchTool } from "./tools-search.ts";
 import { whoamiTool } from "./whoami.ts";
 
 /** Every built-in tool. */
-export const builtinTools: ToolDefinition[] = [whoamiTool, toolsSearchTool, companyBrainQueryTool, policySimulateTool, preflightRunTool];
+export const builtinTools: ToolDefinition[] = [whoamiTool, toolsSearchTool, companyBrainQueryTool, policySimulateTool, preflightRunTool, approvalsListTool, approvalsGetTool, executionsListTool, executionsGetTool];
 
 /** A tool as MCP `tools/list` describes it. */
 export interface WireTool {

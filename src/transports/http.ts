@@ -101,7 +101,9 @@ export function createMcpHttpHandler(options: McpHttpOptions): (request: Request
       return rpcRefusal(400, JsonRpcErrorCode.ParseError, "Parse error: the body is not valid JSON.");
     }
 
-    const response = await dispatcher.handlePayload(payload, { caller, protocolVersion: version });
+    // Stateless HTTP has no session to remember the client by: an agent names itself per request.
+    const agentId = request.headers.get("x-invoke-agent-id") ?? undefined;
+    const response = await dispatcher.handlePayload(payload, { caller, protocolVersion: version, agent: { agentId: agentId?.slice(0, 200), clientName: request.headers.get("user-agent")?.slice(0, 200) ?? null } });
     if (response === undefined) return new Response(null, { status: 202 });
     return json(response, statusOf(response));
   };

@@ -21,6 +21,7 @@ export interface StdioOptions {
 /** Serves until the input ends; resolves once every started request has been answered. */
 export async function serveStdio({ dispatcher, caller, gate, input, write }: StdioOptions): Promise<void> {
   let protocolVersion = DEFAULT_HTTP_VERSION;
+  let clientName: string | null = null;
   const pending = new Set<Promise<void>>();
 
   const handleLine = async (line: string) => {
@@ -43,7 +44,11 @@ export async function serveStdio({ dispatcher, caller, gate, input, write }: Std
     const response = await dispatcher.handlePayload(payload, {
       caller,
       protocolVersion,
-      onInitialized: (version) => (protocolVersion = version),
+      onInitialized: (version, name) => {
+        protocolVersion = version;
+        clientName = name;
+      },
+      agent: { clientName },
     });
     if (response !== undefined) write(JSON.stringify(response));
   };

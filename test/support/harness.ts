@@ -31,6 +31,8 @@ export interface TestServer {
   userId: string;
   adminKey: string;
   [Symbol.dispose](): void;
+  /** Stops connectors (children reaped) and commits the last records before closing: for tests with connectors. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /** A fresh, bootstrapped app on its own database file. */
@@ -54,6 +56,11 @@ export function startTestServer(
     [Symbol.dispose]() {
       store.close();
       dir[Symbol.dispose]();
+    },
+    async [Symbol.asyncDispose]() {
+      await services.connectors.close();
+      await services.records.flush();
+      this[Symbol.dispose]();
     },
   };
 }
@@ -122,4 +129,14 @@ export async function rpc(
 /** A JSON-RPC request object. */
 export function request(id: number | string, method: string, params?: Record<string, unknown>) {
   return params === undefined ? { jsonrpc: "2.0", id, method } : { jsonrpc: "2.0", id, method, params };
+}
+
+/** Creates (or reuses) the user `email` with `role` and a new key of `profile` for it; returns the secret. */
+export async function keyFor(server: Pick<TestServer, "app" | "adminKey">, role: string, profile: string, email = `${role}-${profile}@example.com`): Promise<string> {
+  const users = await rest(server, "GET", "/v1/beta/users");
+  let user = users.body.users.find((candidate: { email: string }) => candidate.email === email);
+  if (!user) user = (await rest(server, "POST", "/v1/beta/users", { email, role })).body;
+  const key = await rest(server, "POST", `/v1/beta/users/${user.id}/keys`, { name: `${role} ${profile}`, profile });
+  if (key.status !== 201) throw new Error(`cannot issue a ${profile} key for ${email}: ${key.text}`);
+  return key.body.key;
 }

@@ -1,0 +1,254 @@
+/**
+ * Four eyes: actions that policy sends to approval wait here, with their full arguments, until enough
+ * distinct people approve them (or one rejects, or they expire). The rules live in the database where
+ * they can: one vote per person is the primary key of `approval_votes`, and the step from pending to
+ * approved (and from approved to executing) is a conditional UPDATE, so concurrent votes — from this
+ * process or from the CLI in another — execute an action at most once.
+ */
+import { and, asc, desc, eq, lt, sql } from "drizzle-orm";
+import { decodeCursor, encodeCursor } from "../cursor.ts";
+import { Forbidden, InvokeError, NotFound } from "../errors.ts";
+import { roleAtLeast, type Caller, type Role } from "../governance/caller.ts";
+import { newId } from "../ids.ts";
+import type { PolicyAnswer } from "../policy/service.ts";
+import { redact } from "../records/redact.ts";
+import type { Store } from "../storage/db.ts";
+import type { ApprovalStatus, ApprovalView } from "./model.ts";
+import { approvals, approvalVotes, users } from "../storage/schema.ts";
+import type { TenantScope } from "../storage/tenant-scope.ts";
+
+/** What the requester is told, in the tool result: nothing ran, here is how to follow it. */
+export interface PendingNotice {
+  status: "pending_approval";
+  approval_id: string;
+  approvals_required: number;
+  expires_at: string;
+  reasons: string[];
+  poll: { tool: "invoke.approvals.get"; arguments: { id: string } };
+}
+
+/** A new request. */
+export interface ApprovalRequest {
+  caller: Caller;
+  tool: string;
+  args: Record<string, unknown>;
+  agentId: string;
+  clientName: string | null;
+  answer: PolicyAnswer;
+  requestRecordId?: string | null;
+}
+
+/** Settings. */
+export interface ApprovalOptions {
+  /** How long a request waits before it expires (default 24 h). */
+  ttlMs?: number;
+  /** The weakest role that may decide (default admin). */
+  approverRole?: Role;
+}
+
+type Row = typeof approvals.$inferSelect;
+
+/** Approval requests and votes. */
+export class ApprovalService {
+  readonly ttlMs: number;
+  readonly approverRole: Role;
+
+  constructor(
+    private readonly store: Store,
+    private readonly now: () => number = Date.now,
+    options: ApprovalOptions = {},
+  ) {
+    this.ttlMs = options.ttlMs ?? 24 * 3_600_000;
+    this.approverRole = options.approverRole ?? "admin";
+  }
+
+  /** Queues an action; nothing runs. */
+  request(input: ApprovalRequest): PendingNotice {
+    const id = newId("apr");
+    const now = this.now();
+    const expiresAt = now + this.ttlMs;
+    this.store.db
+      .insert(approvals)
+      .values({
+        id,
+        tenantId: input.caller.tenantId,
+        tool: input.tool,
+        arguments: JSON.stringify(input.args),
+        agentId: input.agentId,
+        clientName: input.clientName,
+        requestedBy: input.caller.userId,
+        requestedKey: input.caller.keyId,
+        profile: input.caller.profile,
+        role: input.caller.role,
+        policyVersion: input.answer.policy_version,
+        matchedRules: JSON.stringify(input.answer.matched_rules),
+        approvalsRequired: Math.max(1, input.answer.approvals_required),
+        status: "pending",
+        createdAt: now,
+        expiresAt,
+        requestRecordId: input.requestRecordId ?? null,
+      })
+      .run();
+    return {
+      status: "pending_approval",
+      approval_id: id,
+      approvals_required: Math.max(1, input.answer.approvals_required),
+      expires_at: new Date(expiresAt).toISOString(),
+      reasons: input.answer.reasons,
+      poll: { tool: "invoke.approvals.get", arguments: { id } },
+    };
+  }
+
+  /** Whether `viewer` may decide (and so see the arguments whole). */
+  isApprover(viewer: Pick<Caller, "role" | "scopes">): boolean {
+    return roleAtLeast(viewer.role, this.approverRole) && viewer.scopes.has("approvals:decide");
+  }
+
+  /** The tenant's requests, newest first; `status` filters. */
+  list(scope: TenantScope, viewer: Pick<Caller, "role" | "scopes">, filter: { status?: ApprovalStatus; limit?: number; cursor?: string } = {}): { approvals: ApprovalView[]; next_cursor?: string } {
+    this.expireDue(scope.tenantId);
+    const limit = Math.min(Math.max(filter.limit ?? 50, 1), 200);
+    const offset = decodeCursor(filter.cursor);
+    if (offset === undefined) throw new InvokeError(400, "invalid_cursor", "invalid cursor");
+    const rows = this.store.db
+      .select()
+      .from(approvals)
+      .where(scope.where(approvals, filter.status ? eq(approvals.status, filter.status) : undefined))
+      .orderBy(desc(approvals.createdAt), desc(approvals.id))
+      .limit(limit + 1)
+      .offset(offset)
+      .all();
+    const page = rows.slice(0, limit).map((row) => this.toView(row, viewer));
+    return rows.length > limit ? { approvals: page, next_cursor: encodeCursor(offset + limit) } : { approvals: page };
+  }
+
+  /** One request of the tenant; another tenant's id is not found. */
+  get(scope: TenantScope, id: string, viewer: Pick<Caller, "role" | "scopes">): ApprovalView {
+    this.expireDue(scope.tenantId);
+    return this.toView(this.row(scope, id), viewer);
+  }
+
+  private row(scope: TenantScope, id: string): Row {
+    const row = this.store.db.select().from(approvals).where(scope.where(approvals, eq(approvals.id, id))).get();
+    if (row === undefined) throw new NotFound(`no approval ${id}`, "approval_not_found");
+    return row;
+  }
+
+  /**
+   * Records `voter`'s decision. Refused: a voter below the approver role or without approvals:decide,
+   * the requester, a second vote by the same person, a request no longer pending (decided or expired).
+   * Returns the request afterwards and whether this vote made it approved (the caller then runs it).
+   */
+  decide(scope: TenantScope, voter: Caller, id: string, decision: "approve" | "reject", comment: string | null): { approval: ApprovalView; approvedNow: boolean } {
+    if (!this.isApprover(voter)) {
+      throw new Forbidden(`deciding approvals needs role ${this.approverRole} and scope approvals:decide; ${voter.email} has role ${voter.role}`, "approver_required");
+    }
+    let approvedNow = false;
+    this.store.sqlite
+      .transaction(() => {
+        const row = this.row(scope, id);
+        const now = this.now();
+        if (row.status === "pending" && row.expiresAt <= now) {
+          this.store.db.update(approvals).set({ status: "expired", decidedAt: row.expiresAt }).where(eq(approvals.id, id)).run();
+          throw new InvokeError(409, "approval_expired", `approval ${id} expired at ${new Date(row.expiresAt).toISOString()}; it will never run`);
+        }
+        if (row.status !== "pending") throw new InvokeError(409, "approval_decided", `approval ${id} is ${row.status}; votes are closed`);
+        if (row.requestedBy === voter.userId) throw new Forbidden("the requester of an action can never approve it (four eyes)", "self_approval");
+        const vote = this.store.db
+          .insert(approvalVotes)
+          .values({ approvalId: id, tenantId: scope.tenantId, userId: voter.userId, decision, comment, at: now })
+          .onConflictDoNothing()
+          .returning({ userId: approvalVotes.userId })
+          .all();
+        if (vote.length === 0) throw new InvokeError(409, "already_voted", `${voter.email} has already voted on ${id}; each person counts once`);
+        if (decision === "reject") {
+          this.store.db.update(approvals).set({ status: "rejected", decidedAt: now }).where(and(eq(approvals.id, id), eq(approvals.status, "pending"))).run();
+          return;
+        }
+        const approved = this.store.db
+          .select({ count: sql<number>`count(*)` })
+          .from(approvalVotes)
+          .where(and(eq(approvalVotes.approvalId, id), eq(approvalVotes.decision, "approve")))
+          .get()!.count;
+        if (approved >= row.approvalsRequired) {
+          approvedNow =
+            this.store.db
+              .update(approvals)
+              .set({ status: "approved", decidedAt: now })
+              .where(and(eq(approvals.id, id), eq(approvals.status, "pending")))
+              .returning({ id: approvals.id })
+              .all().length === 1;
+        }
+      })
+      .immediate();
+    return { approval: this.get(scope, id, voter), approvedNow };
+  }
+
+  /** Takes an approved request for execution; true for exactly one taker. */
+  claim(tenantId: string, id: string): { tool: string; args: Record<string, unknown>; row: Row } | undefined {
+    const taken = this.store.db
+      .update(approvals)
+      .set({ status: "executing" })
+      .where(and(eq(approvals.tenantId, tenantId), eq(approvals.id, id), eq(approvals.status, "approved")))
+      .returning()
+      .get();
+    return taken ? { tool: taken.tool, args: JSON.parse(taken.arguments), row: taken } : undefined;
+  }
+
+  /** Stores the outcome of an executed request. */
+  finish(id: string, outcome: { status: "executed" | "failed"; result?: unknown; error?: string | null; recordId?: string | null }): void {
+    this.store.db
+      .update(approvals)
+      .set({ status: outcome.status, outcome: outcome.result === undefined ? null : JSON.stringify(outcome.result), error: outcome.error ?? null, executionRecordId: outcome.recordId ?? null })
+      .where(and(eq(approvals.id, id), eq(approvals.status, "executing")))
+      .run();
+  }
+
+  /** Approved requests nobody has taken yet (approved from another process, e.g. the CLI). */
+  unclaimed(): { tenantId: string; id: string }[] {
+    return this.store.db.select({ tenantId: approvals.tenantId, id: approvals.id }).from(approvals).where(eq(approvals.status, "approved")).orderBy(asc(approvals.decidedAt)).all();
+  }
+
+  /** Marks requests past their expiry as expired (they never run); returns how many. */
+  expireDue(tenantId?: string): number {
+    const now = this.now();
+    return this.store.db
+      .update(approvals)
+      .set({ status: "expired", decidedAt: sql`${approvals.expiresAt}` })
+      .where(and(eq(approvals.status, "pending"), lt(approvals.expiresAt, now + 1), tenantId === undefined ? undefined : eq(approvals.tenantId, tenantId)))
+      .returning({ id: approvals.id })
+      .all().length;
+  }
+
+  private toView(row: Row, viewer: Pick<Caller, "role" | "scopes">): ApprovalView {
+    const votes = this.store.db
+      .select({ userId: approvalVotes.userId, email: users.email, decision: approvalVotes.decision, comment: approvalVotes.comment, at: approvalVotes.at })
+      .from(approvalVotes)
+      .leftJoin(users, eq(users.id, approvalVotes.userId))
+      .where(eq(approvalVotes.approvalId, row.id))
+      .orderBy(asc(approvalVotes.at))
+      .all();
+    const whole = this.isApprover(viewer);
+    const args = JSON.parse(row.arguments);
+    return {
+      id: row.id,
+      status: row.status,
+      tool: row.tool,
+      arguments: whole ? args : redact(args),
+      arguments_redacted: !whole,
+      agent_id: row.agentId,
+      client_name: row.clientName,
+      requested_by: row.requestedBy,
+      policy_version: row.policyVersion,
+      matched_rules: JSON.parse(row.matchedRules),
+      approvals_required: row.approvalsRequired,
+      approvals: votes.filter((vote) => vote.decision === "approve").length,
+      votes: votes.map((vote) => ({ user_id: vote.userId, email: vote.email, decision: vote.decision, comment: vote.comment, at: new Date(vote.at).toISOString() })),
+      created_at: new Date(row.createdAt).toISOString(),
+      expires_at: new Date(row.expiresAt).toISOString(),
+      decided_at: row.decidedAt === null ? null : new Date(row.decidedAt).toISOString(),
+      ...(row.outcome !== null && { outcome: JSON.parse(row.outcome) }),
+      ...(row.error !== null && { error: row.error }),
+    };
+  }
+}

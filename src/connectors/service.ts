@@ -1,0 +1,354 @@
+/**
+ * The connector service: each tenant's connectors (from the config file, synced at start, or added
+ * over REST/CLI), their running instances, and the tools they contribute to the production catalog.
+ *
+ * Tool pinning: an upstream MCP tool is callable only once an admin enabled it, which stores a hash of
+ * its definition (name, title, description, schemas). When the upstream later declares something else
+ * under that name, the tool is quarantined — not listed, not callable — until an admin approves the
+ * new definition: a defence against tool-definition rug pulls. Database connectors declare Invoke's
+ * own tools, so there is nothing to pin.
+ */
+import { and, eq } from "drizzle-orm";
+import { Value } from "@sinclair/typebox/value";
+import { BadRequest, Conflict, InvokeError, NotFound } from "../errors.ts";
+import { toolNameMatcher } from "../governance/authorize.ts";
+import type { Store } from "../storage/db.ts";
+import { connectors, connectorTools } from "../storage/schema.ts";
+import type { TenantScope } from "../storage/tenant-scope.ts";
+import type { ProductionCatalog, ProductionTool } from "../tools/catalog.ts";
+import { canonicalJson, digestOf } from "../records/canonical.ts";
+import type { Connector, ConnectorHealth, UpstreamTool } from "./connector.ts";
+import { ConnectorSpec, DEFAULT_TIMEOUT_MS, type ConfigConnector, type NewConnector } from "./model.ts";
+
+/** Builds a connector instance from its configuration. */
+export type ConnectorFactory = (name: string, spec: ConnectorSpec) => Connector;
+
+/** A tool of a connector as admins see it. */
+export interface ConnectorToolView {
+  name: string;
+  description: string;
+  read_only: boolean;
+  /** enabled: listed and callable; quarantined: the upstream changed it; available: declared, not enabled yet. */
+  status: "enabled" | "quarantined" | "available";
+  hash?: string;
+  pending_hash?: string;
+  approved_by?: string;
+  approved_at?: string;
+}
+
+/** A connector as admins see it (its secrets are not shown). */
+export interface ConnectorView {
+  name: string;
+  type: ConnectorSpec["type"];
+  origin: "config" | "api";
+  health: ConnectorHealth;
+  tools: ConnectorToolView[];
+}
+
+interface Pin {
+  status: "enabled" | "quarantined";
+  hash: string;
+  pendingHash: string | null;
+  approvedBy: string;
+  approvedAt: number;
+}
+
+/** A connector of a tenant, running. */
+interface Running {
+  tenantId: string;
+  name: string;
+  spec: ConnectorSpec;
+  origin: "config" | "api";
+  connector: Connector;
+  /** What the upstream declared at the last refresh. */
+  declared: UpstreamTool[];
+  /** The callable tools, by their short name. */
+  tools: Map<string, ProductionTool>;
+  refreshing?: Promise<void>;
+}
+
+/** What a definition's pin covers. */
+export function definitionHash(tool: UpstreamTool): string {
+  return digestOf({ name: tool.name, title: tool.title ?? null, description: tool.description ?? null, inputSchema: tool.inputSchema, outputSchema: tool.outputSchema ?? null });
+}
+
+/** The stored text of a definition. */
+const definitionText = (tool: UpstreamTool) => canonicalJson(tool) ?? "null";
+
+/** Stores a connector for the next start unless one of that name exists (the demo's, `invoke init --demo`); true when stored. */
+export function registerConnector(scope: TenantScope, input: NewConnector, now = Date.now()): boolean {
+  const { name, ...spec } = input;
+  return (
+    scope.store.db
+      .insert(connectors)
+      .values({ tenantId: scope.tenantId, name, config: JSON.stringify(spec), origin: "api", createdAt: now, updatedAt: now })
+      .onConflictDoNothing()
+      .returning({ name: connectors.name })
+      .all().length === 1
+  );
+}
+
+const runningKey = (tenantId: string, name: string) => `${tenantId}\u0000${name}`;
+
+/** Tenants' connectors and the production catalog they make. */
+export class ConnectorService implements ProductionCatalog {
+  private readonly running = new Map<string, Running>();
+  private closed = false;
+
+  constructor(
+    private readonly store: Store,
+    private readonly factory: ConnectorFactory,
+    private readonly now: () => number = Date.now,
+    private readonly log: (line: string) => void = () => {},
+  ) {}
+
+  // ---- the catalog (hot path: in-memory only) ----
+
+  list(tenantId: string): ProductionTool[] {
+    const out: ProductionTool[] = [];
+    for (const running of this.running.values()) if (running.tenantId === tenantId) out.push(...running.tools.values());
+    return out;
+  }
+
+  get(tenantId: string, name: string): ProductionTool | undefined {
+    const dot = name.indexOf(".");
+    if (dot <= 0) return undefined;
+    return this.running.get(runningKey(tenantId, name.slice(0, dot)))?.tools.get(name.slice(dot + 1));
+  }
+
+  // ---- lifecycle ----
+
+  /**
+   * Makes the config file's connectors the tenant's `config` connectors (added, changed, removed),
+   * leaving those added over REST/CLI alone. Tenants are named; the default is `default`.
+   */
+  syncConfig(entries: ConfigConnector[], tenantIdByName: (name: string) => string): void {
+    const now = this.now();
+    const byTenant = new Map<string, ConfigConnector[]>();
+    for (const entry of entries) {
+      const tenantId = tenantIdByName(entry.tenant ?? "default");
+      byTenant.set(tenantId, [...(byTenant.get(tenantId) ?? []), entry]);
+    }
+    this.store.sqlite.transaction(() => {
+      const existing = this.store.db.select().from(connectors).where(eq(connectors.origin, "config")).all();
+      for (const row of existing) {
+        if (!(byTenant.get(row.tenantId) ?? []).some((entry) => entry.name === row.name)) {
+          this.store.db.delete(connectors).where(and(eq(connectors.tenantId, row.tenantId), eq(connectors.name, row.name))).run();
+        }
+      }
+      for (const [tenantId, list] of byTenant) {
+        for (const { name, tenant: _tenant, ...spec } of list) {
+          const config = JSON.stringify(spec);
+          this.store.db
+            .insert(connectors)
+            .values({ tenantId, name, config, origin: "config", createdAt: now, updatedAt: now })
+            .onConflictDoUpdate({ target: [connectors.tenantId, connectors.name], set: { config, origin: "config", updatedAt: now } })
+            .run();
+        }
+      }
+    })();
+  }
+
+  /** Starts every stored connector; resolves when each has made its first attempt (failures leave it unhealthy, retrying). */
+  async startAll(): Promise<void> {
+    const rows = this.store.db.select().from(connectors).all();
+    await Promise.all(rows.map((row) => this.launch(row.tenantId, row.name, JSON.parse(row.config) as ConnectorSpec, row.origin)));
+  }
+
+  /** Stops every connector (children reaped, connections closed). */
+  async close(): Promise<void> {
+    this.closed = true;
+    const all = [...this.running.values()];
+    this.running.clear();
+    await Promise.allSettled(all.map((running) => running.connector.close()));
+  }
+
+  private async launch(tenantId: string, name: string, spec: ConnectorSpec, origin: "config" | "api"): Promise<Running> {
+    const connector = this.factory(name, spec);
+    const running: Running = { tenantId, name, spec, origin, connector, declared: [], tools: new Map() };
+    this.running.set(runningKey(tenantId, name), running);
+    connector.onToolsChanged = () => void this.refresh(running);
+    try {
+      await connector.start();
+      await this.refresh(running);
+    } catch (error) {
+      this.log(`connector ${name}: ${(error as Error).message}`);
+    }
+    return running;
+  }
+
+  /** Re-reads the upstream's tools and applies the pins: new definitions of pinned tools are quarantined. */
+  refresh(running: Running): Promise<void> {
+    // One refresh at a time per connector; a change during one is picked up by the next.
+    const previous = running.refreshing ?? Promise.resolve();
+    const next = previous.then(async () => {
+      if (this.closed) return;
+      try {
+        running.declared = await running.connector.listTools();
+      } catch (error) {
+        this.log(`connector ${running.name}: listing tools failed: ${(error as Error).message}`);
+        return;
+      }
+      this.applyPins(running);
+    });
+    running.refreshing = next;
+    return next;
+  }
+
+  private pins(tenantId: string, connector: string): Map<string, Pin & { tool: string }> {
+    const rows = this.store.db
+      .select()
+      .from(connectorTools)
+      .where(and(eq(connectorTools.tenantId, tenantId), eq(connectorTools.connector, connector)))
+      .all();
+    return new Map(rows.map((row) => [row.tool, { tool: row.tool, status: row.status, hash: row.hash, pendingHash: row.pendingHash, approvedBy: row.approvedBy, approvedAt: row.approvedAt }]));
+  }
+
+  private applyPins(running: Running): void {
+    const tools = new Map<string, ProductionTool>();
+    if (running.spec.type === "database") {
+      for (const tool of running.declared) tools.set(tool.name, this.productionTool(running, tool));
+      running.tools = tools;
+      return;
+    }
+    const pins = this.pins(running.tenantId, running.name);
+    const autoEnable = toolNameMatcher(running.spec.enable_tools ?? []);
+    const now = this.now();
+    for (const tool of running.declared) {
+      const hash = definitionHash(tool);
+      const pin = pins.get(tool.name);
+      const where = and(eq(connectorTools.tenantId, running.tenantId), eq(connectorTools.connector, running.name), eq(connectorTools.tool, tool.name));
+      if (pin === undefined) {
+        if (!autoEnable(tool.name)) continue;
+        this.store.db
+          .insert(connectorTools)
+          .values({ tenantId: running.tenantId, connector: running.name, tool: tool.name, status: "enabled", definition: definitionText(tool), hash, approvedBy: "config", approvedAt: now })
+          .onConflictDoNothing()
+          .run();
+      } else if (pin.hash !== hash) {
+        if (pin.status !== "quarantined" || pin.pendingHash !== hash) {
+          this.log(`connector ${running.name}: tool ${tool.name} changed its definition; quarantined until an admin approves it`);
+          this.store.db.update(connectorTools).set({ status: "quarantined", pendingDefinition: definitionText(tool), pendingHash: hash }).where(where).run();
+        }
+        continue;
+      } else if (pin.status === "quarantined") {
+        // The upstream went back to the definition an admin approved.
+        this.store.db.update(connectorTools).set({ status: "enabled", pendingDefinition: null, pendingHash: null }).where(where).run();
+      }
+      tools.set(tool.name, this.productionTool(running, tool));
+    }
+    running.tools = tools;
+  }
+
+  private productionTool(running: Running, tool: UpstreamTool): ProductionTool {
+    const connector = running.connector;
+    const timeoutMs = running.spec.timeout_ms ?? DEFAULT_TIMEOUT_MS;
+    const readOnly =
+      running.spec.type === "database" ? tool.name === "query" : toolNameMatcher(running.spec.read_only_tools ?? [])(tool.name);
+    return {
+      name: `${running.name}.${tool.name}`,
+      connector: running.name,
+      title: tool.title,
+      description: tool.description ?? "",
+      inputSchema: tool.inputSchema,
+      readOnly,
+      get healthy() {
+        return connector.health().healthy;
+      },
+      call: (args) => connector.callTool(tool.name, args, { timeoutMs }),
+    };
+  }
+
+  // ---- administration ----
+
+  private runningOf(scope: TenantScope, name: string): Running {
+    const running = this.running.get(runningKey(scope.tenantId, name));
+    if (running === undefined) throw new NotFound(`no connector named "${name}"`, "connector_not_found");
+    return running;
+  }
+
+  /** The tenant's connectors with their health and tools. */
+  listConnectors(scope: TenantScope): ConnectorView[] {
+    const rows = this.store.db.select().from(connectors).where(scope.where(connectors)).all();
+    return rows.map((row) => this.view(scope, row.name));
+  }
+
+  /** One connector. */
+  view(scope: TenantScope, name: string): ConnectorView {
+    const running = this.runningOf(scope, name);
+    const pins = this.pins(scope.tenantId, name);
+    const tools = running.declared.map((tool): ConnectorToolView => {
+      const callable = running.tools.get(tool.name);
+      const pin = pins.get(tool.name);
+      const readOnly = callable?.readOnly ?? (running.spec.type === "database" ? tool.name === "query" : toolNameMatcher(running.spec.read_only_tools ?? [])(tool.name));
+      const status = callable ? "enabled" : pin?.status === "quarantined" || (pin && pin.hash !== definitionHash(tool)) ? "quarantined" : "available";
+      return {
+        name: tool.name,
+        description: tool.description ?? "",
+        read_only: readOnly,
+        status,
+        ...(pin && { hash: pin.hash, approved_by: pin.approvedBy, approved_at: new Date(pin.approvedAt).toISOString() }),
+        ...(pin?.pendingHash && { pending_hash: pin.pendingHash }),
+      };
+    });
+    return { name, type: running.spec.type, origin: running.origin, health: running.connector.health(), tools };
+  }
+
+  /** Adds a connector to the tenant and starts it; it is kept (and retried) even when the first start fails. */
+  async add(scope: TenantScope, input: NewConnector): Promise<ConnectorView> {
+    const { name, ...spec } = input;
+    if (!Value.Check(ConnectorSpec, spec)) throw new BadRequest("invalid connector configuration", undefined, "invalid_connector");
+    if (spec.type === "database" && (spec.dialect === "sqlite" ? !spec.path : !spec.url)) {
+      throw new BadRequest(`a ${spec.dialect} database connector needs ${spec.dialect === "sqlite" ? "path" : "url"}`, undefined, "invalid_connector");
+    }
+    const now = this.now();
+    const inserted = this.store.db
+      .insert(connectors)
+      .values({ tenantId: scope.tenantId, name, config: JSON.stringify(spec), origin: "api", createdAt: now, updatedAt: now })
+      .onConflictDoNothing()
+      .returning({ name: connectors.name })
+      .all();
+    if (inserted.length === 0) throw new Conflict(`a connector named "${name}" exists`, "connector_exists");
+    await this.launch(scope.tenantId, name, spec, "api");
+    return this.view(scope, name);
+  }
+
+  /** Stops and removes a connector with its pins. Connectors from the config file are changed there. */
+  async remove(scope: TenantScope, name: string): Promise<{ removed: string }> {
+    const running = this.runningOf(scope, name);
+    if (running.origin === "config") throw new InvokeError(409, "connector_from_config", `connector "${name}" comes from the config file; remove it there`);
+    this.running.delete(runningKey(scope.tenantId, name));
+    this.store.sqlite.transaction(() => {
+      this.store.db.delete(connectorTools).where(and(scope.where(connectorTools), eq(connectorTools.connector, name))).run();
+      this.store.db.delete(connectors).where(and(scope.where(connectors), eq(connectors.name, name))).run();
+    })();
+    await running.connector.close();
+    return { removed: name };
+  }
+
+  /**
+   * Enables (pins) the connector's tools matching `globs`, or approves the new definition of
+   * quarantined ones: the pin becomes what the upstream declares now.
+   */
+  async enableTools(scope: TenantScope, name: string, globs: string[], approvedBy: string): Promise<ConnectorView> {
+    const running = this.runningOf(scope, name);
+    if (running.spec.type === "database") return this.view(scope, name);
+    await this.refresh(running);
+    const matches = toolNameMatcher(globs);
+    const chosen = running.declared.filter((tool) => matches(tool.name));
+    if (chosen.length === 0) throw new NotFound(`connector "${name}" declares no tool matching ${globs.join(", ")}`, "tool_not_found");
+    const now = this.now();
+    this.store.sqlite.transaction(() => {
+      for (const tool of chosen) {
+        const values = { status: "enabled" as const, definition: definitionText(tool), hash: definitionHash(tool), pendingDefinition: null, pendingHash: null, approvedBy, approvedAt: now };
+        this.store.db
+          .insert(connectorTools)
+          .values({ tenantId: scope.tenantId, connector: name, tool: tool.name, ...values })
+          .onConflictDoUpdate({ target: [connectorTools.tenantId, connectorTools.connector, connectorTools.tool], set: values })
+          .run();
+      }
+    })();
+    this.applyPins(running);
+    return this.view(scope, name);
+  }
+}

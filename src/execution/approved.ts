@@ -1,0 +1,79 @@
+/**
+ * Running approved actions, exactly once: the approval service hands an approved request to one
+ * taker (a conditional UPDATE), which re-checks policy (a policy published since the request may now
+ * deny it), runs the tool, records the execution and stores the outcome. A request approved from
+ * another process (the CLI) is picked up by the server's sweeper, which also expires due requests.
+ */
+import { classifyAction } from "../policy/ask.ts";
+import type { Services } from "../services.ts";
+import { TenantScope } from "../storage/tenant-scope.ts";
+import { forward } from "./governed-call.ts";
+
+/** Runs approval `id` if it is approved and nobody has taken it; otherwise does nothing. */
+export async function runApproved(services: Services, tenantId: string, id: string): Promise<void> {
+  const claimed = services.approvals.claim(tenantId, id);
+  if (claimed === undefined) return;
+  const { row, args } = claimed;
+  const started = performance.now();
+  const classification = classifyAction(services, tenantId, row.tool);
+  let result: Record<string, unknown> | undefined;
+  let error: string | null = null;
+  let matchedRules: string[] = [];
+  const tool = services.catalog.get(tenantId, row.tool);
+  if (tool === undefined) {
+    error = `${row.tool} is no longer available (connector removed, tool quarantined or not enabled); the approved action did not run`;
+  } else {
+    const answer = services.policy.evaluate(new TenantScope(services.store, tenantId), {
+      agentId: row.agentId,
+      action: row.tool,
+      params: args,
+      profile: row.profile,
+      role: row.role,
+      classification,
+    });
+    matchedRules = answer.matched_rules.map((rule) => rule.id);
+    if (answer.decision === "deny") error = `policy version ${answer.policy_version} now denies ${row.tool}: ${answer.reasons.join(" ")}`;
+    else ({ result, error } = await forward(tool, args));
+  }
+  const status = error === null ? "executed" : "failed";
+  const record = await services.records.append({
+    tenantId,
+    kind: "approval_execution",
+    userId: row.requestedBy,
+    keyId: row.requestedKey,
+    agentId: row.agentId,
+    clientName: row.clientName,
+    profile: row.profile,
+    role: row.role,
+    tool: row.tool,
+    classification,
+    arguments: args,
+    decision: result === undefined ? "deny" : "allow",
+    matchedRules,
+    approvalId: id,
+    status: error === null ? "ok" : "error",
+    latencyMs: performance.now() - started,
+    error,
+    result,
+  });
+  services.approvals.finish(id, { status, result, error, recordId: record.id });
+}
+
+/** Every `intervalMs`: expires due requests and runs approved ones nobody has taken. Returns the stop function. */
+export function startApprovalSweeper(services: Services, intervalMs = 1000, logError: (message: string, error: unknown) => void = () => {}): () => void {
+  let busy = false;
+  const timer = setInterval(async () => {
+    if (busy) return;
+    busy = true;
+    try {
+      services.approvals.expireDue();
+      for (const { tenantId, id } of services.approvals.unclaimed()) await runApproved(services, tenantId, id);
+    } catch (error) {
+      logError("approval sweeper failed", error);
+    } finally {
+      busy = false;
+    }
+  }, intervalMs);
+  timer.unref?.();
+  return () => clearInterval(timer);
+}

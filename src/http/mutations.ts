@@ -1,0 +1,45 @@
+/**
+ * Every admin REST mutation leaves an execution record before its answer is sent: who (from the
+ * credential the route authenticated), which route, the redacted parameters and body, the outcome.
+ * Queries sent with POST and approval votes (recorded as votes) are not mutations here.
+ */
+import type { Caller } from "../governance/caller.ts";
+import type { Services } from "../services.ts";
+
+const MUTATING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+const NOT_MUTATIONS = new Set(["/v1/brain/query", "/v1/policies/check", "/v1/policies/simulate", "/v1/policies/backtest", "/v1/approvals/:id/approve", "/v1/approvals/:id/reject"]);
+
+/** The caller each REST request authenticated as, and when: set by `restCaller`. */
+export const authenticated = new WeakMap<Request, { caller: Caller; at: number }>();
+
+/** Whether `method route` changes something an admin should find in the record. */
+export function isMutation(method: string, route: string | undefined): route is string {
+  return route !== undefined && MUTATING.has(method) && route.startsWith("/v1/") && !NOT_MUTATIONS.has(route) && !route.endsWith("/mcp");
+}
+
+/** Records a mutation of an authenticated caller; requests refused before authentication have no actor and leave none. */
+export async function recordMutation(
+  services: Services,
+  request: Request,
+  route: string | undefined,
+  outcome: { status: number; params?: unknown; body?: unknown; result?: unknown; error?: string },
+): Promise<void> {
+  const actor = authenticated.get(request);
+  if (actor === undefined || !isMutation(request.method, route)) return;
+  const { caller, at } = actor;
+  await services.records.append({
+    tenantId: caller.tenantId,
+    kind: "admin_mutation",
+    userId: caller.userId,
+    keyId: caller.keyId,
+    profile: caller.profile,
+    role: caller.role,
+    clientName: request.headers.get("user-agent")?.slice(0, 200) ?? null,
+    tool: `${request.method} ${route}`,
+    arguments: { params: outcome.params ?? {}, body: outcome.body ?? null },
+    status: outcome.status < 400 ? "ok" : "error",
+    error: outcome.error ?? null,
+    latencyMs: performance.now() - at,
+    result: outcome.result,
+  });
+}

@@ -1,0 +1,322 @@
+/**
+ * The execution ledger: the tamper-evident record of everything Invoke does (tool calls, approval votes,
+ * approved executions, admin mutations). Append-only and hash-chained per tenant (`chain.ts`).
+ *
+ * `append` group-commits: records queued during one turn of the event loop are written in one
+ * IMMEDIATE transaction, and each caller's promise resolves only after that COMMIT. In WAL mode with
+ * synchronous = NORMAL a committed transaction survives the process being killed, so a caller that
+ * answers after its record resolved never answers a call the ledger could lose.
+ */
+import { decodeCursor, encodeCursor } from "../cursor.ts";
+import { BadRequest } from "../errors.ts";
+import { newId } from "../ids.ts";
+import type { RecordedAction } from "../policy/backtest.ts";
+import type { Effect } from "../policy/model.ts";
+import type { RecordSource } from "../policy/records.ts";
+import type { Store } from "../storage/db.ts";
+import { canonicalJson, digestOf } from "./canonical.ts";
+import { checkChain, GENESIS_HASH, HASHED_FIELDS, recordHash, type StoredRecord } from "./chain.ts";
+import type { ExecutionRecord, RecordFilters, RecordInput, RecordKind, VerifyReport } from "./model.ts";
+import { redact } from "./redact.ts";
+
+export type { ExecutionRecord, RecordFilters, RecordInput, RecordKind, VerifyReport } from "./model.ts";
+
+/** At most this many records per transaction; a longer queue is committed over the next turns. */
+const MAX_BATCH = 1000;
+const DEFAULT_LIMIT = 50;
+const MAX_LIMIT = 500;
+/** Rows read at a time by the streaming walks (export, backtest), so no statement stays open between them. */
+const PAGE_ROWS = 500;
+const COLUMNS = [...HASHED_FIELDS, "hash"].join(", ");
+
+/** A record before the chain places it: everything but seq and the hashes. */
+type Draft = Omit<StoredRecord, "seq" | "prev_hash" | "hash">;
+
+/** The last record of a tenant's chain. */
+interface Head {
+  seq: number;
+  hash: string;
+}
+
+interface Queued {
+  draft: Draft;
+  resolve(record: ExecutionRecord): void;
+  reject(error: unknown): void;
+}
+
+/** Group-commit figures since start: transactions `append` committed and the records in them. */
+export interface LedgerStats {
+  batches: number;
+  records: number;
+}
+
+/** Appends, reads, exports and verifies execution records. */
+export class ExecutionLedger implements RecordSource {
+  private queue: Queued[] = [];
+  private scheduled = false;
+  private readonly counters: LedgerStats = { batches: 0, records: 0 };
+  private readonly insertRow;
+  private readonly headOf;
+  private readonly rowById;
+  private readonly rowsInOrder;
+  private readonly commitBatch;
+  private readonly commitOne;
+
+  constructor(
+    private readonly store: Store,
+    private readonly now: () => number = Date.now,
+  ) {
+    const sqlite = store.sqlite;
+    this.insertRow = sqlite.prepare(`INSERT INTO execution_records (${COLUMNS}) VALUES (${[...HASHED_FIELDS, "hash"].map(() => "?").join(", ")})`);
+    this.headOf = sqlite.prepare<Head, [string]>("SELECT seq, hash FROM execution_records WHERE tenant_id = ? ORDER BY seq DESC LIMIT 1");
+    this.rowById = sqlite.prepare<StoredRecord, [string, string]>(`SELECT ${COLUMNS} FROM execution_records WHERE tenant_id = ? AND id = ?`);
+    this.rowsInOrder = sqlite.prepare<StoredRecord, [string]>(`SELECT ${COLUMNS} FROM execution_records WHERE tenant_id = ? ORDER BY seq, rowid`);
+    this.commitBatch = sqlite.transaction((batch: Queued[]) => {
+      const heads = new Map<string, Head>();
+      return batch.map((entry) => {
+        try {
+          return this.insert(entry.draft, heads);
+        } catch (error) {
+          // A record the schema refuses (e.g. an unknown tenant) fails alone; the statement rolled back, the transaction did not.
+          if (isConstraintViolation(error)) return error as Error;
+          throw error;
+        }
+      });
+    });
+    this.commitOne = sqlite.transaction((draft: Draft) => this.insert(draft, new Map()));
+  }
+
+  /** Queues a record for the next group commit; resolves once its transaction committed, rejects if it failed. */
+  append(input: RecordInput): Promise<ExecutionRecord> {
+    let draft: Draft;
+    try {
+      draft = this.draft(input);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return new Promise((resolve, reject) => {
+      this.queue.push({ draft, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Writes a record now, in its own IMMEDIATE transaction or in the caller's open one. */
+  appendNow(input: RecordInput): ExecutionRecord {
+    const draft = this.draft(input);
+    return toRecord(this.store.sqlite.inTransaction ? this.insert(draft, new Map()) : this.commitOne.immediate(draft));
+  }
+
+  /** Commits everything queued so far. */
+  async flush(): Promise<void> {
+    while (this.queue.length > 0) this.commitQueued();
+  }
+
+  /** Group-commit figures: how many transactions committed how many appended records. */
+  stats(): LedgerStats {
+    return { ...this.counters };
+  }
+
+  /** A page of a tenant's records, newest first; `next_cursor` when there are older ones. */
+  list(tenantId: string, filters: RecordFilters = {}): { records: ExecutionRecord[]; next_cursor?: string } {
+    const limit = Math.min(Math.max(Math.trunc(filters.limit ?? DEFAULT_LIMIT), 1), MAX_LIMIT);
+    // The cursor is the seq the next page starts below, so records appended meanwhile never shift a page.
+    const before = decodeCursor(filters.cursor);
+    if (before === undefined) throw new BadRequest("invalid cursor", undefined, "invalid_cursor");
+    const { conditions, params } = filterConditions(tenantId, filters);
+    if (before > 0) {
+      conditions.push("seq < ?");
+      params.push(before);
+    }
+    const rows = this.store.sqlite
+      .query<StoredRecord, (string | number)[]>(`SELECT ${COLUMNS} FROM execution_records WHERE ${conditions.join(" AND ")} ORDER BY seq DESC LIMIT ?`)
+      .all(...params, limit + 1);
+    const records = rows.slice(0, limit).map(toRecord);
+    return rows.length > limit ? { records, next_cursor: encodeCursor(records.at(-1)!.seq) } : { records };
+  }
+
+  /** One record of the tenant, if it exists. */
+  get(tenantId: string, id: string): ExecutionRecord | undefined {
+    const row = this.rowById.get(tenantId, id);
+    return row ? toRecord(row) : undefined;
+  }
+
+  /** Recomputes the tenant's chain and names the first record that breaks it. */
+  verify(tenantId: string): VerifyReport {
+    // The walk is synchronous, so nothing else uses the statement while it iterates.
+    return checkChain(this.rowsInOrder.iterate(tenantId));
+  }
+
+  /** The tenant's records as JSON Lines (one record per string, no line terminator), oldest first, read page by page. */
+  *exportLines(tenantId: string, filters: Omit<RecordFilters, "limit" | "cursor"> = {}): Iterable<string> {
+    for (const row of this.walk(tenantId, filters)) yield JSON.stringify(toRecord(row));
+  }
+
+  /** Tool calls with a policy decision since `since`, oldest first, as backtests replay them (arguments are the redacted ones). */
+  *recordedActions(tenantId: string, since: number): Iterable<RecordedAction> {
+    for (const row of this.walk(tenantId, { kind: "tool_call", since })) {
+      if (row.decision === null) continue;
+      const params = parseJson(row.arguments);
+      yield {
+        id: row.id,
+        at: row.at,
+        decision: row.decision as Effect,
+        agentId: row.agent_id ?? "",
+        action: row.tool,
+        params: params !== null && typeof params === "object" && !Array.isArray(params) ? (params as Record<string, unknown>) : {},
+        profile: row.profile ?? "",
+        role: row.role ?? "",
+        classification: row.classification === "read_only" ? "read_only" : "mutating",
+      };
+    }
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    // setImmediate, not a microtask: it runs after the event loop has taken in every request that arrived
+    // meanwhile, so concurrent HTTP calls share a transaction (bench/records.ts measures both).
+    setImmediate(() => {
+      this.scheduled = false;
+      this.commitQueued();
+      if (this.queue.length > 0) this.schedule();
+    });
+  }
+
+  /** Commits up to MAX_BATCH queued records in one transaction, then settles their promises. */
+  private commitQueued(): void {
+    const batch = this.queue.splice(0, MAX_BATCH);
+    if (batch.length === 0) return;
+    let outcomes: (StoredRecord | Error)[];
+    try {
+      outcomes = this.commitBatch.immediate(batch);
+    } catch (error) {
+      for (const entry of batch) entry.reject(error);
+      return;
+    }
+    this.counters.batches++;
+    outcomes.forEach((outcome, index) => {
+      const entry = batch[index]!;
+      if (outcome instanceof Error) return entry.reject(outcome);
+      this.counters.records++;
+      entry.resolve(toRecord(outcome));
+    });
+  }
+
+  /** Places a draft at the end of its tenant's chain; the head is read once per tenant per transaction. */
+  private insert(draft: Draft, heads: Map<string, Head>): StoredRecord {
+    const head = heads.get(draft.tenant_id) ?? this.headOf.get(draft.tenant_id) ?? { seq: 0, hash: GENESIS_HASH };
+    const unhashed = { ...draft, seq: head.seq + 1, prev_hash: head.hash };
+    const row: StoredRecord = { ...unhashed, hash: recordHash(unhashed) };
+    this.insertRow.run(...HASHED_FIELDS.map((name) => row[name]), row.hash);
+    heads.set(row.tenant_id, { seq: row.seq, hash: row.hash });
+    return row;
+  }
+
+  /** Redacts and digests at call time, so a caller changing its objects afterwards changes nothing. */
+  private draft(input: RecordInput): Draft {
+    if (typeof input.tenantId !== "string" || typeof input.tool !== "string" || typeof input.status !== "string") {
+      throw new TypeError("an execution record needs tenantId, tool and status");
+    }
+    if (!Number.isFinite(input.latencyMs)) throw new TypeError("an execution record's latencyMs must be a finite number");
+    return {
+      id: newId("exe"),
+      tenant_id: input.tenantId,
+      at: Math.trunc(input.at ?? this.now()),
+      kind: input.kind,
+      user_id: input.userId ?? null,
+      key_id: input.keyId ?? null,
+      agent_id: input.agentId ?? null,
+      client_name: input.clientName ?? null,
+      profile: input.profile ?? null,
+      role: input.role ?? null,
+      tool: input.tool,
+      classification: input.classification ?? null,
+      arguments: canonicalJson(redact(input.arguments)) ?? "null",
+      decision: input.decision ?? null,
+      matched_rules: canonicalJson(input.matchedRules ?? [])!,
+      approval_id: input.approvalId ?? null,
+      status: input.status,
+      latency_ms: input.latencyMs,
+      error: input.error ?? null,
+      result_digest: input.result === undefined ? null : digestOf(input.result),
+    };
+  }
+
+  /** The tenant's matching rows in seq order, a page at a time, up to the head when the walk started. */
+  private *walk(tenantId: string, filters: Omit<RecordFilters, "limit" | "cursor">): Generator<StoredRecord> {
+    const last = this.headOf.get(tenantId)?.seq ?? 0;
+    const { conditions, params } = filterConditions(tenantId, filters);
+    const page = this.store.sqlite.query<StoredRecord, (string | number)[]>(
+      `SELECT ${COLUMNS} FROM execution_records WHERE ${conditions.join(" AND ")} AND seq > ? AND seq <= ? ORDER BY seq LIMIT ${PAGE_ROWS}`,
+    );
+    let after = 0;
+    while (after < last) {
+      const rows = page.all(...params, after, last);
+      yield* rows;
+      if (rows.length < PAGE_ROWS) return;
+      after = rows.at(-1)!.seq;
+    }
+  }
+}
+
+/** The WHERE conditions (with their parameters) of a tenant's records matching `filters`. */
+function filterConditions(tenantId: string, filters: Omit<RecordFilters, "limit" | "cursor">): { conditions: string[]; params: (string | number)[] } {
+  const conditions = ["tenant_id = ?"];
+  const params: (string | number)[] = [tenantId];
+  const add = (condition: string, value: string | number | undefined) => {
+    if (value === undefined) return;
+    conditions.push(condition);
+    params.push(value);
+  };
+  add("tool = ?", filters.tool);
+  add("agent_id = ?", filters.agent_id);
+  add("decision = ?", filters.decision);
+  add("status = ?", filters.status);
+  add("kind = ?", filters.kind);
+  add("at >= ?", filters.since);
+  add("at < ?", filters.until);
+  return { conditions, params };
+}
+
+/** A row as the surfaces show it. */
+function toRecord(row: StoredRecord): ExecutionRecord {
+  const matched = parseJson(row.matched_rules);
+  return {
+    id: row.id,
+    tenant_id: row.tenant_id,
+    seq: row.seq,
+    at: new Date(row.at).toISOString(),
+    kind: row.kind as RecordKind,
+    user_id: row.user_id,
+    key_id: row.key_id,
+    agent_id: row.agent_id,
+    client_name: row.client_name,
+    profile: row.profile,
+    role: row.role,
+    tool: row.tool,
+    classification: row.classification,
+    arguments: parseJson(row.arguments),
+    decision: row.decision,
+    matched_rules: Array.isArray(matched) ? matched.map(String) : [],
+    approval_id: row.approval_id,
+    status: row.status,
+    latency_ms: row.latency_ms,
+    error: row.error,
+    result_digest: row.result_digest,
+    prev_hash: row.prev_hash,
+    hash: row.hash,
+  };
+}
+
+/** Parsed JSON, or the text itself when someone stored something else (listing a tampered row must not fail). */
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+function isConstraintViolation(error: unknown): boolean {
+  return typeof (error as { code?: unknown })?.code === "string" && (error as { code: string }).code.startsWith("SQLITE_CONSTRAINT");
+}
