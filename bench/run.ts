@@ -1,12 +1,15 @@
 // Invoke benchmark (`bun run bench`): tools/call throughput and p50/p99 latency of Invoke over
 // loopback at several concurrencies, measured in the same run as a bare Bun.serve JSON-RPC echo
 // (the ceiling) and the official MCP SDK stateless server (on Node and Bun), plus Invoke's
-// cold start and the in-process policy-engine benchmark (bench/policy.ts). Servers are pinned to
-// CPU 0, wrk and this script to CPU 1. Prints tables and ratios; writes bench/results/latest.json.
+// cold start, the in-process policy-engine benchmark (bench/policy.ts) and Invoke's added latency in
+// front of an HTTP upstream (bench/upstream.ts). Every Invoke tools/call writes an execution record;
+// they are counted and their chain verified after Invoke's runs. Servers are pinned to CPU 0, wrk
+// and this script to CPU 1. Prints tables and ratios; writes bench/results/latest.json.
 //
 // Environment: BENCH_SECONDS (per measured run, default 5), BENCH_WARMUP_SECONDS (default 2),
 // BENCH_CONCURRENCY (default "1,16,64"), BENCH_TARGETS (ids, default all: invoke,echo,sdk-node,
-// sdk-bun), BENCH_COLDSTART_RUNS (default 5, 0 to skip), BENCH_BINARY (compiled Invoke to run).
+// sdk-bun), BENCH_COLDSTART_RUNS (default 5, 0 to skip), BENCH_UPSTREAM_CALLS (sequential calls per
+// path in bench/upstream.ts, default 3000, 0 to skip), BENCH_BINARY (compiled Invoke to run).
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, release, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -15,11 +18,14 @@ import type { runPolicyBenchmark } from "./policy.ts";
 import { LOADGEN_CPU, SERVER_CPU, installExitHandlers, killAllSync, logTail, pinSelf } from "./procs.ts";
 import { SCENARIOS, type Scenario } from "./scenarios.ts";
 import { TARGETS, type BenchContext, type RunningTarget, type Target } from "./targets.ts";
+import { measureUpstreamOverhead, printUpstreamOverhead, type UpstreamOverhead } from "./upstream.ts";
 import { ensureWrk, runWrk, type WrkStats } from "./wrk.ts";
 
 const RESULTS_FILE = join(import.meta.dir, "results", "latest.json");
 /** Baselines that Invoke's figures are divided by, in print order. */
 const RATIO_BASELINES = ["echo", "sdk-node"];
+/** The issue's target: governed, recorded calls at concurrency 16 reach this share of the bare echo's req/s. */
+const ECHO_SHARE_TARGET = 0.3;
 
 /** Figures of the in-process policy-engine benchmark (bench/policy.ts). */
 type PolicyFigures = ReturnType<typeof runPolicyBenchmark>;
@@ -31,6 +37,16 @@ interface Config {
   concurrencies: number[];
   targets: Target[];
   coldStartRuns: number;
+  upstreamCalls: number;
+}
+
+/** Invoke's execution records after its runs: every answered tools/call must have one. */
+interface Recording {
+  /** tools/call requests Invoke answered with 200 (probes, warm-ups and measured runs). */
+  answered: number;
+  /** Records in the tenant's chain, per GET /v1/executions/verify. */
+  records: number;
+  chainOk: boolean;
 }
 
 /** Figures of one target × scenario × concurrency run. */
@@ -69,6 +85,7 @@ function readConfig(): Config {
     concurrencies,
     targets: ids ? TARGETS.filter((t) => ids.includes(t.id)) : TARGETS,
     coldStartRuns: int("BENCH_COLDSTART_RUNS", 5, 0),
+    upstreamCalls: int("BENCH_UPSTREAM_CALLS", 3000, 0),
   };
 }
 
@@ -91,19 +108,23 @@ async function probe(running: RunningTarget, scenario: Scenario): Promise<void> 
 }
 
 /** Starts one target, then for each scenario probes it, warms it up and measures every concurrency. */
-async function benchTarget(target: Target, ctx: BenchContext, config: Config): Promise<{ command: string; runs: Measurement[] }> {
+async function benchTarget(target: Target, ctx: BenchContext, config: Config): Promise<{ command: string; runs: Measurement[]; recording?: Recording }> {
   const running = await target.start(ctx);
   console.log(`\n▶ ${target.label}: ${running.command}`);
   const runs: Measurement[] = [];
+  let answered = 0;
+  const answeredIn = (stats: WrkStats) => stats.requests - stats.errors.status;
   try {
     for (const scenario of SCENARIOS) {
       await probe(running, scenario);
+      answered++;
       const load = { url: running.url, body: scenario.body, headers: running.headers };
       if (config.warmupSeconds > 0) {
-        await runWrk({ ...load, connections: Math.max(...config.concurrencies), seconds: config.warmupSeconds });
+        answered += answeredIn(await runWrk({ ...load, connections: Math.max(...config.concurrencies), seconds: config.warmupSeconds }));
       }
       for (const concurrency of config.concurrencies) {
         const stats = await runWrk({ ...load, connections: concurrency, seconds: config.seconds });
+        answered += answeredIn(stats);
         runs.push({ target: target.id, scenario: scenario.id, concurrency, ...stats });
         console.log(
           `  ${scenario.title}  c=${String(concurrency).padEnd(3)} ${fmtInt(stats.rps).padStart(8)} req/s` +
@@ -111,12 +132,20 @@ async function benchTarget(target: Target, ctx: BenchContext, config: Config): P
         );
       }
     }
+    const recording = target.id === "invoke" ? { answered, ...(await verifyRecords(running)) } : undefined;
+    return { command: running.command, runs, recording };
   } catch (err) {
     throw new Error(`${(err as Error).message}\n--- server log (tail) ---\n${logTail(running.logFile)}`);
   } finally {
     await running.stop();
   }
-  return { command: running.command, runs };
+}
+
+/** Counts Invoke's execution records and verifies their chain over REST, with the key the runs used. */
+async function verifyRecords(running: RunningTarget): Promise<{ records: number; chainOk: boolean }> {
+  const res = await fetch(new URL("/v1/executions/verify", running.url), { headers: { "X-API-Key": running.headers["X-API-Key"]! } });
+  const report = (await res.json()) as { ok?: boolean; records?: number };
+  return { records: report.records ?? 0, chainOk: res.status === 200 && report.ok === true };
 }
 
 /** Invoke's figures divided by each baseline's, per scenario and concurrency. */
@@ -167,7 +196,15 @@ function printTable(header: string[], rows: string[][]): void {
 }
 
 /** Prints the result table, the ratio table of each scenario and the cold-start figures. */
-function printReport(config: Config, runs: Measurement[], rat: Ratio[], cold: ColdStart | null, policy: PolicyFigures | null): void {
+function printReport(
+  config: Config,
+  runs: Measurement[],
+  rat: Ratio[],
+  cold: ColdStart | null,
+  policy: PolicyFigures | null,
+  recording: Recording | null,
+  upstream: UpstreamOverhead | null,
+): void {
   const label = (id: string) => TARGETS.find((t) => t.id === id)?.label ?? id;
   for (const scenario of SCENARIOS) {
     const measured = runs.filter((r) => r.scenario === scenario.id);
@@ -201,6 +238,29 @@ function printReport(config: Config, runs: Measurement[], rat: Ratio[], cold: Co
     console.log(`  evaluate one action:             ${us(policy.evaluate_us)}`);
     console.log(`  same, default pack (3 rules):    ${us(policy.baseline_default_pack_us)}`);
   }
+  printRecordedTarget(runs, rat, recording);
+  if (upstream) printUpstreamOverhead(upstream);
+}
+
+/** The issue's throughput target for governed, durably recorded calls: share of the echo at c16, p99 at c64. */
+function printRecordedTarget(runs: Measurement[], rat: Ratio[], recording: Recording | null): void {
+  const scenario = SCENARIOS[0]!;
+  const share = rat.find((r) => r.baseline === "echo" && r.scenario === scenario.id && r.concurrency === 16);
+  const at64 = runs.find((r) => r.target === "invoke" && r.scenario === scenario.id && r.concurrency === 64);
+  if (!share && !at64 && !recording) return;
+  console.log(`\n=== Governed, durably recorded calls (${scenario.title}; every call writes an execution record)\n`);
+  if (recording) {
+    const all = recording.records >= recording.answered;
+    console.log(
+      `  execution records after Invoke's runs: ${fmtInt(recording.records)} for ${fmtInt(recording.answered)} answered calls` +
+        ` (${all ? "all recorded" : "RECORDS MISSING"}), chain ${recording.chainOk ? "verifies" : "BROKEN"}`,
+    );
+  }
+  if (share) {
+    const met = share.rps >= ECHO_SHARE_TARGET;
+    console.log(`  TARGET req/s at c=16 ≥ ${ECHO_SHARE_TARGET * 100}% of the bare Bun.serve echo's: ${(share.rps * 100).toFixed(1)}% (${met ? "met" : "MISSED"})`);
+  }
+  if (at64) console.log(`  p99 at c=64: ${fmtMs(at64.p99Ms)} ms (${fmtInt(at64.rps)} req/s)`);
 }
 
 /** Fraction (0–1) of all CPUs' time spent busy over the next `ms` milliseconds, from /proc/stat. */
@@ -255,12 +315,15 @@ async function main(): Promise<number> {
   const failures: { target: string; error: string }[] = [];
   let cold: ColdStart | null = null;
   let policy: PolicyFigures | null = null;
+  let recording: Recording | null = null;
+  let upstream: UpstreamOverhead | null = null;
   try {
     for (const target of config.targets) {
       try {
         const res = await benchTarget(target, ctx, config);
         commands[target.id] = res.command;
         runs.push(...res.runs);
+        recording ??= res.recording ?? null;
       } catch (err) {
         failures.push({ target: target.id, error: (err as Error).message });
         console.error(`\n✖ ${target.label} failed: ${(err as Error).message}`);
@@ -285,6 +348,15 @@ async function main(): Promise<number> {
         console.error(`\n✖ policy benchmark failed: ${(err as Error).message}`);
       }
     }
+    if (withInvoke && config.upstreamCalls > 0) {
+      console.log("\n▶ Invoke in front of an HTTP upstream");
+      try {
+        upstream = await measureUpstreamOverhead(ctx, config.upstreamCalls);
+      } catch (err) {
+        failures.push({ target: "invoke-upstream", error: (err as Error).message });
+        console.error(`\n✖ upstream benchmark failed: ${(err as Error).message}`);
+      }
+    }
   } finally {
     cleanUp();
   }
@@ -292,8 +364,14 @@ async function main(): Promise<number> {
   for (const r of runs.filter((r) => totalErrors(r) > 0)) {
     failures.push({ target: r.target, error: `${r.scenario} at concurrency ${r.concurrency}:${errorNote(r)}` });
   }
+  if (recording && (recording.records < recording.answered || !recording.chainOk)) {
+    failures.push({ target: "invoke-records", error: `${recording.records} records for ${recording.answered} answered calls, chain ok: ${recording.chainOk}` });
+  }
+  if (upstream && (upstream.records < upstream.answeredByInvoke || !upstream.chainOk)) {
+    failures.push({ target: "invoke-upstream-records", error: `${upstream.records} records for ${upstream.answeredByInvoke} answered calls, chain ok: ${upstream.chainOk}` });
+  }
   const rat = ratios(runs);
-  printReport(config, runs, rat, cold, policy);
+  printReport(config, runs, rat, cold, policy, recording, upstream);
   mkdirSync(dirname(RESULTS_FILE), { recursive: true });
   const report = {
     environment: env,
@@ -310,6 +388,8 @@ async function main(): Promise<number> {
     ratios: rat,
     coldStart: cold,
     policy,
+    recording,
+    upstream,
     failures,
   };
   writeFileSync(RESULTS_FILE, `${JSON.stringify(report, null, 2)}\n`);

@@ -155,3 +155,27 @@ describe("serve from a folder holding only its database, a .env and a broken bun
     await expect(fetch(`${url}/healthz`)).rejects.toThrow();
   });
 });
+
+describe("serve --demo from the binary: seed 000's examples answer out of the box", () => {
+  test("database.execute: drop table is denied, a SELECT runs, and an UPDATE waits for approval", async () => {
+    using site = tempDir();
+    const admin = await initDatabase([binary], ["--db", "./invoke.db", "--demo"], { cwd: site.path });
+    await using server = spawnProcess([binary, "serve", "--port", "0", "--db", "./invoke.db"], { cwd: site.path });
+    const url = await listeningUrl(server);
+    const call = async (name: string, args: Record<string, unknown>) => {
+      const response = await fetch(`${url}/v1/mcp`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "X-API-Key": admin.admin_key },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name, arguments: args } }),
+      });
+      return ((await response.json()) as { result: Record<string, any> }).result;
+    };
+    const dropped = await call("database.execute", { sql: "drop table invoices" });
+    expect(dropped.isError).toBe(true);
+    expect(dropped.content[0].text).toContain("Policy denies");
+    const rows = await call("database.query", { sql: "SELECT count(*) AS n FROM invoices" });
+    expect(rows.structuredContent.rows[0].n).toBeGreaterThan(0);
+    const pending = await call("database.execute", { sql: "UPDATE invoices SET status = 'paid' WHERE key = 'INV-2024-001'" });
+    expect(pending.structuredContent).toMatchObject({ status: "pending_approval" });
+  });
+});

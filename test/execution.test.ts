@@ -3,10 +3,12 @@
  * `database` connector: seed 000's `database.execute` (drop denied, UPDATE … WHERE approved then run
  * once, SELECT runs), and attacks on four eyes.
  */
-import { afterEach, describe, expect, it } from "bun:test";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "bun:test";
+import { SQL } from "bun";
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import { createTenant } from "../src/governance/bootstrap.ts";
+import { postgresSkipReason, startPostgres, type PostgresServer } from "./support/postgres.ts";
 import { keyFor, request, rest, rpc, startTestServer, type TestServer } from "./support/harness.ts";
 
 const servers: TestServer[] = [];
@@ -14,28 +16,63 @@ afterEach(async () => {
   for (const server of servers.splice(0)) await server[Symbol.asyncDispose]();
 });
 
-/** A server with a `database` connector on a fresh SQLite file holding invoices, and an agent key (editor, operator). */
-async function governedServer(config: Parameters<typeof startTestServer>[0] = {}) {
+/** A company database the `database` connector points at: invoices and an audit table, readable by the test. */
+interface Company {
+  spec: Record<string, unknown>;
+  read(sql: string): Promise<unknown[]>;
+}
+
+const SEED = [
+  "CREATE TABLE invoices (id INTEGER PRIMARY KEY, customer TEXT NOT NULL, amount INTEGER NOT NULL, status TEXT NOT NULL)",
+  "INSERT INTO invoices (id, customer, amount, status) VALUES (1, 'Acme', 100, 'open'), (2, 'Acme', 250, 'open'), (3, 'Globex', 75, 'paid')",
+  "CREATE TABLE audit (note TEXT)",
+];
+
+function sqliteCompany(folder: string): Company {
+  const path = join(folder, "company.sqlite");
+  const db = new Database(path, { create: true });
+  for (const statement of SEED) db.run(statement);
+  db.close();
+  return {
+    spec: { type: "database", dialect: "sqlite", path },
+    read: async (sql) => {
+      const reader = new Database(path, { readonly: true });
+      try {
+        return reader.query(sql).all();
+      } finally {
+        reader.close();
+      }
+    },
+  };
+}
+
+let companies = 0;
+async function postgresCompany(postgres: PostgresServer): Promise<Company> {
+  const name = `company_${++companies}`;
+  const admin = new SQL(postgres.url, { max: 1 });
+  await admin.unsafe(`CREATE DATABASE ${name}`);
+  await admin.close();
+  const url = postgres.url.replace(/\/[^/?]+(\?|$)/, `/${name}$1`);
+  const db = new SQL(url, { max: 1 });
+  for (const statement of SEED) await db.unsafe(statement);
+  cleanupsAfter.push(() => db.close());
+  return { spec: { type: "database", dialect: "postgres", url }, read: (sql) => db.unsafe(sql) };
+}
+
+const cleanupsAfter: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanupsAfter.splice(0)) await cleanup();
+});
+
+/** A server with a `database` connector on a fresh company database (SQLite unless given), and an agent key (editor, operator). */
+async function governedServer(config: Parameters<typeof startTestServer>[0] = {}, company?: Company) {
   const server = startTestServer(config);
   servers.push(server);
-  const path = join(server.dbPath, "..", "company.sqlite");
-  const company = new Database(path, { create: true });
-  company.run("CREATE TABLE invoices (id INTEGER PRIMARY KEY, customer TEXT NOT NULL, amount INTEGER NOT NULL, status TEXT NOT NULL)");
-  company.run("INSERT INTO invoices (customer, amount, status) VALUES ('Acme', 100, 'open'), ('Acme', 250, 'open'), ('Globex', 75, 'paid')");
-  company.run("CREATE TABLE audit (note TEXT)");
-  company.close();
-  const added = await rest(server, "POST", "/v1/connectors", { name: "database", type: "database", dialect: "sqlite", path });
+  company ??= sqliteCompany(join(server.dbPath, ".."));
+  const added = await rest(server, "POST", "/v1/connectors", { name: "database", ...company.spec });
   expect(added.status).toBe(201);
   const agentKey = await keyFor(server, "editor", "operator", "agent@example.com");
-  const read = (sql: string) => {
-    const db = new Database(path, { readonly: true });
-    try {
-      return db.query(sql).all();
-    } finally {
-      db.close();
-    }
-  };
-  return { server, agentKey, read, path };
+  return { server, agentKey, read: company.read };
 }
 
 async function call(server: TestServer, key: string, name: string, args: Record<string, unknown>) {
@@ -46,18 +83,33 @@ async function call(server: TestServer, key: string, name: string, args: Record<
 
 const publish = (server: TestServer, source: string) => rest(server, "POST", "/v1/policies", { source, publish: true });
 
-describe("seed 000: database.execute through governance", () => {
-  it("denies drop table with the matched rule, and the table still exists", async () => {
-    const { server, agentKey, read } = await governedServer();
+const skipPostgres = postgresSkipReason();
+const dialects: [string, boolean][] = [
+  ["SQLite", false],
+  ["PostgreSQL", skipPostgres !== undefined],
+];
+
+describe.each(dialects)("seed 000: database.execute through governance on %s", (dialect, skip) => {
+  let postgres: PostgresServer | undefined;
+  beforeAll(async () => {
+    if (dialect === "PostgreSQL" && !skip) postgres = await startPostgres();
+  });
+  afterAll(async () => {
+    await postgres?.stop();
+  });
+  const governedOn = async () => governedServer({}, postgres ? await postgresCompany(postgres) : undefined);
+
+  it.skipIf(skip)("denies drop table with the matched rule, and the table still exists", async () => {
+    const { server, agentKey, read } = await governedOn();
     const result = await call(server, agentKey, "database.execute", { sql: "drop table invoices" });
     expect(result.isError).toBe(true);
     expect(result.content[0].text).toContain("Policy denies database.execute");
     expect(JSON.parse(result.content[1].text).matched_rules.map((rule: { id: string }) => rule.id)).toContain("deny-destructive-sql");
-    expect(read("SELECT count(*) AS n FROM invoices")).toEqual([{ n: 3 }]);
+    expect(await read("SELECT CAST(count(*) AS INTEGER) AS n FROM invoices")).toEqual([{ n: 3 }]);
   });
 
-  it("runs a SELECT and returns the upstream's rows as they came", async () => {
-    const { server, agentKey } = await governedServer();
+  it.skipIf(skip)("runs a SELECT and returns the upstream's rows as they came", async () => {
+    const { server, agentKey } = await governedOn();
     const result = await call(server, agentKey, "database.query", { sql: "SELECT customer, amount FROM invoices WHERE customer = 'Acme' ORDER BY amount" });
     expect(result.isError).toBeFalsy();
     expect(result.structuredContent.rows).toEqual([
@@ -66,13 +118,13 @@ describe("seed 000: database.execute through governance", () => {
     ]);
   });
 
-  it("queues an UPDATE … WHERE for approval, runs nothing, and runs it once when approved", async () => {
-    const { server, agentKey, read } = await governedServer();
+  it.skipIf(skip)("queues an UPDATE … WHERE for approval, runs nothing, and runs it once when approved", async () => {
+    const { server, agentKey, read } = await governedOn();
     const pending = await call(server, agentKey, "database.execute", { sql: "UPDATE invoices SET status = 'void' WHERE customer = 'Globex'" });
     expect(pending.isError).toBeFalsy();
     expect(pending.structuredContent).toMatchObject({ status: "pending_approval", approvals_required: 1, poll: { tool: "invoke.approvals.get" } });
     const id = pending.structuredContent.approval_id;
-    expect(read("SELECT status FROM invoices WHERE customer = 'Globex'")).toEqual([{ status: "paid" }]);
+    expect(await read("SELECT status FROM invoices WHERE customer = 'Globex'")).toEqual([{ status: "paid" }]);
 
     const polled = await call(server, agentKey, "invoke.approvals.get", { id });
     expect(polled.structuredContent).toMatchObject({ id, status: "pending", approvals: 0, approvals_required: 1, tool: "database.execute" });
@@ -81,7 +133,7 @@ describe("seed 000: database.execute through governance", () => {
     expect(approved.status).toBe(200);
     expect(approved.body).toMatchObject({ status: "executed", approvals: 1, votes: [{ decision: "approve", comment: "month-end cleanup" }] });
     expect(approved.body.outcome.structuredContent.rows_affected).toBe(1);
-    expect(read("SELECT status FROM invoices WHERE customer = 'Globex'")).toEqual([{ status: "void" }]);
+    expect(await read("SELECT status FROM invoices WHERE customer = 'Globex'")).toEqual([{ status: "void" }]);
 
     const again = await rest(server, "POST", `/v1/approvals/${id}/approve`);
     expect(again.status).toBe(409);
@@ -89,14 +141,14 @@ describe("seed 000: database.execute through governance", () => {
     expect(after.structuredContent).toMatchObject({ status: "executed", outcome: { structuredContent: { rows_affected: 1 } } });
   });
 
-  it("never runs a rejected request, and one rejection is final", async () => {
-    const { server, agentKey, read } = await governedServer();
+  it.skipIf(skip)("never runs a rejected request, and one rejection is final", async () => {
+    const { server, agentKey, read } = await governedOn();
     const pending = await call(server, agentKey, "database.execute", { sql: "UPDATE invoices SET amount = 0 WHERE customer = 'Acme'" });
     const id = pending.structuredContent.approval_id;
     expect((await rest(server, "POST", `/v1/approvals/${id}/reject`, { comment: "no" })).body.status).toBe("rejected");
     const secondAdmin = await keyFor(server, "admin", "admin", "second-admin@example.com");
     expect((await rest(server, "POST", `/v1/approvals/${id}/approve`, undefined, secondAdmin)).status).toBe(409);
-    expect(read("SELECT sum(amount) AS total FROM invoices WHERE customer = 'Acme'")).toEqual([{ total: 350 }]);
+    expect(await read("SELECT CAST(sum(amount) AS INTEGER) AS total FROM invoices WHERE customer = 'Acme'")).toEqual([{ total: 350 }]);
   });
 });
 
@@ -139,10 +191,10 @@ rules:
     const editor = await keyFor(server, "editor", "operator", "editor2@example.com");
     expect((await rest(server, "POST", `/v1/approvals/${id}/approve`, undefined, editor)).status).toBe(403);
 
-    expect(read("SELECT count(*) AS n FROM audit")).toEqual([{ n: 0 }]);
+    expect(await read("SELECT CAST(count(*) AS INTEGER) AS n FROM audit")).toEqual([{ n: 0 }]);
     const second = await keyFor(server, "admin", "admin", "second-admin@example.com");
     expect((await rest(server, "POST", `/v1/approvals/${id}/approve`, undefined, second)).body).toMatchObject({ status: "executed", approvals: 2 });
-    expect(read("SELECT count(*) AS n FROM audit")).toEqual([{ n: 1 }]);
+    expect(await read("SELECT CAST(count(*) AS INTEGER) AS n FROM audit")).toEqual([{ n: 1 }]);
   });
 
   it("executes a 2-approver request exactly once when 20 admins approve at the same time", async () => {
@@ -154,7 +206,7 @@ rules:
     const answers = await Promise.all(admins.map((key) => rest(server, "POST", `/v1/approvals/${id}/approve`, undefined, key)));
     expect(answers.filter((answer) => answer.status === 200).length).toBeGreaterThanOrEqual(2);
     expect(answers.every((answer) => answer.status === 200 || answer.status === 409)).toBe(true);
-    expect(read("SELECT count(*) AS n FROM audit")).toEqual([{ n: 1 }]);
+    expect(await read("SELECT CAST(count(*) AS INTEGER) AS n FROM audit")).toEqual([{ n: 1 }]);
     const final = await rest(server, "GET", `/v1/approvals/${id}`);
     expect(final.body.status).toBe("executed");
     expect(final.body.approvals).toBe(2);
@@ -169,7 +221,7 @@ rules:
     expect(late.status).toBe(409);
     expect(late.body.error.code).toBe("approval_expired");
     expect((await rest(server, "GET", `/v1/approvals/${pending.structuredContent.approval_id}`)).body.status).toBe("expired");
-    expect(read("SELECT count(*) AS n FROM audit")).toEqual([{ n: 0 }]);
+    expect(await read("SELECT CAST(count(*) AS INTEGER) AS n FROM audit")).toEqual([{ n: 0 }]);
   });
 
   it("gives agents no way to decide over MCP", async () => {

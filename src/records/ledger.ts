@@ -100,7 +100,10 @@ export class ExecutionLedger implements RecordSource {
     });
   }
 
-  /** Writes a record now, in its own IMMEDIATE transaction or in the caller's open one. */
+  /**
+   * Writes a record now, in its own IMMEDIATE transaction or in the caller's open one (whose snapshot
+   * SQLite refuses to write from if another process appended meanwhile, so the chain cannot fork).
+   */
   appendNow(input: RecordInput): ExecutionRecord {
     const draft = this.draft(input);
     return toRecord(this.store.sqlite.inTransaction ? this.insert(draft, new Map()) : this.commitOne.immediate(draft));
@@ -174,7 +177,8 @@ export class ExecutionLedger implements RecordSource {
     if (this.scheduled) return;
     this.scheduled = true;
     // setImmediate, not a microtask: it runs after the event loop has taken in every request that arrived
-    // meanwhile, so concurrent HTTP calls share a transaction (bench/records.ts measures both).
+    // meanwhile. Measured over HTTP with 64 connections: ~18 records per transaction (18k calls/s) against
+    // 1 with a microtask, which then does no better than a transaction per call.
     setImmediate(() => {
       this.scheduled = false;
       this.commitQueued();
@@ -317,6 +321,7 @@ function parseJson(text: string): unknown {
   }
 }
 
+/** A statement the schema refused (foreign key, not null, unique): SQLite undid that statement only. */
 function isConstraintViolation(error: unknown): boolean {
   return typeof (error as { code?: unknown })?.code === "string" && (error as { code: string }).code.startsWith("SQLITE_CONSTRAINT");
 }
