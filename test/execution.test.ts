@@ -263,3 +263,36 @@ describe("execution records of governed work", () => {
     expect((await rest(server, "GET", "/v1/executions/verify")).body).toMatchObject({ ok: true });
   });
 });
+
+describe("simulation and enforcement", () => {
+  it.each([
+    ["drop table invoices", "deny"],
+    ["DELETE FROM invoices", "deny"],
+    ["UPDATE invoices SET status = 'x' WHERE id = 2", "require_approval"],
+    ["INSERT INTO audit (note) VALUES ('y')", "require_approval"],
+    ["SELECT * FROM invoices", "allow"],
+    ["this is not sql", "deny"],
+  ])("%s: invoke.policy.simulate predicts exactly what the call then does (%s)", async (sql, expected) => {
+    const { server, agentKey } = await governedServer();
+    const simulated = await call(server, agentKey, "invoke.policy.simulate", { agent_id: "finance_agent", action: "database.execute", params: { sql } });
+    expect(simulated.structuredContent.decision).toBe(expected);
+    await call(server, agentKey, "database.execute", { sql });
+    const record = (await rest(server, "GET", "/v1/executions?tool=database.execute")).body.records[0];
+    expect(record.decision).toBe(simulated.structuredContent.decision);
+    expect(record.matched_rules).toEqual(simulated.structuredContent.matched_rules.map((rule: { id: string }) => rule.id));
+  });
+});
+
+describe("the control-plane tools see real connectors", () => {
+  it("tools.search lists the connector's tools with their health and posture; preflight blocks a drop and clears a select", async () => {
+    const { server, agentKey } = await governedServer();
+    const found = (await call(server, agentKey, "invoke.tools.search", { query: "database" })).structuredContent.tools;
+    expect(found.map((tool: { name: string }) => tool.name).sort()).toEqual(["database.execute", "database.query"]);
+    expect(found.find((tool: { name: string }) => tool.name === "database.query")).toMatchObject({ healthy: true, read_only: true, callable_by_you: true });
+    expect(found.find((tool: { name: string }) => tool.name === "database.execute")).toMatchObject({ healthy: true, read_only: false });
+    const blocked = await call(server, agentKey, "invoke.preflight.run", { agent_id: "finance_agent", action: "database.execute", params: { sql: "drop table invoices" } });
+    expect(blocked.structuredContent).toMatchObject({ verdict: "blocked", decision: "deny" });
+    const ready = await call(server, agentKey, "invoke.preflight.run", { agent_id: "finance_agent", action: "database.query", params: { sql: "SELECT 1" } });
+    expect(ready.structuredContent).toMatchObject({ verdict: "ready", decision: "allow" });
+  });
+});
