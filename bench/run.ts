@@ -195,7 +195,7 @@ function printTable(header: string[], rows: string[][]): void {
   for (const r of rows) console.log(line(r));
 }
 
-/** Prints the result table, the ratio table of each scenario and the cold-start figures. */
+/** Prints the result table, the ratio table of each scenario, the cold-start and policy figures and the targets. */
 function printReport(
   config: Config,
   runs: Measurement[],

@@ -9,7 +9,9 @@ import { tempDir } from "./support/harness.ts";
 import { CLI, initDatabase, runCli, startServer } from "./support/process.ts";
 
 const CONCURRENCY = 16;
-const LOAD_MS = 1000;
+/** Load before each kill, and kill-and-restart rounds. */
+const LOAD_MS = 600;
+const ROUNDS = 3;
 const CALL = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "invoke.whoami", arguments: {} } });
 
 /** Every agent id in the tenant's tool-call records, read page by page over REST. */
@@ -27,6 +29,68 @@ async function recordedAgents(url: string, key: string): Promise<Set<string>> {
   return agents;
 }
 
+/** What one round of load saw: the agents whose calls were answered, and how many calls were still in flight at the kill. */
+interface Round {
+  answered: string[];
+  inFlightAtKill: number;
+}
+
+/**
+ * Starts the server, sends tools/call from CONCURRENCY loops (each call under its own agent id) for
+ * LOAD_MS, then kills the server with SIGKILL the moment the next answer arrives: the instant at which
+ * a record committed only after the answer would be lost.
+ */
+async function loadAndKill(serve: string[], key: string, round: number): Promise<Round> {
+  await using server = await startServer(serve);
+  const answered: string[] = [];
+  let inFlight = 0;
+  let inFlightAtKill = 0;
+  let killing = false;
+  let stopping = false;
+  const killed = Promise.withResolvers<void>();
+  const kill = () => {
+    inFlightAtKill = inFlight;
+    server.kill("SIGKILL");
+    stopping = true;
+    killed.resolve();
+  };
+  const worker = async (index: number) => {
+    for (let call = 0; !stopping; call++) {
+      const agent = `crash-${round}-${index}-${call}`;
+      inFlight++;
+      try {
+        const res = await fetch(`${server.url}/v1/mcp`, {
+          method: "POST",
+          headers: { "Content-Type": "application/json", Accept: "application/json, text/event-stream", "X-API-Key": key, "X-Invoke-Agent-Id": agent },
+          body: CALL,
+          signal: AbortSignal.timeout(5000),
+        });
+        const body = (await res.json()) as { result?: { isError?: boolean } };
+        inFlight--;
+        if (res.status === 200 && body.result !== undefined && body.result.isError !== true) {
+          answered.push(agent);
+          if (killing && !stopping) kill();
+        }
+      } catch {
+        // Cut off by the kill: never answered, so nothing was promised.
+        inFlight--;
+      }
+    }
+  };
+  const workers = Array.from({ length: CONCURRENCY }, (_, index) => worker(index));
+  try {
+    await Bun.sleep(LOAD_MS);
+    killing = true;
+    await Promise.race([killed.promise, Bun.sleep(2000)]);
+    if (!stopping) kill(); // a stalled server: no answer came to kill it on
+  } finally {
+    stopping = true;
+    await Promise.all(workers);
+  }
+  expect(await server.waitForExit()).toBeNull();
+  return { answered, inFlightAtKill };
+}
+
 test("a server killed with SIGKILL under load loses no record of a call it answered, and the chain verifies after restart", async () => {
   using dir = tempDir();
   const db = join(dir.path, "invoke.db");
@@ -36,46 +100,14 @@ test("a server killed with SIGKILL under load loses no record of a call it answe
   const { admin_key: key } = await initDatabase(CLI, ["--db", db]);
   const serve = [...CLI, "serve", "--db", db, "--port", "0", "--config", config];
 
+  // Each restart continues the chain a crash left; a lost record shows in any round.
   const answered: string[] = [];
-  let inFlightAtKill = 0;
-  {
-    await using server = await startServer(serve);
-    let inFlight = 0;
-    let stopping = false;
-    const worker = async (index: number) => {
-      for (let call = 0; !stopping; call++) {
-        const agent = `crash-${index}-${call}`;
-        inFlight++;
-        try {
-          const res = await fetch(`${server.url}/v1/mcp`, {
-            method: "POST",
-            headers: { "Content-Type": "application/json", Accept: "application/json, text/event-stream", "X-API-Key": key, "X-Invoke-Agent-Id": agent },
-            body: CALL,
-            signal: AbortSignal.timeout(5000),
-          });
-          const body = (await res.json()) as { result?: { isError?: boolean } };
-          if (res.status === 200 && body.result !== undefined && body.result.isError !== true) answered.push(agent);
-        } catch {
-          // Cut off by the kill: never answered, so nothing was promised.
-        } finally {
-          inFlight--;
-        }
-      }
-    };
-    const workers = Array.from({ length: CONCURRENCY }, (_, index) => worker(index));
-    try {
-      await Bun.sleep(LOAD_MS);
-      inFlightAtKill = inFlight;
-      server.kill("SIGKILL");
-    } finally {
-      stopping = true;
-      await Promise.all(workers);
-    }
-    expect(await server.waitForExit()).toBeNull();
+  for (let round = 0; round < ROUNDS; round++) {
+    const seen = await loadAndKill(serve, key, round);
+    expect(seen.inFlightAtKill).toBeGreaterThan(0);
+    expect(seen.answered.length).toBeGreaterThan(100);
+    answered.push(...seen.answered);
   }
-
-  expect(inFlightAtKill).toBeGreaterThan(0);
-  expect(answered.length).toBeGreaterThan(100);
 
   await using restarted = await startServer(serve);
   const recorded = await recordedAgents(restarted.url, key);
