@@ -9,7 +9,7 @@
  */
 import { decodeCursor, encodeCursor } from "../cursor.ts";
 import { BadRequest } from "../errors.ts";
-import { newId } from "../ids.ts";
+import { newSortableId } from "../ids.ts";
 import type { RecordedAction } from "../policy/backtest.ts";
 import type { Effect } from "../policy/model.ts";
 import type { RecordSource } from "../policy/records.ts";
@@ -223,7 +223,7 @@ export class ExecutionLedger implements RecordSource {
     }
     if (!Number.isFinite(input.latencyMs)) throw new TypeError("an execution record's latencyMs must be a finite number");
     return {
-      id: newId("exe"),
+      id: newSortableId("exe"),
       tenant_id: input.tenantId,
       at: Math.trunc(input.at ?? this.now()),
       kind: input.kind,
