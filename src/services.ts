@@ -15,7 +15,6 @@ import { createConnector } from "./connectors/factory.ts";
 import { startApprovalSweeper } from "./execution/approved.ts";
 import { tenantIdByName } from "./governance/directory.ts";
 import { logError, logInfo } from "./log.ts";
-import type { ProductionCatalog } from "./tools/catalog.ts";
 import { ToolRegistry } from "./tools/registry.ts";
 
 /** Everything a request may need. */
@@ -27,8 +26,7 @@ export interface Services {
   gate: AccessGate;
   policy: PolicyService;
   brain: BrainService;
-  /** The production tools: the connector service's enabled, unquarantined tools. */
-  catalog: ProductionCatalog;
+  /** Tenants' connectors, and the production tools they make: enabled, unquarantined. */
   connectors: ConnectorService;
   approvals: ApprovalService;
   records: ExecutionLedger;
@@ -59,7 +57,6 @@ export function createServices(options: ServiceOptions): Services {
     gate,
     policy: new PolicyService(options.store, now),
     brain: new BrainService(options.store, now),
-    catalog: connectors,
     connectors,
     approvals: new ApprovalService(options.store, now, { ttlMs: options.config.approvalTtlMs }),
     records: new ExecutionLedger(options.store, now),

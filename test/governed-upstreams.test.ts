@@ -152,7 +152,7 @@ describe("an upstream that dies mid-call", () => {
     const crashed = await agent.callTool({ name: "fx.crash", arguments: {} });
     expect(crashed.isError).toBe(true);
     expect(JSON.stringify(crashed.content)).toContain("could not be run");
-    await waitFor(async () => server.services.catalog.get(server.tenantId, "fx.pid")?.healthy === true);
+    await waitFor(async () => server.services.connectors.get(server.tenantId, "fx.pid")?.healthy === true);
     const after = structured(await agent.callTool({ name: "fx.pid", arguments: {} })).pid;
     expect(after).not.toBe(before);
     const records = (await rest(server, "GET", "/v1/executions?tool=fx.crash")).body.records;

@@ -15,7 +15,7 @@ import { toolNameMatcher } from "../governance/authorize.ts";
 import type { Store } from "../storage/db.ts";
 import { connectors, connectorTools } from "../storage/schema.ts";
 import type { TenantScope } from "../storage/tenant-scope.ts";
-import type { ProductionCatalog, ProductionTool } from "../tools/catalog.ts";
+import type { ProductionTool } from "../tools/catalog.ts";
 import { canonicalJson, digestOf } from "../records/canonical.ts";
 import type { Connector, ConnectorHealth, UpstreamTool } from "./connector.ts";
 import { ConnectorSpec, DEFAULT_TIMEOUT_MS, type ConfigConnector, type NewConnector } from "./model.ts";
@@ -72,6 +72,11 @@ export function definitionHash(tool: UpstreamTool): string {
   return digestOf({ name: tool.name, title: tool.title ?? null, description: tool.description ?? null, inputSchema: tool.inputSchema, outputSchema: tool.outputSchema ?? null });
 }
 
+/** Invoke's classification, from the connector's configuration alone: database `query`, or a `read_only_tools` glob. */
+function isReadOnly(spec: ConnectorSpec, tool: string): boolean {
+  return spec.type === "database" ? tool === "query" : toolNameMatcher(spec.read_only_tools ?? [])(tool);
+}
+
 /** The stored text of a definition. */
 const definitionText = (tool: UpstreamTool) => canonicalJson(tool) ?? "null";
 
@@ -91,7 +96,7 @@ export function registerConnector(scope: TenantScope, input: NewConnector, now =
 const runningKey = (tenantId: string, name: string) => `${tenantId}\u0000${name}`;
 
 /** Tenants' connectors and the production catalog they make. */
-export class ConnectorService implements ProductionCatalog {
+export class ConnectorService {
   private readonly running = new Map<string, Running>();
   private closed = false;
 
@@ -102,14 +107,16 @@ export class ConnectorService implements ProductionCatalog {
     private readonly log: (line: string) => void = () => {},
   ) {}
 
-  // ---- the catalog (hot path: in-memory only) ----
+  // ---- the production tools (hot path: in-memory only) ----
 
+  /** The tenant's callable production tools. */
   list(tenantId: string): ProductionTool[] {
     const out: ProductionTool[] = [];
     for (const running of this.running.values()) if (running.tenantId === tenantId) out.push(...running.tools.values());
     return out;
   }
 
+  /** One callable production tool by its full name, `<connector>.<tool>`. */
   get(tenantId: string, name: string): ProductionTool | undefined {
     const dot = name.indexOf(".");
     if (dot <= 0) return undefined;
@@ -243,8 +250,7 @@ export class ConnectorService implements ProductionCatalog {
   private productionTool(running: Running, tool: UpstreamTool): ProductionTool {
     const connector = running.connector;
     const timeoutMs = running.spec.timeout_ms ?? DEFAULT_TIMEOUT_MS;
-    const readOnly =
-      running.spec.type === "database" ? tool.name === "query" : toolNameMatcher(running.spec.read_only_tools ?? [])(tool.name);
+    const readOnly = isReadOnly(running.spec, tool.name);
     return {
       name: `${running.name}.${tool.name}`,
       connector: running.name,
@@ -280,7 +286,7 @@ export class ConnectorService implements ProductionCatalog {
     const tools = running.declared.map((tool): ConnectorToolView => {
       const callable = running.tools.get(tool.name);
       const pin = pins.get(tool.name);
-      const readOnly = callable?.readOnly ?? (running.spec.type === "database" ? tool.name === "query" : toolNameMatcher(running.spec.read_only_tools ?? [])(tool.name));
+      const readOnly = isReadOnly(running.spec, tool.name);
       const status = callable ? "enabled" : pin?.status === "quarantined" || (pin && pin.hash !== definitionHash(tool)) ? "quarantined" : "available";
       return {
         name: tool.name,

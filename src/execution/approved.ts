@@ -19,7 +19,7 @@ export async function runApproved(services: Services, tenantId: string, id: stri
   let result: Record<string, unknown> | undefined;
   let error: string | null = null;
   let matchedRules: string[] = [];
-  const tool = services.catalog.get(tenantId, row.tool);
+  const tool = services.connectors.get(tenantId, row.tool);
   if (tool === undefined) {
     error = `${row.tool} is no longer available (connector removed, tool quarantined or not enabled); the approved action did not run`;
   } else {

@@ -15,7 +15,7 @@ export interface IntendedAction {
 
 /** Invoke's classification of `action` for the tenant: unknown and unclassified tools are mutating. */
 export function classifyAction(services: Services, tenantId: string, action: string): "read_only" | "mutating" {
-  const production = services.catalog.get(tenantId, action);
+  const production = services.connectors.get(tenantId, action);
   if (production) return production.readOnly ? "read_only" : "mutating";
   const builtin = services.registry.get(action);
   return builtin?.definition.readOnly ? "read_only" : "mutating";

@@ -124,7 +124,7 @@ export class McpDispatcher {
   /** The tools this caller may call: one authorisation function decides both listing and calling. */
   private visibleTools(caller: Caller): object[] {
     const builtin = this.services.registry.tools.filter((tool) => authorizeTool(caller, tool.definition) === undefined).map((tool) => tool.wire);
-    const production = this.services.catalog
+    const production = this.services.connectors
       .list(caller.tenantId)
       .filter((tool) => authorizeTool(caller, asDefinition(tool)) === undefined)
       .map(productionWire);
@@ -200,7 +200,7 @@ export class McpDispatcher {
       throw new JsonRpcError(JsonRpcErrorCode.InvalidParams, "params.arguments must be an object");
     }
     const builtin = this.services.registry.get(name);
-    const production = builtin === undefined ? this.services.catalog.get(caller.tenantId, name) : undefined;
+    const production = builtin === undefined ? this.services.connectors.get(caller.tenantId, name) : undefined;
     if (builtin === undefined && production === undefined) throw new JsonRpcError(JsonRpcErrorCode.InvalidParams, `Unknown tool: ${name}`);
     const refusal = authorizeTool(caller, builtin?.definition ?? asDefinition(production!));
     if (refusal !== undefined) {

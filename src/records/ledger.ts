@@ -12,7 +12,6 @@ import { BadRequest } from "../errors.ts";
 import { newSortableId } from "../ids.ts";
 import type { RecordedAction } from "../policy/backtest.ts";
 import type { Effect } from "../policy/model.ts";
-import type { RecordSource } from "../policy/records.ts";
 import type { Store } from "../storage/db.ts";
 import { canonicalJson, digestOf } from "./canonical.ts";
 import { checkChain, GENESIS_HASH, HASHED_FIELDS, recordHash, type StoredRecord } from "./chain.ts";
@@ -51,7 +50,7 @@ export interface LedgerStats {
 }
 
 /** Appends, reads, exports and verifies execution records. */
-export class ExecutionLedger implements RecordSource {
+export class ExecutionLedger {
   private queue: Queued[] = [];
   private scheduled = false;
   private readonly counters: LedgerStats = { batches: 0, records: 0 };

@@ -1,8 +1,7 @@
 /**
- * The production tools behind Invoke, as the control plane sees them: each with Invoke's own
- * classification. The connector service (`src/connectors/service.ts`) fills it with the enabled,
- * unquarantined tools of each tenant's connectors; a tenant without connectors has none, and every
- * action it asks about is unknown, which policy treats as mutating.
+ * A production tool behind Invoke, as the control plane sees it: with Invoke's own classification.
+ * The connector service (`src/connectors/service.ts`) makes them from each tenant's enabled,
+ * unquarantined connector tools; an action that names none is unknown, which policy treats as mutating.
  */
 import type { UpstreamResult } from "../connectors/connector.ts";
 import type { ArgumentError } from "./registry.ts";
@@ -23,15 +22,3 @@ export interface ProductionTool {
   /** Runs the tool on its production system (only after authorisation, policy and approvals). */
   call(args: Record<string, unknown>): Promise<UpstreamResult>;
 }
-
-/** Where production tools are looked up. */
-export interface ProductionCatalog {
-  list(tenantId: string): ProductionTool[];
-  get(tenantId: string, name: string): ProductionTool | undefined;
-}
-
-/** The catalog of a server without connectors. */
-export const emptyCatalog: ProductionCatalog = {
-  list: () => [],
-  get: () => undefined,
-};

@@ -32,7 +32,7 @@ export const preflightRunTool = defineTool({
   output: PreflightOutput,
   handler: ({ agent_id, action, params }, { caller, services }) => {
     const checks: Check[] = [];
-    const production = services.catalog.get(caller.tenantId, action);
+    const production = services.connectors.get(caller.tenantId, action);
     const builtin = services.registry.get(action);
     const readOnly = classifyAction(services, caller.tenantId, action) === "read_only";
 

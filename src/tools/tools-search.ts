@@ -43,7 +43,7 @@ export const toolsSearchTool = defineTool({
     const needle = query?.toLowerCase();
     // One version for the whole answer, even if a publish lands while it is being built.
     const policyVersion = services.policy.active(new TenantScope(services.store, caller.tenantId)).version;
-    const tools = services.catalog
+    const tools = services.connectors
       .list(caller.tenantId)
       .filter((tool) => (needle === undefined || `${tool.name} ${tool.description}`.toLowerCase().includes(needle)) && (read_only === undefined || tool.readOnly === read_only))
       .map((tool) => {
