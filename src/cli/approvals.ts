@@ -4,14 +4,12 @@
  * as over REST. An approval that reaches its count is run by the server (its sweeper picks it up).
  */
 import { APPROVAL_STATUSES, type ApprovalStatus, type ApprovalView } from "../approvals/model.ts";
-import { DEFAULT_CONFIG } from "../config.ts";
 import type { Caller } from "../governance/caller.ts";
-import { findUser, tenantIdByName } from "../governance/directory.ts";
+import { findUser } from "../governance/directory.ts";
 import { ROLE_CEILINGS } from "../governance/profiles.ts";
-import { createServices, type Services } from "../services.ts";
-import { TenantScope } from "../storage/tenant-scope.ts";
+import type { TenantScope } from "../storage/tenant-scope.ts";
 import { UsageError, type Command } from "./command.ts";
-import { dbFlag, jsonFlag, tenantFlag, withStore } from "./shared.ts";
+import { dbFlag, jsonFlag, output, tenantFlag, withServices } from "./shared.ts";
 
 type Values = Record<string, string | boolean | undefined>;
 
@@ -41,13 +39,6 @@ function summary(approval: ApprovalView): string {
   return `${approval.id}  ${approval.status.padEnd(9)}  ${approval.tool}  ${approval.approvals}/${approval.approvals_required} approvals  agent ${approval.agent_id}  expires ${approval.expires_at}`;
 }
 
-function withApprovals<T>(values: Values, work: (services: Services, scope: TenantScope) => T): T {
-  return withStore(values, (store, path) => {
-    const services = createServices({ store, config: { ...DEFAULT_CONFIG, db: path } });
-    return work(services, new TenantScope(store, tenantIdByName(store, values.tenant as string)));
-  });
-}
-
 export const approvalsCommand: Command = {
   name: "approvals",
   summary: "List, show, approve and reject approval requests (four eyes).",
@@ -72,25 +63,21 @@ export const approvalsCommand: Command = {
     if (sub !== "list" && !id) throw new UsageError(`${sub} needs an approval ID`);
     const status = values.status as ApprovalStatus | undefined;
     if (status !== undefined && !APPROVAL_STATUSES.includes(status)) throw new UsageError(`--status must be one of ${APPROVAL_STATUSES.join(", ")}`);
-    const print = (data: unknown, human: string) => {
-      console.log(values.json ? JSON.stringify(data) : human);
-      return 0;
-    };
     const admin = { role: "admin" as const, scopes: ROLE_CEILINGS.admin };
     switch (sub) {
       case "list":
-        return withApprovals(values, (services, scope) => {
+        return withServices(values, (services, scope) => {
           const page = services.approvals.list(scope, admin, { status, limit: 200 });
-          return print(page, page.approvals.length === 0 ? "No approval requests." : page.approvals.map(summary).join("\n"));
+          return output(values, page, page.approvals.length === 0 ? "No approval requests." : page.approvals.map(summary).join("\n"));
         });
       case "show":
-        return withApprovals(values, (services, scope) => {
+        return withServices(values, (services, scope) => {
           const approval = services.approvals.get(scope, id!, admin);
-          return print(approval, JSON.stringify(approval, null, 2));
+          return output(values, approval, JSON.stringify(approval, null, 2));
         });
       default: {
         const decision = sub === "approve" ? "approve" : "reject";
-        const result = withApprovals(values, (services, scope) => {
+        const result = withServices(values, (services, scope) => {
           const voter = person(scope, values.as as string | undefined, values.tenant as string);
           const started = performance.now();
           const outcome = services.approvals.decide(scope, voter, id!, decision, (values.comment as string | undefined) ?? null);
@@ -110,7 +97,7 @@ export const approvalsCommand: Command = {
           return outcome;
         });
         const next = result.approvedNow ? " It has its approvals: the running server executes it within a second." : "";
-        return print(result.approval, `${summary(result.approval)}${next}`);
+        return output(values, result.approval, `${summary(result.approval)}${next}`);
       }
     }
   },

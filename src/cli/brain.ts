@@ -3,10 +3,8 @@ import { readFileSync } from "node:fs";
 import { extname } from "node:path";
 import { applyExport, ImportRefused, parseCsvExport, parseJsonLines, type CsvRelation } from "../brain/importer.ts";
 import { BrainService } from "../brain/service.ts";
-import { tenantIdByName } from "../governance/directory.ts";
-import { TenantScope } from "../storage/tenant-scope.ts";
 import { CommandFailure, UsageError, type Command } from "./command.ts";
-import { dbFlag, jsonFlag, tenantFlag, withStore } from "./shared.ts";
+import { dbFlag, jsonFlag, output, tenantFlag, tenantScope, withStore } from "./shared.ts";
 
 function parseRelations(spec: string | undefined): CsvRelation[] {
   if (!spec) return [];
@@ -59,21 +57,17 @@ export const brainCommand: Command = {
       values,
       (store) => {
         const parsed = isCsv ? parseCsvExport(text, file, values.type as string, relations) : parseJsonLines(text, file);
-        const scope = new TenantScope(store, tenantIdByName(store, values.tenant as string));
         const started = performance.now();
-        const summary = applyExport(new BrainService(store), scope, parsed, file, progress(file));
+        const summary = applyExport(new BrainService(store), tenantScope(store, values), parsed, file, progress(file));
         const seconds = (performance.now() - started) / 1000;
         const report = { file, ...summary, seconds: Math.round(seconds * 1000) / 1000 };
         const { entities, relations: added, skipped } = summary;
-        console.log(
-          values.json
-            ? JSON.stringify(report)
-            : [
-                `${file}: ${entities.inserted} inserted, ${entities.updated} updated, ${entities.unchanged} unchanged entities; ${added.added} new relations; ${skipped.length} skipped (${seconds.toFixed(2)} s).`,
-                ...skipped.slice(0, 20).map((skip) => `  skipped line ${skip.line}: ${skip.reason}`),
-              ].join("\n"),
+        return output(values, report, () =>
+          [
+            `${file}: ${entities.inserted} inserted, ${entities.updated} updated, ${entities.unchanged} unchanged entities; ${added.added} new relations; ${skipped.length} skipped (${seconds.toFixed(2)} s).`,
+            ...skipped.slice(0, 20).map((skip) => `  skipped line ${skip.line}: ${skip.reason}`),
+          ].join("\n"),
         );
-        return 0;
       },
       (error) => (error instanceof ImportRefused ? new CommandFailure(error.message) : error),
     );

@@ -4,22 +4,11 @@
  */
 import { createTenant } from "../governance/bootstrap.ts";
 import { isRole } from "../governance/caller.ts";
-import { createUser, findKeyOwner, issueKey, listKeys, listTenants, listUsers, revokeKey, tenantIdByName } from "../governance/directory.ts";
-import type { Store } from "../storage/db.ts";
-import { TenantScope } from "../storage/tenant-scope.ts";
+import { createUser, findKeyOwner, issueKey, listKeys, listTenants, listUsers, revokeKey } from "../governance/directory.ts";
 import { UsageError, type Command } from "./command.ts";
-import { dbFlag, jsonFlag, tenantFlag, withStore } from "./shared.ts";
+import { dbFlag, jsonFlag, output, tenantFlag, tenantScope, withStore } from "./shared.ts";
 
 type Values = Record<string, string | boolean | undefined>;
-
-function scopeOf(store: Store, values: Values): TenantScope {
-  return new TenantScope(store, tenantIdByName(store, values.tenant as string));
-}
-
-function print(values: Values, data: unknown, human: () => string): number {
-  console.log(values.json ? JSON.stringify(data) : human());
-  return 0;
-}
 
 function table(rows: Record<string, unknown>[], columns: string[]): string {
   if (rows.length === 0) return "(none)";
@@ -52,13 +41,18 @@ export const tenantsCommand: Command = {
   details: 'create --json prints {"tenant_id","user_id","admin_key"}; the key is shown once.',
   run(values, positionals) {
     const sub = subcommand(positionals, ["create", "list"]);
-    if (sub === "list") return withStore(values, (store) => print(values, { tenants: listTenants(store) }, () => table(listTenants(store), ["id", "name", "created_at"])));
+    if (sub === "list") {
+      return withStore(values, (store) => {
+        const tenants = listTenants(store);
+        return output(values, { tenants }, () => table(tenants, ["id", "name", "created_at"]));
+      });
+    }
     const name = positionals[1];
     if (!name) throw new UsageError("tenants create needs a NAME");
     const email = values["admin-email"] as string;
     return withStore(values, (store) => {
       const result = createTenant(store, name, email);
-      return print(values, result, () => `Created tenant "${name}" (${result.tenant_id}) with admin ${email} (${result.user_id}).\nAdmin API key (shown once; store it now): ${result.admin_key}`);
+      return output(values, result, () => `Created tenant "${name}" (${result.tenant_id}) with admin ${email} (${result.user_id}).\nAdmin API key (shown once; store it now): ${result.admin_key}`);
     });
   },
 };
@@ -77,8 +71,8 @@ export const usersCommand: Command = {
     const sub = subcommand(positionals, ["create", "list"]);
     if (sub === "list") {
       return withStore(values, (store) => {
-        const users = listUsers(scopeOf(store, values));
-        return print(values, { users }, () => table(users as unknown as Record<string, unknown>[], ["id", "email", "role", "created_at"]));
+        const users = listUsers(tenantScope(store, values));
+        return output(values, { users }, () => table(users as unknown as Record<string, unknown>[], ["id", "email", "role", "created_at"]));
       });
     }
     const email = positionals[1];
@@ -86,8 +80,8 @@ export const usersCommand: Command = {
     const role = required(values, "role");
     if (!isRole(role)) throw new UsageError(`--role must be viewer, editor or admin, not "${role}"`);
     return withStore(values, (store) => {
-      const user = createUser(scopeOf(store, values), { email, role });
-      return print(values, user, () => `Created user ${user.email} (${user.id}) with role ${user.role}.`);
+      const user = createUser(tenantScope(store, values), { email, role });
+      return output(values, user, () => `Created user ${user.email} (${user.id}) with role ${user.role}.`);
     });
   },
 };
@@ -112,23 +106,23 @@ export const keysCommand: Command = {
       const input = { name: required(values, "name"), profile: required(values, "profile"), expires_at: values["expires-at"] as string | undefined };
       const user = required(values, "user");
       return withStore(values, (store) => {
-        const key = issueKey(scopeOf(store, values), user, input, null);
-        return print(values, key, () => `Created key ${key.id} (${key.profile}) for ${user}.\nAPI key (shown once; store it now): ${key.key}`);
+        const key = issueKey(tenantScope(store, values), user, input, null);
+        return output(values, key, () => `Created key ${key.id} (${key.profile}) for ${user}.\nAPI key (shown once; store it now): ${key.key}`);
       });
     }
     if (sub === "list") {
       const user = required(values, "user");
       return withStore(values, (store) => {
-        const keys = listKeys(scopeOf(store, values), user);
-        return print(values, { keys }, () => table(keys as unknown as Record<string, unknown>[], ["id", "name", "profile", "prefix", "last_used_at", "expires_at", "revoked_at"]));
+        const keys = listKeys(tenantScope(store, values), user);
+        return output(values, { keys }, () => table(keys as unknown as Record<string, unknown>[], ["id", "name", "profile", "prefix", "last_used_at", "expires_at", "revoked_at"]));
       });
     }
     const keyId = positionals[1];
     if (!keyId) throw new UsageError("keys revoke needs a KEY_ID");
     return withStore(values, (store) => {
-      const scope = scopeOf(store, values);
+      const scope = tenantScope(store, values);
       const revoked = revokeKey(scope, findKeyOwner(scope, keyId), keyId);
-      return print(values, revoked, () => `Revoked key ${revoked.id} at ${revoked.revoked_at}.`);
+      return output(values, revoked, () => `Revoked key ${revoked.id} at ${revoked.revoked_at}.`);
     });
   },
 };

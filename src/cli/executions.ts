@@ -1,11 +1,10 @@
 /** `invoke executions …`: verify, list and export a tenant's execution records on the local database. */
 import { closeSync, openSync, writeSync } from "node:fs";
 import { BadRequest } from "../errors.ts";
-import { tenantIdByName } from "../governance/directory.ts";
-import { ExecutionLedger, type ExecutionRecord, type RecordFilters } from "../records/ledger.ts";
+import type { ExecutionLedger, ExecutionRecord, RecordFilters } from "../records/ledger.ts";
 import { parseRecordFilters } from "../records/model.ts";
 import { CommandFailure, UsageError, type Command } from "./command.ts";
-import { dbFlag, jsonFlag, tenantFlag, withStore } from "./shared.ts";
+import { dbFlag, jsonFlag, output, tenantFlag, withServices } from "./shared.ts";
 
 type Values = Record<string, string | boolean | undefined>;
 
@@ -36,7 +35,7 @@ function filtersOf(values: Values): RecordFilters {
 
 /** Runs `work` with the ledger of the local store and the id of the tenant named by `--tenant`. */
 function withLedger<T>(values: Values, work: (ledger: ExecutionLedger, tenantId: string) => T): T {
-  return withStore(values, (store) => work(new ExecutionLedger(store), tenantIdByName(store, values.tenant as string)));
+  return withServices(values, (services, scope) => work(services.records, scope.tenantId));
 }
 
 function describe(record: ExecutionRecord): string {
@@ -109,13 +108,11 @@ export const executionsCommand: Command = {
         const filters = filtersOf(values);
         return withLedger(values, (ledger, tenantId) => {
           const page = ledger.list(tenantId, filters);
-          if (values.json) console.log(JSON.stringify(page));
-          else {
+          return output(values, page, () => {
             const lines = page.records.map(describe);
             if (page.next_cursor) lines.push(`More: --cursor ${page.next_cursor}`);
-            console.log(lines.length > 0 ? lines.join("\n") : "No execution records.");
-          }
-          return 0;
+            return lines.length > 0 ? lines.join("\n") : "No execution records.";
+          });
         });
       }
       case "export": {

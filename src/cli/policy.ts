@@ -1,16 +1,14 @@
 /** `invoke policy …`: check, draft, publish, list, show, diff, roll back, simulate and backtest policies on the local database. */
 import { readFileSync } from "node:fs";
-import { DEFAULT_CONFIG } from "../config.ts";
 import { isRole } from "../governance/caller.ts";
-import { tenantIdByName } from "../governance/directory.ts";
 import { findProfile } from "../governance/profiles.ts";
 import { runBacktest } from "../policy/ask.ts";
 import { compilePolicy, formatIssue, PolicyInvalid } from "../policy/compile.ts";
 import type { PolicyService } from "../policy/service.ts";
-import { createServices, type Services } from "../services.ts";
-import { TenantScope } from "../storage/tenant-scope.ts";
+import type { Services } from "../services.ts";
+import type { TenantScope } from "../storage/tenant-scope.ts";
 import { CommandFailure, UsageError, type Command } from "./command.ts";
-import { dbFlag, jsonFlag, tenantFlag, withStore } from "./shared.ts";
+import { dbFlag, jsonFlag, output, tenantFlag, withServices } from "./shared.ts";
 
 type Values = Record<string, string | boolean | undefined>;
 
@@ -30,27 +28,15 @@ function versionFlag(values: Values, name = "version"): number | undefined {
   return Number(value);
 }
 
-/** Runs `work` with the policy service of the local store, on the tenant named by `--tenant`. */
+/** Runs `work` with the local services on the tenant named by `--tenant`; an invalid policy lists its problems. */
 function withPolicy<T>(values: Values, work: (policy: PolicyService, scope: TenantScope, services: Services) => T): T {
-  return withStore(
-    values,
-    (store, path) => {
-      const services = createServices({ store, config: { ...DEFAULT_CONFIG, db: path } });
-      return work(services.policy, new TenantScope(store, tenantIdByName(store, values.tenant as string)), services);
-    },
-    describePolicyError,
-  );
+  return withServices(values, (services, scope) => work(services.policy, scope, services), describePolicyError);
 }
 
 /** Lists every problem of an invalid policy, one per line. */
 function describePolicyError(error: unknown): unknown {
   if (error instanceof PolicyInvalid) return new CommandFailure(`the policy is invalid:\n${error.issues.map((issue) => `  ${formatIssue(issue)}`).join("\n")}`);
   return error;
-}
-
-function out(values: Values, data: unknown, human: string): number {
-  console.log(values.json ? JSON.stringify(data) : human);
-  return 0;
 }
 
 const SUBCOMMANDS = ["check", "draft", "publish", "list", "show", "diff", "rollback", "simulate", "backtest"];
@@ -92,7 +78,7 @@ export const policyCommand: Command = {
         const source = readSource(rest[0]);
         try {
           const policy = compilePolicy(source, rest[0]);
-          return out(values, { valid: true, rules: policy.document.rules.length }, `${rest[0]}: valid, ${policy.document.rules.length} rules.`);
+          return output(values, { valid: true, rules: policy.document.rules.length }, `${rest[0]}: valid, ${policy.document.rules.length} rules.`);
         } catch (error) {
           throw describePolicyError(error);
         }
@@ -102,31 +88,31 @@ export const policyCommand: Command = {
         const source = readSource(rest[0]);
         return withPolicy(values, (policy, scope) => {
           const version = sub === "draft" ? policy.createDraft(scope, source, options) : policy.publishSource(scope, source, options);
-          return out(values, version, `${sub === "draft" ? "Stored draft" : "Published"} policy version ${version.version} (${version.rules} rules).`);
+          return output(values, version, `${sub === "draft" ? "Stored draft" : "Published"} policy version ${version.version} (${version.rules} rules).`);
         });
       }
       case "list":
         return withPolicy(values, (policy, scope) => {
           const versions = policy.list(scope);
-          return out(values, { versions }, versions.map((version) => `${String(version.version).padStart(4)}  ${version.status.padEnd(10)}  ${String(version.rules).padStart(4)} rules  ${version.published_at ?? version.created_at ?? ""}  ${version.comment ?? ""}`.trimEnd()).join("\n"));
+          return output(values, { versions }, versions.map((version) => `${String(version.version).padStart(4)}  ${version.status.padEnd(10)}  ${String(version.rules).padStart(4)} rules  ${version.published_at ?? version.created_at ?? ""}  ${version.comment ?? ""}`.trimEnd()).join("\n"));
         });
       case "show":
         return withPolicy(values, (policy, scope) => {
           const version = policy.get(scope, versionFlag(values) ?? policy.active(scope).version);
-          return out(values, version, version.source.trimEnd());
+          return output(values, version, version.source.trimEnd());
         });
       case "diff": {
         if (rest[0] === undefined || !/^\d+$/.test(rest[0]) || (rest[1] !== undefined && !/^\d+$/.test(rest[1]))) throw new UsageError("diff needs FROM [TO] version numbers");
         return withPolicy(values, (policy, scope) => {
           const to = rest[1] === undefined ? policy.active(scope).version : Number(rest[1]);
           const diff = policy.diff(scope, Number(rest[0]), to);
-          return out(values, { from: Number(rest[0]), to, diff }, diff.trimEnd());
+          return output(values, { from: Number(rest[0]), to, diff }, diff.trimEnd());
         });
       }
       case "rollback":
         return withPolicy(values, (policy, scope) => {
           const version = policy.rollback(scope, { to: versionFlag(values, "to"), by: "cli" });
-          return out(values, version, `Published policy version ${version.version} (${version.comment}).`);
+          return output(values, version, `Published policy version ${version.version} (${version.comment}).`);
         });
       case "simulate": {
         if (!values.agent || !values.action) throw new UsageError("simulate needs --agent and --action");
@@ -148,7 +134,7 @@ export const policyCommand: Command = {
             versionFlag(values),
           );
           const rules = answer.matched_rules.map((rule) => `  ${rule.effect.padEnd(16)} ${rule.id}: ${rule.reason}`).join("\n");
-          return out(values, answer, `${answer.decision} (policy version ${answer.policy_version})\n${rules || `  ${answer.reasons.join(" ")}`}`);
+          return output(values, answer, `${answer.decision} (policy version ${answer.policy_version})\n${rules || `  ${answer.reasons.join(" ")}`}`);
         });
       }
       case "backtest": {
@@ -159,7 +145,7 @@ export const policyCommand: Command = {
           const report = runBacktest(services, scope, { source, file: rest[0], version: versionFlag(values) }, days);
           const lines = [`Replayed ${report.actions} recorded actions of the last ${days} days: ${report.changed} decisions would change.`];
           for (const [change, count] of Object.entries(report.by_change)) lines.push(`  ${change}: ${count}`);
-          return out(values, report, lines.join("\n"));
+          return output(values, report, lines.join("\n"));
         });
       }
     }

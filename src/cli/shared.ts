@@ -2,7 +2,10 @@
 import { DEFAULT_CONFIG, readConfigFile, resolveConfig, type ServerConfig } from "../config.ts";
 import { InvokeError } from "../errors.ts";
 import { isInitialised } from "../governance/bootstrap.ts";
+import { tenantIdByName } from "../governance/directory.ts";
+import { createServices, type Services } from "../services.ts";
 import { openStore, type Store } from "../storage/db.ts";
+import { TenantScope } from "../storage/tenant-scope.ts";
 import { CommandFailure, parsePort, type FlagSpec } from "./command.ts";
 
 /** `--db PATH`: the SQLite file. */
@@ -47,3 +50,19 @@ export function withStore<T>(values: Record<string, string | boolean | undefined
 
 /** `--demo`: load the demo company. */
 export const demoFlag: FlagSpec = { type: "boolean", env: "INVOKE_DEMO", help: "Also load the demo company (customers incl. Acme, contacts, invoices) into the first tenant." };
+
+/** The scope of the tenant named by `--tenant`. */
+export function tenantScope(store: Store, values: Record<string, string | boolean | undefined>): TenantScope {
+  return new TenantScope(store, tenantIdByName(store, values.tenant as string));
+}
+
+/** Runs `work` with the services of the local store (as `withStore`) and the tenant named by `--tenant`. */
+export function withServices<T>(values: Record<string, string | boolean | undefined>, work: (services: Services, scope: TenantScope) => T, describe?: (error: unknown) => unknown): T {
+  return withStore(values, (store, path) => work(createServices({ store, config: { ...DEFAULT_CONFIG, db: path } }), tenantScope(store, values)), describe);
+}
+
+/** Prints `data` as JSON with `--json`, otherwise the human text; returns exit code 0. */
+export function output(values: Record<string, string | boolean | undefined>, data: unknown, human: string | (() => string)): number {
+  console.log(values.json ? JSON.stringify(data) : typeof human === "string" ? human : human());
+  return 0;
+}
