@@ -49,6 +49,7 @@ export function createServices(options: ServiceOptions): Services {
   const limiter = options.limiter ?? new RateLimiter({ defaultLimit: options.config.rateLimit, now });
   const gate = new AccessGate({ store: options.store, limiter, profileRateLimits: options.config.profileRateLimits, now });
   const connectors = new ConnectorService(options.store, options.connectorFactory ?? createConnector, now, logInfo);
+  const records = new ExecutionLedger(options.store, now);
   return {
     store: options.store,
     config: options.config,
@@ -58,8 +59,8 @@ export function createServices(options: ServiceOptions): Services {
     policy: new PolicyService(options.store, now),
     brain: new BrainService(options.store, now),
     connectors,
-    approvals: new ApprovalService(options.store, now, { ttlMs: options.config.approvalTtlMs }),
-    records: new ExecutionLedger(options.store, now),
+    approvals: new ApprovalService(options.store, records, now, { ttlMs: options.config.approvalTtlMs }),
+    records,
     now,
   };
 }

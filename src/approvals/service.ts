@@ -5,13 +5,14 @@
  * approved (and from approved to executing) is a conditional UPDATE, so concurrent votes — from this
  * process or from the CLI in another — execute an action at most once.
  */
-import { and, asc, desc, eq, lt, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, lt, lte, or, sql } from "drizzle-orm";
 import { decodeCursor, encodeCursor } from "../cursor.ts";
 import { Forbidden, InvokeError, NotFound } from "../errors.ts";
 import { roleAtLeast, type Caller, type Role } from "../governance/caller.ts";
 import { newId } from "../ids.ts";
 import type { PolicyAnswer } from "../policy/service.ts";
 import { redact } from "../records/redact.ts";
+import type { ExecutionLedger } from "../records/ledger.ts";
 import type { Store } from "../storage/db.ts";
 import type { ApprovalStatus, ApprovalView } from "./model.ts";
 import { approvals, approvalVotes, users } from "../storage/schema.ts";
@@ -55,6 +56,8 @@ export class ApprovalService {
 
   constructor(
     private readonly store: Store,
+    /** Every vote is recorded in the transaction that casts it. */
+    private readonly records: ExecutionLedger,
     private readonly now: () => number = Date.now,
     options: ApprovalOptions = {},
   ) {
@@ -67,6 +70,7 @@ export class ApprovalService {
     const id = newId("apr");
     const now = this.now();
     const expiresAt = now + this.ttlMs;
+    const approvalsRequired = Math.max(1, input.answer.approvals_required);
     this.store.db
       .insert(approvals)
       .values({
@@ -82,7 +86,7 @@ export class ApprovalService {
         role: input.caller.role,
         policyVersion: input.answer.policy_version,
         matchedRules: JSON.stringify(input.answer.matched_rules),
-        approvalsRequired: Math.max(1, input.answer.approvals_required),
+        approvalsRequired,
         status: "pending",
         createdAt: now,
         expiresAt,
@@ -92,7 +96,7 @@ export class ApprovalService {
     return {
       status: "pending_approval",
       approval_id: id,
-      approvals_required: Math.max(1, input.answer.approvals_required),
+      approvals_required: approvalsRequired,
       expires_at: new Date(expiresAt).toISOString(),
       reasons: input.answer.reasons,
       poll: { tool: "invoke.approvals.get", arguments: { id } },
@@ -104,16 +108,18 @@ export class ApprovalService {
     return roleAtLeast(viewer.role, this.approverRole) && viewer.scopes.has("approvals:decide");
   }
 
-  /** The tenant's requests, newest first; `status` filters. */
+  /**
+   * The tenant's requests, newest first; `status` filters. A pending request past its expiry is shown
+   * (and filtered) as expired whether or not the sweeper has written that yet: reads never write.
+   */
   list(scope: TenantScope, viewer: Pick<Caller, "role" | "scopes">, filter: { status?: ApprovalStatus; limit?: number; cursor?: string } = {}): { approvals: ApprovalView[]; next_cursor?: string } {
-    this.expireDue(scope.tenantId);
     const limit = Math.min(Math.max(filter.limit ?? 50, 1), 200);
     const offset = decodeCursor(filter.cursor);
     if (offset === undefined) throw new InvokeError(400, "invalid_cursor", "invalid cursor");
     const rows = this.store.db
       .select()
       .from(approvals)
-      .where(scope.where(approvals, filter.status ? eq(approvals.status, filter.status) : undefined))
+      .where(scope.where(approvals, filter.status ? this.statusIs(filter.status) : undefined))
       .orderBy(desc(approvals.createdAt), desc(approvals.id))
       .limit(limit + 1)
       .offset(offset)
@@ -124,7 +130,6 @@ export class ApprovalService {
 
   /** One request of the tenant; another tenant's id is not found. */
   get(scope: TenantScope, id: string, viewer: Pick<Caller, "role" | "scopes">): ApprovalView {
-    this.expireDue(scope.tenantId);
     return this.toView(this.row(scope, id), viewer);
   }
 
@@ -137,9 +142,18 @@ export class ApprovalService {
   /**
    * Records `voter`'s decision. Refused: a voter below the approver role or without approvals:decide,
    * the requester, a second vote by the same person, a request no longer pending (decided or expired).
-   * Returns the request afterwards and whether this vote made it approved (the caller then runs it).
+   * The vote and its execution record commit together. Returns the request afterwards and whether
+   * this vote made it approved (the caller then runs it).
    */
-  decide(scope: TenantScope, voter: Caller, id: string, decision: "approve" | "reject", comment: string | null): { approval: ApprovalView; approvedNow: boolean } {
+  decide(
+    scope: TenantScope,
+    voter: Caller,
+    id: string,
+    decision: "approve" | "reject",
+    comment: string | null,
+    clientName: string | null = null,
+  ): { approval: ApprovalView; approvedNow: boolean } {
+    const started = performance.now();
     if (!this.isApprover(voter)) {
       throw new Forbidden(`deciding approvals needs role ${this.approverRole} and scope approvals:decide; ${voter.email} has role ${voter.role}`, "approver_required");
     }
@@ -149,7 +163,6 @@ export class ApprovalService {
         const row = this.row(scope, id);
         const now = this.now();
         if (row.status === "pending" && row.expiresAt <= now) {
-          this.store.db.update(approvals).set({ status: "expired", decidedAt: row.expiresAt }).where(eq(approvals.id, id)).run();
           throw new InvokeError(409, "approval_expired", `approval ${id} expired at ${new Date(row.expiresAt).toISOString()}; it will never run`);
         }
         if (row.status !== "pending") throw new InvokeError(409, "approval_decided", `approval ${id} is ${row.status}; votes are closed`);
@@ -161,6 +174,20 @@ export class ApprovalService {
           .returning({ userId: approvalVotes.userId })
           .all();
         if (vote.length === 0) throw new InvokeError(409, "already_voted", `${voter.email} has already voted on ${id}; each person counts once`);
+        this.records.appendNow({
+          tenantId: scope.tenantId,
+          kind: "approval_vote",
+          userId: voter.userId,
+          keyId: voter.keyId,
+          clientName,
+          profile: voter.profile,
+          role: voter.role,
+          tool: `approvals.${decision}`,
+          arguments: { approval_id: id, comment },
+          approvalId: id,
+          status: decision,
+          latencyMs: performance.now() - started,
+        });
         if (decision === "reject") {
           this.store.db.update(approvals).set({ status: "rejected", decidedAt: now }).where(and(eq(approvals.id, id), eq(approvals.status, "pending"))).run();
           return;
@@ -220,7 +247,16 @@ export class ApprovalService {
       .all().length;
   }
 
+  /** The condition for requests with `status` as shown (pending past expiry counts as expired). */
+  private statusIs(status: ApprovalStatus) {
+    const now = this.now();
+    if (status === "pending") return and(eq(approvals.status, "pending"), gt(approvals.expiresAt, now));
+    if (status === "expired") return or(eq(approvals.status, "expired"), and(eq(approvals.status, "pending"), lte(approvals.expiresAt, now)));
+    return eq(approvals.status, status);
+  }
+
   private toView(row: Row, viewer: Pick<Caller, "role" | "scopes">): ApprovalView {
+    const expired = row.status === "pending" && row.expiresAt <= this.now();
     const votes = this.store.db
       .select({ userId: approvalVotes.userId, email: users.email, decision: approvalVotes.decision, comment: approvalVotes.comment, at: approvalVotes.at })
       .from(approvalVotes)
@@ -232,7 +268,7 @@ export class ApprovalService {
     const args = JSON.parse(row.arguments);
     return {
       id: row.id,
-      status: row.status,
+      status: expired ? "expired" : row.status,
       tool: row.tool,
       arguments: whole ? args : redact(args),
       arguments_redacted: !whole,
@@ -246,7 +282,7 @@ export class ApprovalService {
       votes: votes.map((vote) => ({ user_id: vote.userId, email: vote.email, decision: vote.decision, comment: vote.comment, at: new Date(vote.at).toISOString() })),
       created_at: new Date(row.createdAt).toISOString(),
       expires_at: new Date(row.expiresAt).toISOString(),
-      decided_at: row.decidedAt === null ? null : new Date(row.decidedAt).toISOString(),
+      decided_at: expired ? new Date(row.expiresAt).toISOString() : row.decidedAt === null ? null : new Date(row.decidedAt).toISOString(),
       ...(row.outcome !== null && { outcome: JSON.parse(row.outcome) }),
       ...(row.error !== null && { error: row.error }),
     };

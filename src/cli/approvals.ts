@@ -25,6 +25,7 @@ function person(scope: TenantScope, idOrEmail: string | undefined, tenantName: s
     userId: user.id,
     email: user.email,
     role: user.role,
+    // No API key acts on the CLI: records show key "cli" for votes cast there.
     keyId: "cli",
     keyName: "cli",
     profile: "cli",
@@ -79,22 +80,7 @@ export const approvalsCommand: Command = {
         const decision = sub === "approve" ? "approve" : "reject";
         const result = withServices(values, (services, scope) => {
           const voter = person(scope, values.as as string | undefined, values.tenant as string);
-          const started = performance.now();
-          const outcome = services.approvals.decide(scope, voter, id!, decision, (values.comment as string | undefined) ?? null);
-          services.records.appendNow({
-            tenantId: scope.tenantId,
-            kind: "approval_vote",
-            userId: voter.userId,
-            keyId: null,
-            clientName: "invoke approvals (cli)",
-            role: voter.role,
-            tool: `approvals.${decision}`,
-            arguments: { approval_id: id, comment: values.comment ?? null },
-            approvalId: id,
-            status: decision,
-            latencyMs: performance.now() - started,
-          });
-          return outcome;
+          return services.approvals.decide(scope, voter, id!, decision, (values.comment as string | undefined) ?? null, "invoke approvals (cli)");
         });
         const next = result.approvedNow ? " It has its approvals: the running server executes it within a second." : "";
         return output(values, result.approval, `${summary(result.approval)}${next}`);

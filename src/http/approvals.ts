@@ -21,21 +21,7 @@ export function approvalRoutes(services: Services, addressOf: AddressOf) {
 
   const decide = async (request: Request, id: string, decision: "approve" | "reject", comment: string | null) => {
     const { caller, scope } = decider(request);
-    const started = performance.now();
-    const { approvedNow } = services.approvals.decide(scope, caller, id, decision, comment);
-    await services.records.append({
-      tenantId: caller.tenantId,
-      kind: "approval_vote",
-      userId: caller.userId,
-      keyId: caller.keyId,
-      profile: caller.profile,
-      role: caller.role,
-      tool: `approvals.${decision}`,
-      arguments: { approval_id: id, comment },
-      approvalId: id,
-      status: decision,
-      latencyMs: performance.now() - started,
-    });
+    const { approvedNow } = services.approvals.decide(scope, caller, id, decision, comment, request.headers.get("user-agent")?.slice(0, 200) ?? null);
     if (approvedNow) await runApproved(services, caller.tenantId, id);
     return services.approvals.get(scope, id, caller);
   };
