@@ -20,7 +20,8 @@ export interface ActingAgent {
 /** What happened, for the tool result and the execution record. */
 export interface GovernedOutcome {
   result: Record<string, unknown>;
-  decision: Effect;
+  /** The policy's decision; null for Invoke's own tools, which policy does not govern. */
+  decision: Effect | null;
   matchedRules: string[];
   approvalId: string | null;
   status: "ok" | "error" | "denied" | "pending_approval";

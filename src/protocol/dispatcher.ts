@@ -165,7 +165,7 @@ export class McpDispatcher {
       tool: name || "(none)",
       arguments: args,
     };
-    let outcome: Awaited<ReturnType<McpDispatcher["governedCall"]>>;
+    let outcome: GovernedOutcome & { classification: "read_only" | "mutating" };
     try {
       outcome = await this.governedCall(name, args, caller, agent);
     } catch (error) {
@@ -177,9 +177,9 @@ export class McpDispatcher {
     await this.services.records.append({
       ...base,
       classification: outcome.classification,
-      decision: outcome.decision ?? null,
+      decision: outcome.decision,
       matchedRules: outcome.matchedRules,
-      approvalId: outcome.approvalId ?? null,
+      approvalId: outcome.approvalId,
       status: outcome.status,
       error: outcome.error,
       latencyMs: performance.now() - started,
@@ -194,7 +194,7 @@ export class McpDispatcher {
     args: unknown,
     caller: Caller,
     agent: ActingAgent,
-  ): Promise<Omit<GovernedOutcome, "decision" | "approvalId"> & { decision?: GovernedOutcome["decision"]; approvalId?: string | null; classification: "read_only" | "mutating" }> {
+  ): Promise<GovernedOutcome & { classification: "read_only" | "mutating" }> {
     if (name === "") throw new JsonRpcError(JsonRpcErrorCode.InvalidParams, "tools/call needs params.name (a string)");
     if (typeof args !== "object" || args === null || Array.isArray(args)) {
       throw new JsonRpcError(JsonRpcErrorCode.InvalidParams, "params.arguments must be an object");
@@ -212,15 +212,24 @@ export class McpDispatcher {
       const outcome = await callProductionTool(this.services, caller, production, args as Record<string, unknown>, agent);
       return { ...outcome, classification: production.readOnly ? "read_only" : "mutating" };
     }
-    const classification = builtin!.definition.readOnly ? "read_only" : "mutating";
+    const definition = builtin!.definition;
+    const ran = (result: Record<string, unknown>, error: string | null) => ({
+      result,
+      decision: null,
+      matchedRules: [],
+      approvalId: null,
+      status: error === null ? ("ok" as const) : ("error" as const),
+      error,
+      classification: definition.readOnly ? ("read_only" as const) : ("mutating" as const),
+    });
     try {
-      const output = await builtin!.definition.handler(args as Record<string, unknown>, { caller, services: this.services });
-      return { result: toolResult(output, builtin!.definition.output !== undefined), matchedRules: [], status: "ok", error: null, classification };
+      const output = await definition.handler(args as Record<string, unknown>, { caller, services: this.services });
+      return ran(toolResult(output, definition.output !== undefined), null);
     } catch (error) {
-      if (error instanceof ToolError || error instanceof InvokeError) return { result: toolFailure(error.message), matchedRules: [], status: "error", error: error.message, classification };
+      if (error instanceof ToolError || error instanceof InvokeError) return ran(toolFailure(error.message), error.message);
       this.logError(`tool ${name} failed`, error);
       const message = `Tool ${name} failed with an internal error; the details are in the server log.`;
-      return { result: toolFailure(message), matchedRules: [], status: "error", error: message, classification };
+      return ran(toolFailure(message), message);
     }
   }
 }
