@@ -5,7 +5,7 @@
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { tempDir } from "./support/harness.ts";
-import { cleanEnv, initDatabase, runCli, CLI } from "./support/process.ts";
+import { cleanEnv, initDatabase, runCli, runOnFreshDatabase, CLI } from "./support/process.ts";
 
 async function json(args: string[]): Promise<any> {
   const result = await runCli([...args, "--json"]);
@@ -94,10 +94,7 @@ describe("invoke users and keys", () => {
     [["keys", "revoke"], "KEY_ID"],
     [["keys", "rotate"], "expected one of"],
   ])("%j is a usage error (exit 2)", async (args, fragment) => {
-    using dir = tempDir();
-    const db = join(dir.path, "invoke.db");
-    await initDatabase(CLI, ["--db", db]);
-    const result = await runCli([...args, "--db", db]);
+    const result = await runOnFreshDatabase(args);
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toContain(fragment);
   });

@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { tempDir } from "./support/harness.ts";
-import { CLI, cleanEnv, initDatabase, runCli, startServer } from "./support/process.ts";
+import { CLI, cleanEnv, initDatabase, runCli, runOnFreshDatabase, startServer } from "./support/process.ts";
 
 const FREEZE = `version: 1
 rules:
@@ -66,10 +66,7 @@ describe("invoke policy", () => {
     [["policy", "diff", "one"], "FROM"],
     [["policy", "show", "--version", "latest"], "--version"],
   ])("%j is a usage error", async (args, fragment) => {
-    using dir = tempDir();
-    const db = join(dir.path, "invoke.db");
-    await initDatabase(CLI, ["--db", db]);
-    const result = await runCli([...args, "--db", db]);
+    const result = await runOnFreshDatabase(args);
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toContain(fragment);
   });

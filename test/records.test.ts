@@ -12,7 +12,7 @@ import { ExecutionLedger, type RecordInput } from "../src/records/ledger.ts";
 import { redact } from "../src/records/redact.ts";
 import { openStore } from "../src/storage/db.ts";
 import { keyFor, request, rest, rpc, send, startTestServer, tempDir, type TestServer } from "./support/harness.ts";
-import { CLI, initDatabase, runCli } from "./support/process.ts";
+import { CLI, initDatabase, runCli, runOnFreshDatabase } from "./support/process.ts";
 
 /** A tool call as the dispatcher would record it; the tool name keeps these apart from records the tests' own calls leave. */
 function toolCall(tenantId: string, overrides: Partial<RecordInput> = {}): RecordInput {
@@ -373,10 +373,7 @@ describe("invoke executions", () => {
     [["executions", "list", "--limit", "0"], "--limit"],
     [["executions", "list", "--kind", "everything"], "--kind"],
   ])("%j is a usage error", async (args, fragment) => {
-    using dir = tempDir();
-    const db = join(dir.path, "invoke.db");
-    await initDatabase(CLI, ["--db", db]);
-    const result = await runCli([...args, "--db", db]);
+    const result = await runOnFreshDatabase(args);
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toContain(fragment);
   });

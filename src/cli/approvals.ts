@@ -11,8 +11,6 @@ import type { TenantScope } from "../storage/tenant-scope.ts";
 import { UsageError, type Command } from "./command.ts";
 import { dbFlag, jsonFlag, output, tenantFlag, withServices } from "./shared.ts";
 
-type Values = Record<string, string | boolean | undefined>;
-
 const SUBCOMMANDS = ["list", "show", "approve", "reject"];
 
 /** The person acting: a user of the tenant, with what their role allows. */

@@ -4,6 +4,7 @@
  * line by line, and always stop and reap the process (`await using`).
  */
 import { join } from "node:path";
+import { tempDir } from "./harness.ts";
 import type { Subprocess } from "bun";
 
 /** The repository root, where `bun src/cli.ts` is run from. */
@@ -237,4 +238,13 @@ export function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** Runs the CLI with `args` (plus `--db`) on a freshly initialised database in a temporary folder. */
+export async function runOnFreshDatabase(args: string[]): Promise<RunResult> {
+  using dir = tempDir();
+  const db = join(dir.path, "invoke.db");
+  await initDatabase(CLI, ["--db", db]);
+  // Awaited here: the folder is removed when this function returns.
+  return await runCli([...args, "--db", db]);
 }
