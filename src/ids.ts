@@ -19,11 +19,3 @@ export function randomBase62(length: number): string {
 export function newId(prefix: "ten" | "usr" | "key" | "pol" | "exe" | "apr"): string {
   return `${prefix}_${randomBase62(20)}`;
 }
-
-/**
- * A new id that sorts by creation time (milliseconds in base36, then randomness), e.g. `exe_0mhk…`:
- * rows keyed by it are appended at the end of their index instead of at random places in it.
- */
-export function newSortableId(prefix: "exe"): string {
-  return `${prefix}_${Date.now().toString(36).padStart(9, "0")}${randomBase62(11)}`;
-}

@@ -12,7 +12,7 @@ import { tempDir } from "./support/harness.ts";
 import { REPO_ROOT, spawnProcess } from "./support/process.ts";
 
 const WRITER = join(REPO_ROOT, "test", "fixtures", "records-writer.ts");
-const RECORD_ID = /^exe_[0-9A-Za-z]{20}$/;
+const RECORD_ID = /^exe_[0-9a-z]+_[0-9A-Za-z]{10}$/;
 
 test("no record of an answered call is lost when the process is killed with SIGKILL mid-load", async () => {
   using dir = tempDir();

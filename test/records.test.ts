@@ -7,10 +7,12 @@ import { Database } from "bun:sqlite";
 import { describe, expect, it } from "bun:test";
 import { join } from "node:path";
 import { createTenant } from "../src/governance/bootstrap.ts";
-import { digestOf, sha256Hex } from "../src/records/canonical.ts";
+import { sha256Hex } from "../src/records/canonical.ts";
+import { GENESIS_HASH, HASHED_FIELDS, recordHash } from "../src/records/chain.ts";
 import { ExecutionLedger, type RecordInput } from "../src/records/ledger.ts";
 import { redact } from "../src/records/redact.ts";
 import { openStore } from "../src/storage/db.ts";
+import { migrations } from "../src/storage/migrations.ts";
 import { keyFor, request, rest, rpc, send, startTestServer, tempDir, type TestServer } from "./support/harness.ts";
 import { CLI, initDatabase, runCli, runOnFreshDatabase } from "./support/process.ts";
 
@@ -154,6 +156,41 @@ describe("the hash chain", () => {
   });
 });
 
+describe("records written before migration 0006 (random ids, an index of their own)", () => {
+  it("keep verifying and are found by their old ids after the migration; new records continue the chain", async () => {
+    using dir = tempDir();
+    const path = join(dir.path, "old.db");
+    // A database as the previous schema left it: migrations 0000 to 0005 and two records with random ids.
+    const old = new Database(path, { create: true, strict: true });
+    const before = migrations.findIndex((migration) => migration.tag === "0006_records_without_id_index");
+    for (const migration of migrations.slice(0, before)) for (const statement of migration.statements) old.run(statement);
+    old.run(`PRAGMA user_version = ${before}`);
+    old.run("INSERT INTO tenants (id, name, created_at) VALUES ('ten_old', 'old', 1)");
+    let prev = GENESIS_HASH;
+    const ids = ["exe_0mhk1a2b3cXYZabcdefgh", "exe_0mhk1a2b3dABCdefghijk"];
+    ids.forEach((id, index) => {
+      const unhashed = { id, tenant_id: "ten_old", seq: index + 1, at: 1000 + index, kind: "tool_call", user_id: null, key_id: null, agent_id: "a", client_name: null, profile: null, role: null, tool: "database.execute", classification: "mutating", arguments: "{}", decision: "allow", matched_rules: "[]", approval_id: null, status: "ok", latency_ms: 1, error: null, result_digest: null, prev_hash: prev };
+      prev = recordHash(unhashed);
+      old.query(`INSERT INTO execution_records (${HASHED_FIELDS.join(", ")}, hash) VALUES (${HASHED_FIELDS.map(() => "?").join(", ")}, ?)`).run(...HASHED_FIELDS.map((name) => unhashed[name]), prev);
+    });
+    old.close();
+
+    const store = openStore(path);
+    const ledger = new ExecutionLedger(store);
+    expect(ledger.get("ten_old", ids[1]!)?.seq).toBe(2);
+    const added = await ledger.append(toolCall("ten_old"));
+    expect(added.seq).toBe(3);
+    expect(added.id).toMatch(/^exe_3_[0-9A-Za-z]{10}$/);
+    expect(ledger.get("ten_old", added.id)?.hash).toBe(added.hash);
+    // The seq an id names finds the row, but only the exact id returns it.
+    expect(ledger.get("ten_old", added.id.replace(/.$/, (c) => (c === "a" ? "b" : "a")))).toBeUndefined();
+    expect(ledger.get("ten_old", "exe_2_AAAAAAAAAA")).toBeUndefined();
+    expect(ledger.verify("ten_old")).toEqual({ ok: true, records: 3 });
+    expect(() => store.sqlite.run("DELETE FROM execution_records WHERE seq = 1")).toThrow(/append-only/);
+    store.close();
+  });
+});
+
 describe("what a record keeps", () => {
   it("redacts secrets at any depth, in arrays too, without changing the caller's arguments", async () => {
     using server = startTestServer();
@@ -187,16 +224,15 @@ describe("what a record keeps", () => {
     expect(redact([{ token: 1 }, "token"])).toEqual([{ token: "[REDACTED]" }, "token"]);
   });
 
-  it("stores only the digest of the result: SHA-256 of its canonical JSON, whatever the key order", async () => {
+  it("stores only the digest of the result: SHA-256 of its JSON text exactly as the response carries it", async () => {
     using server = startTestServer();
-    const [first, second, none] = await Promise.all([
-      server.services.records.append(toolCall(server.tenantId, { result: { b: [1, { d: 2, c: 3 }], a: "x" } })),
-      server.services.records.append(toolCall(server.tenantId, { result: { a: "x", b: [1, { c: 3, d: 2 }] } })),
-      server.services.records.append(toolCall(server.tenantId, { result: undefined })),
-    ]);
-    expect(first!.result_digest).toBe(sha256Hex('{"a":"x","b":[1,{"c":3,"d":2}]}'));
-    expect(second!.result_digest).toBe(first!.result_digest);
-    expect(digestOf({ a: "x", b: [1, { d: 2, c: 3 }] })).toBe(first!.result_digest!);
+    const { text, body } = await rpc(server, request(1, "tools/call", { name: "invoke.whoami", arguments: {} }));
+    const answered = body.result;
+    const [record] = server.services.records.list(server.tenantId, { tool: "invoke.whoami" }).records;
+    // A client re-serialising the result it parsed gets the same text (JSON keeps member order), so it can check the digest.
+    expect(record!.result_digest).toBe(sha256Hex(JSON.stringify(answered)));
+    expect(text).toContain(JSON.stringify(answered));
+    const [none] = await Promise.all([server.services.records.append(toolCall(server.tenantId, { result: undefined }))]);
     expect(none!.result_digest).toBeNull();
   });
 

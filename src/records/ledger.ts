@@ -9,11 +9,11 @@
  */
 import { decodeCursor, encodeCursor } from "../cursor.ts";
 import { BadRequest } from "../errors.ts";
-import { newSortableId } from "../ids.ts";
+import { randomBase62 } from "../ids.ts";
 import type { RecordedAction } from "../policy/backtest.ts";
 import type { Effect } from "../policy/model.ts";
 import type { Store } from "../storage/db.ts";
-import { canonicalJson, digestOf } from "./canonical.ts";
+import { canonicalJson, sha256Hex } from "./canonical.ts";
 import { checkChain, GENESIS_HASH, HASHED_FIELDS, recordHash, type StoredRecord } from "./chain.ts";
 import type { ExecutionRecord, RecordFilters, RecordInput, RecordKind, VerifyReport } from "./model.ts";
 import { redact } from "./redact.ts";
@@ -28,8 +28,12 @@ const MAX_LIMIT = 500;
 const PAGE_ROWS = 500;
 const COLUMNS = [...HASHED_FIELDS, "hash"].join(", ");
 
-/** A record before the chain places it: everything but seq and the hashes. */
-type Draft = Omit<StoredRecord, "seq" | "prev_hash" | "hash">;
+/** A record before the chain places it: everything but its id, seq and the hashes. */
+type Draft = Omit<StoredRecord, "id" | "seq" | "prev_hash" | "hash">;
+
+/** A record id names its seq (base36), so (tenant_id, seq) finds it; the random part makes it unguessable. */
+const RECORD_ID = /^exe_([0-9a-z]{1,11})_[0-9A-Za-z]{10}$/;
+const recordId = (seq: number) => `exe_${seq.toString(36)}_${randomBase62(10)}`;
 
 /** The last record of a tenant's chain. */
 interface Head {
@@ -56,6 +60,7 @@ export class ExecutionLedger {
   private readonly counters: LedgerStats = { batches: 0, records: 0 };
   private readonly insertRow;
   private readonly headOf;
+  private readonly rowBySeq;
   private readonly rowById;
   private readonly rowsInOrder;
   private readonly commitBatch;
@@ -68,6 +73,8 @@ export class ExecutionLedger {
     const sqlite = store.sqlite;
     this.insertRow = sqlite.prepare(`INSERT INTO execution_records (${COLUMNS}) VALUES (${[...HASHED_FIELDS, "hash"].map(() => "?").join(", ")})`);
     this.headOf = sqlite.prepare<Head, [string]>("SELECT seq, hash FROM execution_records WHERE tenant_id = ? ORDER BY seq DESC LIMIT 1");
+    this.rowBySeq = sqlite.prepare<StoredRecord, [string, number]>(`SELECT ${COLUMNS} FROM execution_records WHERE tenant_id = ? AND seq = ?`);
+    // Records written before migration 0006 have random ids that name no seq: those are looked for in the tenant's rows.
     this.rowById = sqlite.prepare<StoredRecord, [string, string]>(`SELECT ${COLUMNS} FROM execution_records WHERE tenant_id = ? AND id = ?`);
     this.rowsInOrder = sqlite.prepare<StoredRecord, [string]>(`SELECT ${COLUMNS} FROM execution_records WHERE tenant_id = ? ORDER BY seq, rowid`);
     this.commitBatch = sqlite.transaction((batch: Queued[]) => {
@@ -138,8 +145,9 @@ export class ExecutionLedger {
 
   /** One record of the tenant, if it exists. */
   get(tenantId: string, id: string): ExecutionRecord | undefined {
-    const row = this.rowById.get(tenantId, id);
-    return row ? toRecord(row) : undefined;
+    const seq = RECORD_ID.exec(id)?.[1];
+    const row = seq === undefined ? this.rowById.get(tenantId, id) : this.rowBySeq.get(tenantId, Number.parseInt(seq, 36));
+    return row && row.id === id ? toRecord(row) : undefined;
   }
 
   /** Recomputes the tenant's chain and names the first record that breaks it. */
@@ -208,7 +216,8 @@ export class ExecutionLedger {
   /** Places a draft at the end of its tenant's chain; the head is read once per tenant per transaction. */
   private insert(draft: Draft, heads: Map<string, Head>): StoredRecord {
     const head = heads.get(draft.tenant_id) ?? this.headOf.get(draft.tenant_id) ?? { seq: 0, hash: GENESIS_HASH };
-    const unhashed = { ...draft, seq: head.seq + 1, prev_hash: head.hash };
+    const seq = head.seq + 1;
+    const unhashed = { ...draft, id: recordId(seq), seq, prev_hash: head.hash };
     const row: StoredRecord = { ...unhashed, hash: recordHash(unhashed) };
     this.insertRow.run(...HASHED_FIELDS.map((name) => row[name]), row.hash);
     heads.set(row.tenant_id, { seq: row.seq, hash: row.hash });
@@ -222,7 +231,6 @@ export class ExecutionLedger {
     }
     if (!Number.isFinite(input.latencyMs)) throw new TypeError("an execution record's latencyMs must be a finite number");
     return {
-      id: newSortableId("exe"),
       tenant_id: input.tenantId,
       at: Math.trunc(input.at ?? this.now()),
       kind: input.kind,
@@ -241,7 +249,9 @@ export class ExecutionLedger {
       status: input.status,
       latency_ms: input.latencyMs,
       error: input.error ?? null,
-      result_digest: input.result === undefined ? null : digestOf(input.result),
+      // The result's JSON text as the response carries it: hashing the text Invoke sends, not a canonical
+      // re-encoding, is what anyone holding the response can recompute (and costs a quarter as much).
+      result_digest: input.result === undefined ? null : sha256Hex(JSON.stringify(input.result) ?? "null"),
     };
   }
 

@@ -119,7 +119,12 @@ export const brainRelations = sqliteTable(
 export const executionRecords = sqliteTable(
   "execution_records",
   {
-    id: text("id").primaryKey(),
+    /**
+     * `exe_<seq in base36>_<random>`: found through (tenant_id, seq), so the table needs no index of its
+     * own for ids (each index is another page written per commit). Records written before migration
+     * 0006 keep their older random ids.
+     */
+    id: text("id").notNull(),
     tenantId: text("tenant_id")
       .notNull()
       .references(() => tenants.id),
@@ -145,12 +150,12 @@ export const executionRecords = sqliteTable(
     status: text("status").notNull(),
     latencyMs: real("latency_ms").notNull(),
     error: text("error"),
-    /** SHA-256 of the result's canonical JSON. */
+    /** SHA-256 of the result's JSON text as Invoke sent it. */
     resultDigest: text("result_digest"),
     prevHash: text("prev_hash").notNull(),
     hash: text("hash").notNull(),
   },
-  (t) => [uniqueIndex("execution_records_tenant_seq").on(t.tenantId, t.seq), index("execution_records_tenant_at").on(t.tenantId, t.at)],
+  (t) => [uniqueIndex("execution_records_tenant_seq").on(t.tenantId, t.seq)],
 );
 
 /** Actions waiting for (or decided by) people: four eyes. The arguments are kept whole, to run the action once approved. */
