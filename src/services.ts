@@ -14,6 +14,7 @@ import { ConnectorService, type ConnectorFactory } from "./connectors/service.ts
 import { createConnector } from "./connectors/factory.ts";
 import { startApprovalSweeper } from "./execution/approved.ts";
 import { tenantIdByName } from "./governance/directory.ts";
+import { every } from "./every.ts";
 import { logError, logInfo } from "./log.ts";
 import { ToolRegistry } from "./tools/registry.ts";
 
@@ -65,16 +66,21 @@ export function createServices(options: ServiceOptions): Services {
   };
 }
 
+/** How often a serving process brings its connectors in line with the store (changes made by `invoke connectors`). */
+const RECONCILE_INTERVAL_MS = 2000;
+
 /**
  * Starts what runs beside requests in a serving process (HTTP or stdio): the config file's connectors
- * synced and every connector started, and the approval sweeper. Returns the stop function, which
- * stops connectors (children reaped) and commits the last records.
+ * synced and every connector started (then kept in line with the store), and the approval sweeper.
+ * Returns the stop function, which stops connectors (children reaped) and commits the last records.
  */
 export async function startBackground(services: Services): Promise<() => Promise<void>> {
   services.connectors.syncConfig(services.config.connectors, (name) => tenantIdByName(services.store, name));
-  await services.connectors.startAll();
+  await services.connectors.reconcile();
   const stopSweeper = startApprovalSweeper(services, 1000, logError);
+  const stopReconciling = every(RECONCILE_INTERVAL_MS, () => services.connectors.reconcile(), (error) => logError("reconciling connectors failed", error));
   return async () => {
+    stopReconciling();
     stopSweeper();
     await services.connectors.close();
     await services.records.flush();

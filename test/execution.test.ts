@@ -224,6 +224,18 @@ rules:
     expect(await read("SELECT CAST(count(*) AS INTEGER) AS n FROM audit")).toEqual([{ n: 0 }]);
   });
 
+  it("does not run an approved action whose connector was removed meanwhile, and records it without a policy decision", async () => {
+    const { server, agentKey, read } = await governedServer();
+    const pending = await call(server, agentKey, "database.execute", { sql: "INSERT INTO audit (note) VALUES ('gone')" });
+    const id = pending.structuredContent.approval_id;
+    expect((await rest(server, "DELETE", "/v1/connectors/database")).status).toBe(200);
+    const approved = await rest(server, "POST", `/v1/approvals/${id}/approve`);
+    expect(approved.body).toMatchObject({ status: "failed", error: expect.stringContaining("no longer available") });
+    const [execution] = server.services.records.list(server.tenantId, { kind: "approval_execution" }).records;
+    expect(execution).toMatchObject({ approval_id: id, decision: null, status: "error", error: expect.stringContaining("did not run") });
+    expect(await read("SELECT CAST(count(*) AS INTEGER) AS n FROM audit")).toEqual([{ n: 0 }]);
+  });
+
   it("gives agents no way to decide over MCP", async () => {
     const { server } = await governedServer();
     const tools = (await rpc(server, request(1, "tools/list"))).body.result.tools.map((tool: { name: string }) => tool.name);
@@ -257,7 +269,7 @@ describe("execution records of governed work", () => {
     expect(calls[2]!.matched_rules).toContain("deny-destructive-sql");
     expect(records.find((record) => record.tool === "nope.tool")).toMatchObject({ status: "refused" });
     expect(records.find((record) => record.kind === "approval_vote")).toMatchObject({ approval_id: id, status: "approve" });
-    expect(records.find((record) => record.kind === "approval_execution")).toMatchObject({ approval_id: id, tool: "database.execute", status: "ok" });
+    expect(records.find((record) => record.kind === "approval_execution")).toMatchObject({ approval_id: id, tool: "database.execute", decision: "require_approval", status: "ok" });
     const mutations = records.filter((record) => record.kind === "admin_mutation" && record.tool === "POST /v1/beta/users");
     expect(mutations.map((record) => record.status).sort()).toEqual(["error", "ok", "ok", "ok"]);
     expect((await rest(server, "GET", "/v1/executions/verify")).body).toMatchObject({ ok: true });

@@ -76,7 +76,7 @@ export const approvalsCommand: Command = {
         });
       default: {
         const decision = sub === "approve" ? "approve" : "reject";
-        const result = withServices(values, (services, scope) => {
+        const result = await withServices(values, (services, scope) => {
           const voter = person(scope, values.as as string | undefined, values.tenant as string);
           return services.approvals.decide(scope, voter, id!, decision, (values.comment as string | undefined) ?? null, "invoke approvals (cli)");
         });

@@ -34,7 +34,7 @@ function filtersOf(values: Values): RecordFilters {
 }
 
 /** Runs `work` with the ledger of the local store and the id of the tenant named by `--tenant`. */
-function withLedger<T>(values: Values, work: (ledger: ExecutionLedger, tenantId: string) => T): T {
+function withLedger<T>(values: Values, work: (ledger: ExecutionLedger, tenantId: string) => T | Promise<T>): Promise<T> {
   return withServices(values, (services, scope) => work(services.records, scope.tenantId));
 }
 

@@ -29,7 +29,7 @@ function versionFlag(values: Values, name = "version"): number | undefined {
 }
 
 /** Runs `work` with the local services on the tenant named by `--tenant`; an invalid policy lists its problems. */
-function withPolicy<T>(values: Values, work: (policy: PolicyService, scope: TenantScope, services: Services) => T): T {
+function withPolicy<T>(values: Values, work: (policy: PolicyService, scope: TenantScope, services: Services) => T | Promise<T>): Promise<T> {
   return withServices(values, (services, scope) => work(services.policy, scope, services), describePolicyError);
 }
 

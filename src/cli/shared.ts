@@ -31,15 +31,19 @@ export async function loadConfig(values: Record<string, string | boolean | undef
 }
 
 /**
- * Runs `work` on the initialised local store named by `--db`, closing it afterwards. Service errors
- * become one-line failures (exit 1); `describe` may render some errors more fully first.
+ * Runs `work` on the initialised local store named by `--db`, closing it once `work` (sync or async)
+ * is done. Service errors become one-line failures (exit 1); `describe` may render some errors more fully first.
  */
-export function withStore<T>(values: Record<string, string | boolean | undefined>, work: (store: Store, path: string) => T, describe?: (error: unknown) => unknown): T {
+export async function withStore<T>(
+  values: Record<string, string | boolean | undefined>,
+  work: (store: Store, path: string) => T | Promise<T>,
+  describe?: (error: unknown) => unknown,
+): Promise<T> {
   const path = (values.db as string | undefined) ?? DEFAULT_CONFIG.db;
   const store = openStore(path, { mustExist: true });
   try {
     if (!isInitialised(store)) throw new CommandFailure(`database ${path} is not initialised; run 'invoke init' first`);
-    return work(store, path);
+    return await work(store, path);
   } catch (error) {
     const described = describe ? describe(error) : error;
     throw described instanceof InvokeError ? new CommandFailure(described.message) : described;
@@ -56,9 +60,28 @@ export function tenantScope(store: Store, values: Record<string, string | boolea
   return new TenantScope(store, tenantIdByName(store, values.tenant as string));
 }
 
-/** Runs `work` with the services of the local store (as `withStore`) and the tenant named by `--tenant`. */
-export function withServices<T>(values: Record<string, string | boolean | undefined>, work: (services: Services, scope: TenantScope) => T, describe?: (error: unknown) => unknown): T {
-  return withStore(values, (store, path) => work(createServices({ store, config: { ...DEFAULT_CONFIG, db: path } }), tenantScope(store, values)), describe);
+/**
+ * Runs `work` with the services of the local store (as `withStore`) and the tenant named by `--tenant`;
+ * afterwards stops any connector it started and commits its records.
+ */
+export function withServices<T>(
+  values: Record<string, string | boolean | undefined>,
+  work: (services: Services, scope: TenantScope) => T | Promise<T>,
+  describe?: (error: unknown) => unknown,
+): Promise<T> {
+  return withStore(
+    values,
+    async (store, path) => {
+      const services = createServices({ store, config: { ...DEFAULT_CONFIG, db: path } });
+      try {
+        return await work(services, tenantScope(store, values));
+      } finally {
+        await services.connectors.close();
+        await services.records.flush();
+      }
+    },
+    describe,
+  );
 }
 
 /** Prints `data` as JSON with `--json`, otherwise the human text; returns exit code 0. */

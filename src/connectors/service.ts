@@ -58,6 +58,8 @@ interface Running {
   tenantId: string;
   name: string;
   spec: ConnectorSpec;
+  /** The stored configuration it runs, to notice a change made by another process. */
+  config: string;
   origin: "config" | "api";
   connector: Connector;
   /** What the upstream declared at the last refresh. */
@@ -156,10 +158,36 @@ export class ConnectorService {
     })();
   }
 
-  /** Starts every stored connector; resolves when each has made its first attempt (failures leave it unhealthy, retrying). */
-  async startAll(): Promise<void> {
-    const rows = this.store.db.select().from(connectors).all();
-    await Promise.all(rows.map((row) => this.launch(row.tenantId, row.name, JSON.parse(row.config) as ConnectorSpec, row.origin)));
+  /**
+   * Makes the running connectors what the store holds (all tenants', or one tenant's): starts new ones,
+   * stops removed ones, restarts changed ones and re-applies everyone's pins. At start-up this starts
+   * every connector; the server repeats it every few seconds, which is how changes made by the CLI in
+   * another process take effect. Resolves when each started connector has made its first attempt.
+   */
+  async reconcile(tenantId?: string): Promise<void> {
+    if (this.closed) return;
+    const rows = this.store.db
+      .select()
+      .from(connectors)
+      .where(tenantId === undefined ? undefined : eq(connectors.tenantId, tenantId))
+      .all();
+    const wanted = new Map(rows.map((row) => [runningKey(row.tenantId, row.name), row]));
+    const stopping: Promise<void>[] = [];
+    for (const [key, running] of this.running) {
+      const row = wanted.get(key);
+      if ((tenantId === undefined || running.tenantId === tenantId) && (row === undefined || row.config !== running.config)) {
+        this.running.delete(key);
+        stopping.push(running.connector.close());
+      }
+    }
+    await Promise.allSettled(stopping);
+    await Promise.all(
+      rows.map((row) => {
+        const running = this.running.get(runningKey(row.tenantId, row.name));
+        if (running === undefined) return this.launch(row.tenantId, row.name, row.config, row.origin);
+        this.applyPins(running);
+      }),
+    );
   }
 
   /** Stops every connector (children reaped, connections closed). */
@@ -170,9 +198,10 @@ export class ConnectorService {
     await Promise.allSettled(all.map((running) => running.connector.close()));
   }
 
-  private async launch(tenantId: string, name: string, spec: ConnectorSpec, origin: "config" | "api"): Promise<Running> {
+  private async launch(tenantId: string, name: string, config: string, origin: "config" | "api"): Promise<Running> {
+    const spec = JSON.parse(config) as ConnectorSpec;
     const connector = this.factory(name, spec);
-    const running: Running = { tenantId, name, spec, origin, connector, declared: [], tools: new Map() };
+    const running: Running = { tenantId, name, spec, config, origin, connector, declared: [], tools: new Map() };
     this.running.set(runningKey(tenantId, name), running);
     connector.onToolsChanged = () => void this.refresh(running);
     try {
@@ -307,15 +336,8 @@ export class ConnectorService {
     if (spec.type === "database" && (spec.dialect === "sqlite" ? !spec.path : !spec.url)) {
       throw new BadRequest(`a ${spec.dialect} database connector needs ${spec.dialect === "sqlite" ? "path" : "url"}`, undefined, "invalid_connector");
     }
-    const now = this.now();
-    const inserted = this.store.db
-      .insert(connectors)
-      .values({ tenantId: scope.tenantId, name, config: JSON.stringify(spec), origin: "api", createdAt: now, updatedAt: now })
-      .onConflictDoNothing()
-      .returning({ name: connectors.name })
-      .all();
-    if (inserted.length === 0) throw new Conflict(`a connector named "${name}" exists`, "connector_exists");
-    await this.launch(scope.tenantId, name, spec, "api");
+    if (!registerConnector(scope, input, this.now())) throw new Conflict(`a connector named "${name}" exists`, "connector_exists");
+    await this.launch(scope.tenantId, name, JSON.stringify(spec), "api");
     return this.view(scope, name);
   }
 

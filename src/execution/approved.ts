@@ -4,7 +4,9 @@
  * deny it), runs the tool, records the execution and stores the outcome. A request approved from
  * another process (the CLI) is picked up by the server's sweeper, which also expires due requests.
  */
+import { every } from "../every.ts";
 import { classifyAction } from "../policy/ask.ts";
+import type { Effect } from "../policy/model.ts";
 import type { Services } from "../services.ts";
 import { TenantScope } from "../storage/tenant-scope.ts";
 import { forward } from "./governed-call.ts";
@@ -19,6 +21,8 @@ export async function runApproved(services: Services, tenantId: string, id: stri
   let result: Record<string, unknown> | undefined;
   let error: string | null = null;
   let matchedRules: string[] = [];
+  // The policy's decision at execution (require_approval is what the approval satisfied); null when the tool is gone and policy was not asked.
+  let decision: Effect | null = null;
   const tool = services.connectors.get(tenantId, row.tool);
   if (tool === undefined) {
     error = `${row.tool} is no longer available (connector removed, tool quarantined or not enabled); the approved action did not run`;
@@ -32,6 +36,7 @@ export async function runApproved(services: Services, tenantId: string, id: stri
       classification,
     });
     matchedRules = answer.matched_rules.map((rule) => rule.id);
+    decision = answer.decision;
     if (answer.decision === "deny") error = `policy version ${answer.policy_version} now denies ${row.tool}: ${answer.reasons.join(" ")}`;
     else ({ result, error } = await forward(tool, args));
   }
@@ -48,7 +53,7 @@ export async function runApproved(services: Services, tenantId: string, id: stri
     tool: row.tool,
     classification,
     arguments: args,
-    decision: result === undefined ? "deny" : "allow",
+    decision,
     matchedRules,
     approvalId: id,
     status: error === null ? "ok" : "error",
@@ -61,19 +66,12 @@ export async function runApproved(services: Services, tenantId: string, id: stri
 
 /** Every `intervalMs`: expires due requests and runs approved ones nobody has taken. Returns the stop function. */
 export function startApprovalSweeper(services: Services, intervalMs = 1000, logError: (message: string, error: unknown) => void = () => {}): () => void {
-  let busy = false;
-  const timer = setInterval(async () => {
-    if (busy) return;
-    busy = true;
-    try {
+  return every(
+    intervalMs,
+    async () => {
       services.approvals.expireDue();
       for (const { tenantId, id } of services.approvals.unclaimed()) await runApproved(services, tenantId, id);
-    } catch (error) {
-      logError("approval sweeper failed", error);
-    } finally {
-      busy = false;
-    }
-  }, intervalMs);
-  timer.unref?.();
-  return () => clearInterval(timer);
+    },
+    (error) => logError("approval sweeper failed", error),
+  );
 }
