@@ -9,6 +9,9 @@ import { StartupError } from "./errors.ts";
 import { ConfigConnector } from "./connectors/model.ts";
 import type { RateLimit } from "./governance/profiles.ts";
 
+export const LOG_LEVELS = ["info", "warn", "error", "off"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
 const RateLimitSchema = Type.Object(
   {
     requests: Type.Integer({ minimum: 1, description: "Requests admitted per window (the bucket size)." }),
@@ -38,6 +41,31 @@ export const ConfigFileSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    log: Type.Optional(
+      Type.Object(
+        {
+          level: Type.Optional(Type.Union(LOG_LEVELS.map((level) => Type.Literal(level)), { description: "info (a line per request, the default), warn, error or off." })),
+          format: Type.Optional(Type.Union([Type.Literal("auto"), Type.Literal("json"), Type.Literal("pretty")], { description: "auto (default): pretty on a terminal, JSON lines otherwise." })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    metrics: Type.Optional(
+      Type.Object(
+        { require_key: Type.Optional(Type.Boolean({ description: "GET /metrics needs an API key with scope traces:read (default false: open, like /healthz)." })) },
+        { additionalProperties: false },
+      ),
+    ),
+    tracing: Type.Optional(
+      Type.Object(
+        {
+          otlp_endpoint: Type.Optional(Type.String({ minLength: 1, description: "OTLP/HTTP traces URL, e.g. http://collector:4318/v1/traces; no endpoint, no tracing." })),
+          service_name: Type.Optional(Type.String({ minLength: 1 })),
+          headers: Type.Optional(Type.Record(Type.String(), Type.String(), { description: "Sent with every export, e.g. an authorization header." })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -56,6 +84,11 @@ export interface ServerConfig {
   connectors: ConfigConnector[];
   /** How long approval requests wait, in ms. */
   approvalTtlMs: number;
+  logLevel: LogLevel;
+  logFormat: "auto" | "json" | "pretty";
+  /** Whether GET /metrics needs a key (scope traces:read). */
+  metricsRequireKey: boolean;
+  tracing: { endpoint?: string; serviceName: string; headers: Record<string, string> };
 }
 
 /** Loopback origins on any port: what a local browser-based client sends. */
@@ -72,6 +105,10 @@ export const DEFAULT_CONFIG: ServerConfig = {
   profileRateLimits: {},
   connectors: [],
   approvalTtlMs: 24 * 3_600_000,
+  logLevel: "info",
+  logFormat: "auto",
+  metricsRequireKey: false,
+  tracing: { serviceName: "invoke", headers: {} },
 };
 
 /** Reads and validates a config file; errors name the file and the field. */
@@ -104,6 +141,12 @@ export function resolveConfig(file: ConfigFile, overrides: Partial<ServerConfig>
     ...(file.profile_rate_limits !== undefined && { profileRateLimits: file.profile_rate_limits }),
     ...(file.connectors !== undefined && { connectors: file.connectors }),
     ...(file.approvals?.ttl_minutes !== undefined && { approvalTtlMs: file.approvals.ttl_minutes * 60_000 }),
+    ...(file.log?.level !== undefined && { logLevel: file.log.level }),
+    ...(file.log?.format !== undefined && { logFormat: file.log.format }),
+    ...(file.metrics?.require_key !== undefined && { metricsRequireKey: file.metrics.require_key }),
+    ...(file.tracing !== undefined && {
+      tracing: { endpoint: file.tracing.otlp_endpoint, serviceName: file.tracing.service_name ?? "invoke", headers: file.tracing.headers ?? {} },
+    }),
     ...defined,
   };
 }

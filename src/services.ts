@@ -5,9 +5,12 @@
 import type { ServerConfig } from "./config.ts";
 import { BrainService } from "./brain/service.ts";
 import { AccessGate } from "./governance/access.ts";
+import type { Caller } from "./governance/caller.ts";
 import { RateLimiter } from "./governance/rate-limit.ts";
 import { PolicyService } from "./policy/service.ts";
 import { ExecutionLedger } from "./records/ledger.ts";
+import { Metrics, type MetricSources } from "./observability/metrics.ts";
+import { DISABLED_TRACING, type Tracing } from "./observability/tracing.ts";
 import type { Store } from "./storage/db.ts";
 import { ApprovalService } from "./approvals/service.ts";
 import { ConnectorService, type ConnectorFactory } from "./connectors/service.ts";
@@ -31,6 +34,9 @@ export interface Services {
   connectors: ConnectorService;
   approvals: ApprovalService;
   records: ExecutionLedger;
+  metrics: Metrics;
+  /** OpenTelemetry spans; disabled (free) unless an OTLP endpoint is configured. */
+  tracing: Tracing;
   now: () => number;
 }
 
@@ -42,15 +48,23 @@ export interface ServiceOptions {
   limiter?: RateLimiter;
   now?: () => number;
   connectorFactory?: ConnectorFactory;
+  /** Made once at start-up from the config (`createTracing` is async); disabled by default. */
+  tracing?: Tracing;
 }
 
 /** Builds the services. */
 export function createServices(options: ServiceOptions): Services {
   const now = options.now ?? Date.now;
   const limiter = options.limiter ?? new RateLimiter({ defaultLimit: options.config.rateLimit, now });
-  const gate = new AccessGate({ store: options.store, limiter, profileRateLimits: options.config.profileRateLimits, now });
-  const connectors = new ConnectorService(options.store, options.connectorFactory ?? createConnector, now, logInfo);
   const records = new ExecutionLedger(options.store, now);
+  const connectors = new ConnectorService(options.store, options.connectorFactory ?? createConnector, now, logInfo);
+  const metrics = new Metrics(metricSources(options.store, connectors, now));
+  const onRateLimited = (caller: Caller | undefined) => {
+    metrics.rateLimitRefusal(caller?.profile);
+    // Counted per agent (the key's name: the body naming another agent is not read), for the summary.
+    if (caller) records.countRateLimited(caller.tenantId, caller.keyName);
+  };
+  const gate = new AccessGate({ store: options.store, limiter, profileRateLimits: options.config.profileRateLimits, now, onRateLimited });
   return {
     store: options.store,
     config: options.config,
@@ -62,9 +76,26 @@ export function createServices(options: ServiceOptions): Services {
     connectors,
     approvals: new ApprovalService(options.store, records, now, { ttlMs: options.config.approvalTtlMs }),
     records,
+    metrics,
+    tracing: options.tracing ?? DISABLED_TRACING,
     now,
   };
 }
+
+/** What the metrics' gauges read at scrape time: pending approvals from the store, connectors' health from memory. */
+function metricSources(store: Store, connectors: ConnectorService, now: () => number): MetricSources {
+  const pending = store.sqlite.prepare<{ tenant: string; count: number }, [number]>(
+    "SELECT t.name AS tenant, count(*) AS count FROM approvals a JOIN tenants t ON t.id = a.tenant_id WHERE a.status = 'pending' AND a.expires_at > ? GROUP BY t.name",
+  );
+  const tenantName = store.sqlite.prepare<{ name: string }, [string]>("SELECT name FROM tenants WHERE id = ?");
+  return {
+    approvalsPending: () => pending.all(now()),
+    connectors: () => connectors.healthAll().map(({ tenantId, name, healthy }) => ({ tenant: tenantName.get(tenantId)?.name ?? tenantId, connector: name, healthy })),
+  };
+}
+
+/** How often a serving process adds new execution records to the rollups the summary reads. */
+const ROLLUP_INTERVAL_MS = 1000;
 
 /** How often a serving process brings its connectors in line with the store (changes made by `invoke connectors`). */
 const RECONCILE_INTERVAL_MS = 2000;
@@ -78,9 +109,11 @@ export async function startBackground(services: Services): Promise<() => Promise
   services.connectors.syncConfig(services.config.connectors, (name) => tenantIdByName(services.store, name));
   await services.connectors.reconcile();
   const stopSweeper = startApprovalSweeper(services, 1000, logError);
+  const stopRollUps = every(ROLLUP_INTERVAL_MS, () => services.records.rollUp(), (error) => logError("rolling up execution records failed", error));
   const stopReconciling = every(RECONCILE_INTERVAL_MS, () => services.connectors.reconcile(), (error) => logError("reconciling connectors failed", error));
   return async () => {
     stopReconciling();
+    stopRollUps();
     stopSweeper();
     await services.connectors.close();
     await services.records.flush();

@@ -33,6 +33,8 @@ describe("the role × profile × tool matrix", () => {
     "invoke.company_brain.query",
     "invoke.executions.get",
     "invoke.executions.list",
+    "invoke.governance.readiness",
+    "invoke.observability.summary",
     "invoke.policy.simulate",
     "invoke.preflight.run",
     "invoke.tools.search",

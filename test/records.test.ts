@@ -95,7 +95,9 @@ describe("the hash chain", () => {
     await appendMany(server, 10);
     // Rewrite record 4 and give it a hash matching its new contents: record 5 no longer links to it.
     const forged = { ...server.services.records.get(server.tenantId, idAt(server, 4))!, status: "error" };
-    const { hash: _, ...stored } = { ...forged, at: Date.parse(forged.at), arguments: JSON.stringify(forged.arguments), matched_rules: JSON.stringify(forged.matched_rules) };
+    // A null request_id is left out of the hash (records older than the column have none).
+    const { hash: _, request_id: __, ...stored } = { ...forged, at: Date.parse(forged.at), arguments: JSON.stringify(forged.arguments), matched_rules: JSON.stringify(forged.matched_rules) };
+    expect(forged.request_id).toBeNull();
     const fields = Object.fromEntries(Object.entries(stored).sort(([a], [b]) => (a < b ? -1 : 1)));
     tamper(server.dbPath, "UPDATE execution_records SET status = 'error', hash = ? WHERE id = ?", [sha256Hex(forged.prev_hash + JSON.stringify(fields)), forged.id]);
     const report = server.services.records.verify(server.tenantId);
@@ -167,11 +169,13 @@ describe("records written before migration 0006 (random ids, an index of their o
     old.run(`PRAGMA user_version = ${before}`);
     old.run("INSERT INTO tenants (id, name, created_at) VALUES ('ten_old', 'old', 1)");
     let prev = GENESIS_HASH;
+    // Those records had no request_id column; their hashes stay valid because a null request_id is not hashed.
+    const oldFields = HASHED_FIELDS.filter((name) => name !== "request_id");
     const ids = ["exe_0mhk1a2b3cXYZabcdefgh", "exe_0mhk1a2b3dABCdefghijk"];
     ids.forEach((id, index) => {
-      const unhashed = { id, tenant_id: "ten_old", seq: index + 1, at: 1000 + index, kind: "tool_call", user_id: null, key_id: null, agent_id: "a", client_name: null, profile: null, role: null, tool: "database.execute", classification: "mutating", arguments: "{}", decision: "allow", matched_rules: "[]", approval_id: null, status: "ok", latency_ms: 1, error: null, result_digest: null, prev_hash: prev };
+      const unhashed = { id, tenant_id: "ten_old", seq: index + 1, at: 1000 + index, kind: "tool_call", user_id: null, key_id: null, agent_id: "a", client_name: null, profile: null, role: null, tool: "database.execute", classification: "mutating", arguments: "{}", decision: "allow", matched_rules: "[]", approval_id: null, status: "ok", latency_ms: 1, error: null, result_digest: null, request_id: null, prev_hash: prev };
       prev = recordHash(unhashed);
-      old.query(`INSERT INTO execution_records (${HASHED_FIELDS.join(", ")}, hash) VALUES (${HASHED_FIELDS.map(() => "?").join(", ")}, ?)`).run(...HASHED_FIELDS.map((name) => unhashed[name]), prev);
+      old.query(`INSERT INTO execution_records (${oldFields.join(", ")}, hash) VALUES (${oldFields.map(() => "?").join(", ")}, ?)`).run(...oldFields.map((name) => unhashed[name]), prev);
     });
     old.close();
 

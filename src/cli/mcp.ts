@@ -1,6 +1,8 @@
 /** `invoke mcp`: MCP over stdio, for clients that launch the server as a subprocess. */
 import { authorizeMcpAccess } from "../governance/authorize.ts";
 import { createServices, startBackground } from "../services.ts";
+import { createRequestLogger } from "../observability/logger.ts";
+import { createTracing } from "../observability/tracing.ts";
 import { logError } from "../log.ts";
 import { McpDispatcher } from "../protocol/dispatcher.ts";
 import { openStore } from "../storage/db.ts";
@@ -19,7 +21,8 @@ export const mcpCommand: Command = {
     const config = await loadConfig(values);
     const store = openStore(config.db, { mustExist: true });
     try {
-      const services = createServices({ store, config });
+      const tracing = await createTracing({ endpoint: config.tracing.endpoint, serviceName: config.tracing.serviceName, headers: config.tracing.headers });
+      const services = createServices({ store, config, tracing });
       const caller = services.gate.callerFor(secret.trim());
       if (typeof caller === "string") throw new CommandFailure(`INVOKE_API_KEY is refused: the key is ${caller === "unknown" ? "unknown or revoked" : caller}`);
       const refusal = authorizeMcpAccess(caller);
@@ -27,9 +30,11 @@ export const mcpCommand: Command = {
       const dispatcher = new McpDispatcher({ services, logError });
       const stopBackground = await startBackground(services);
       try {
-        await serveStdio({ dispatcher, caller, gate: services.gate, input: Bun.stdin.stream(), write: (line) => process.stdout.write(`${line}\n`) });
+        const logger = createRequestLogger({ level: config.logLevel, format: config.logFormat, sink: process.stderr });
+        await serveStdio({ dispatcher, caller, gate: services.gate, input: Bun.stdin.stream(), write: (line) => process.stdout.write(`${line}\n`), logger });
       } finally {
         await stopBackground();
+        await tracing.shutdown();
       }
       return 0;
     } finally {

@@ -5,6 +5,7 @@ import { logInfo } from "../log.ts";
 import { installDemo } from "../demo.ts";
 import { firstTenantId } from "../governance/directory.ts";
 import { createServices, startBackground } from "../services.ts";
+import { createTracing } from "../observability/tracing.ts";
 import { TenantScope } from "../storage/tenant-scope.ts";
 import { openStore } from "../storage/db.ts";
 import { VERSION } from "../version.ts";
@@ -44,7 +45,8 @@ export const serveCommand: Command = {
       process.once("SIGINT", () => stop("SIGINT"));
       process.once("SIGTERM", () => stop("SIGTERM"));
     });
-    const services = createServices({ store, config });
+    const tracing = await createTracing({ endpoint: config.tracing.endpoint, serviceName: config.tracing.serviceName, headers: config.tracing.headers });
+    const services = createServices({ store, config, tracing });
     if (values.demo) {
       const loaded = installDemo(services.brain, new TenantScope(store, firstTenantId(store)));
       console.log(
@@ -59,6 +61,7 @@ export const serveCommand: Command = {
     await stopped;
     await app.stop();
     await stopBackground();
+    await tracing.shutdown();
     store.close();
     return 0;
   },

@@ -1,12 +1,13 @@
 /** What several commands share: flags, configuration loading and running on the local store. */
-import { DEFAULT_CONFIG, readConfigFile, resolveConfig, type ServerConfig } from "../config.ts";
+import { DEFAULT_CONFIG, LOG_LEVELS, readConfigFile, resolveConfig, type LogLevel, type ServerConfig } from "../config.ts";
+import { otlpTracesEndpointFromEnv } from "../observability/tracing.ts";
 import { InvokeError } from "../errors.ts";
 import { isInitialised } from "../governance/bootstrap.ts";
 import { tenantIdByName } from "../governance/directory.ts";
 import { createServices, type Services } from "../services.ts";
 import { openStore, type Store } from "../storage/db.ts";
 import { TenantScope } from "../storage/tenant-scope.ts";
-import { CommandFailure, parsePort, type FlagSpec } from "./command.ts";
+import { CommandFailure, parsePort, UsageError, type FlagSpec } from "./command.ts";
 
 /** `--db PATH`: the SQLite file. */
 export const dbFlag: FlagSpec = { type: "string", env: "INVOKE_DB", value: "PATH", help: "SQLite database file (created if missing; default invoke.db)." };
@@ -21,13 +22,22 @@ export const configFlag: FlagSpec = { type: "string", env: "INVOKE_CONFIG", valu
 export const tenantFlag: FlagSpec = { type: "string", env: "INVOKE_TENANT", value: "NAME", default: "default", help: "Tenant to act on." };
 
 /** The configuration from `--config`, the environment-backed flags and the defaults. */
-export async function loadConfig(values: Record<string, string | boolean | undefined>): Promise<ServerConfig> {
+export async function loadConfig(values: Record<string, string | boolean | undefined>, env: Record<string, string | undefined> = process.env): Promise<ServerConfig> {
   const file = typeof values.config === "string" ? await readConfigFile(values.config) : {};
-  return resolveConfig(file, {
+  const config = resolveConfig(file, {
     host: values.host as string | undefined,
     port: parsePort(values.port),
     db: values.db as string | undefined,
   });
+  const level = env.INVOKE_LOG_LEVEL;
+  if (level) {
+    if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new UsageError(`INVOKE_LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}`);
+    config.logLevel = level as LogLevel;
+  }
+  // INVOKE_OTLP_ENDPOINT, then the config file, then the standard OpenTelemetry variables.
+  const endpoint = env.INVOKE_OTLP_ENDPOINT || config.tracing.endpoint || otlpTracesEndpointFromEnv(env);
+  if (endpoint) config.tracing = { ...config.tracing, endpoint };
+  return config;
 }
 
 /**

@@ -125,6 +125,14 @@ export class ConnectorService {
     return this.running.get(runningKey(tenantId, name.slice(0, dot)))?.tools.get(name.slice(dot + 1));
   }
 
+  /** Every running connector's health, all tenants (for metrics and readiness). */
+  healthAll(): { tenantId: string; name: string; healthy: boolean; detail?: string }[] {
+    return [...this.running.values()].map((running) => {
+      const { healthy, detail } = running.connector.health();
+      return { tenantId: running.tenantId, name: running.name, healthy, detail };
+    });
+  }
+
   // ---- lifecycle ----
 
   /**

@@ -10,6 +10,7 @@ import type { Effect } from "../policy/model.ts";
 import type { PolicyAnswer } from "../policy/service.ts";
 import type { Services } from "../services.ts";
 import type { ProductionTool } from "../tools/catalog.ts";
+import { DISABLED_TRACING, inSpan, type SpanHandle, type Tracing } from "../observability/tracing.ts";
 
 /** Who is acting, beyond the key: the agent's own name for itself and its MCP client. */
 export interface ActingAgent {
@@ -35,21 +36,42 @@ function denial(tool: string, answer: PolicyAnswer): Record<string, unknown> {
   return { content: [text(`Policy denies ${tool}: ${answer.reasons.join(" ")}`), text(JSON.stringify(detail))], isError: true };
 }
 
-/** Forwards a call; a connector failure becomes an isError result naming it. */
-export async function forward(tool: ProductionTool, args: Record<string, unknown>): Promise<{ result: Record<string, unknown>; error: string | null }> {
+/** Forwards a call (a `connector.call` span under `trace`); a connector failure becomes an isError result naming it. */
+export async function forward(
+  tool: ProductionTool,
+  args: Record<string, unknown>,
+  tracing: Tracing = DISABLED_TRACING,
+  trace?: SpanHandle,
+): Promise<{ result: Record<string, unknown>; error: string | null }> {
+  const span = tracing.startSpan("connector.call", { parent: trace, kind: "client", attributes: { "invoke.tool": tool.name, "invoke.connector": tool.connector } });
   try {
     const result: UpstreamResult = await tool.call(args);
+    if (result.isError) span?.setError("the tool reported an error");
     return { result, error: result.isError ? "the tool reported an error" : null };
   } catch (error) {
     if (!(error instanceof ConnectorError)) throw error;
     const message = `${tool.name} could not be run: ${error.message}`;
+    span?.setError(message);
     return { result: { content: [text(message)], isError: true }, error: message };
+  } finally {
+    span?.end();
   }
 }
 
 /** Evaluates and, as policy says, denies, queues or runs a production tool call. */
-export async function callProductionTool(services: Services, caller: Caller, tool: ProductionTool, args: Record<string, unknown>, agent: ActingAgent): Promise<GovernedOutcome> {
-  const answer = askPolicy(services, caller, { agentId: agent.agentId, action: tool.name, params: args });
+export async function callProductionTool(
+  services: Services,
+  caller: Caller,
+  tool: ProductionTool,
+  args: Record<string, unknown>,
+  agent: ActingAgent,
+  trace?: SpanHandle,
+): Promise<GovernedOutcome> {
+  const answer = inSpan(services.tracing, "policy.evaluate", trace, undefined, (span) => {
+    const answer = askPolicy(services, caller, { agentId: agent.agentId, action: tool.name, params: args });
+    span?.setAttribute("invoke.decision", answer.decision);
+    return answer;
+  });
   const matchedRules = answer.matched_rules.map((rule) => rule.id);
   if (answer.decision === "deny") {
     return { result: denial(tool.name, answer), decision: "deny", matchedRules, approvalId: null, status: "denied", error: answer.reasons.join(" ") };
@@ -66,6 +88,6 @@ export async function callProductionTool(services: Services, caller: Caller, too
       error: null,
     };
   }
-  const { result, error } = await forward(tool, args);
+  const { result, error } = await forward(tool, args, services.tracing, trace);
   return { result, decision: "allow", matchedRules, approvalId: null, status: error === null ? "ok" : "error", error };
 }

@@ -28,6 +28,8 @@ export interface AccessGateOptions {
   /** Per-profile overrides of the limiter's default. */
   profileRateLimits?: Record<string, RateLimit>;
   now?: () => number;
+  /** Told of every refusal by the rate limiter: the caller when known, undefined for keyless requests. */
+  onRateLimited?: (caller: Caller | undefined) => void;
 }
 
 const KEY_REFUSALS: Record<KeyRefusal, string> = {
@@ -69,12 +71,14 @@ export class AccessGate {
   private readonly now: () => number;
   private readonly touchLastUsed: (keyId: string, at: number) => void;
   private readonly lastUsedWritten = new Map<string, number>();
+  private readonly onRateLimited: (caller: Caller | undefined) => void;
 
   constructor(options: AccessGateOptions) {
     this.authenticate = keyAuthenticator(options.store);
     this.limiter = options.limiter;
     this.profileRateLimits = options.profileRateLimits ?? {};
     this.now = options.now ?? Date.now;
+    this.onRateLimited = options.onRateLimited ?? (() => {});
     const touch = options.store.db
       .update(apiKeys)
       .set({ lastUsedAt: sql`${sql.placeholder("at")}` })
@@ -104,7 +108,10 @@ export class AccessGate {
     const outcome = secret === null ? "missing" : this.authenticate(secret, this.now());
     if (typeof outcome === "string") {
       const limited = this.limit(`addr:${clientAddress()}`, this.limiter.defaultLimit);
-      if (limited) return limited;
+      if (limited) {
+        this.onRateLimited(undefined);
+        return limited;
+      }
       if (outcome === "missing") {
         return headers.has("cookie")
           ? // Seed 003: this surface is for agents holding server credentials; a browser session must not inherit it.
@@ -121,7 +128,9 @@ export class AccessGate {
 
   /** Takes one request from an authenticated caller's budget (also used per message on stdio). */
   limitCaller(caller: Caller): AccessRefusal | undefined {
-    return this.limit(`key:${caller.keyId}`, this.rateLimitFor(caller));
+    const limited = this.limit(`key:${caller.keyId}`, this.rateLimitFor(caller));
+    if (limited) this.onRateLimited(caller);
+    return limited;
   }
 
   /** Takes a token; a limiter that fails refuses (fail-closed), never admits unlimited. */

@@ -8,7 +8,6 @@ import { logError } from "../log.ts";
 import { McpDispatcher } from "../protocol/dispatcher.ts";
 import { SUPPORTED_VERSIONS } from "../protocol/versions.ts";
 import type { Services } from "../services.ts";
-import { SCHEMA_VERSION } from "../storage/db.ts";
 import { createMcpHttpHandler, wantsOnlyEventStream } from "../transports/http.ts";
 import { PRODUCT_NAME, PRODUCT_TITLE, VERSION } from "../version.ts";
 import { approvalRoutes } from "./approvals.ts";
@@ -20,26 +19,43 @@ import { userRoutes } from "./users.ts";
 import { originPolicy } from "./origins.ts";
 import { recordMutation } from "./mutations.ts";
 import { json, restError, restErrorFrom, validationError } from "./respond.ts";
+import { restCaller } from "./rest-access.ts";
+import { createRequestLogger, type RequestLogger } from "../observability/logger.ts";
+import { requestInfoFor, requestInfos } from "../observability/requests.ts";
+import { readiness } from "../observability/health.ts";
+
+const KNOWN_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
+
+/** The path of a request URL, without parsing the whole URL. */
+function pathOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start < 0) return "/";
+  const query = url.indexOf("?", start);
+  return query < 0 ? url.slice(start) : url.slice(start, query);
+}
 
 /** What the app is built from. */
 export interface AppOptions {
   services: Services;
   /** Page size of `tools/list` (default 100). */
   pageSize?: number;
+  /** The request log (default: from the config, on stdout). */
+  logger?: RequestLogger;
 }
 
 /** The paths of the MCP endpoint (seed 000 uses the first, seed 003 the second). */
 export const MCP_PATHS = ["/v1/mcp", "/api/v1/mcp"] as const;
 
 /** Builds the app; `app.handle(request)` serves a request in-process, `app.listen()` binds a port. */
-export function createApp({ services, pageSize }: AppOptions) {
-  const { config, store } = services;
+export function createApp({ services, pageSize, logger = createRequestLogger({ level: services.config.logLevel, format: services.config.logFormat }) }: AppOptions) {
+  const { config, metrics } = services;
   const dispatcher = new McpDispatcher({ services, pageSize, logError });
   const handleMcp = createMcpHttpHandler({
     dispatcher,
     gate: services.gate,
     isOriginAllowed: originPolicy(config.allowedOrigins),
     maxBodyBytes: config.maxBodyBytes,
+    tracing: services.tracing,
   });
   // In-process requests (app.handle) have no socket; they share one limiter bucket per address.
   const clientAddress = (request: Request) => app.server?.requestIP(request)?.address ?? "in-process";
@@ -76,6 +92,28 @@ export function createApp({ services, pageSize }: AppOptions) {
   };
 
   const app = new Elysia()
+    // Every request gets an id (X-Request-Id, kept in its records) and, once answered, one log line and its metrics.
+    .onRequest(({ request, set }) => {
+      const info = requestInfoFor(request, pathOf(request.url));
+      requestInfos.set(request, info);
+      set.headers["x-request-id"] = info.id;
+      if (services.tracing.enabled) {
+        info.span = services.tracing.startSpan(`http ${info.method} ${info.path}`, { parent: info.traceparent, kind: "server", attributes: { "invoke.request_id": info.id } });
+      }
+    })
+    .onAfterResponse(({ request, route, set, responseValue }) => {
+      const info = requestInfos.get(request);
+      if (info === undefined) return;
+      const status = responseValue instanceof Response ? responseValue.status : typeof set.status === "number" ? set.status : 200;
+      const elapsed = performance.now() - info.started;
+      logger.request(info, status, elapsed);
+      if (info.span) {
+        info.span.setAttribute("http.response.status_code", status);
+        if (status >= 500) info.span.setError(`HTTP ${status}`);
+        info.span.end();
+      }
+      metrics.httpRequest(KNOWN_METHODS.has(info.method) ? info.method : "OTHER", route || "unmatched", status, elapsed / 1000);
+    })
     .onError(async ({ code, error, request, route, params, body }) => {
       const response = errorResponse(code, error, request);
       await recordMutation(services, request, route, { status: response.status, params, body, error: (error as Error).message });
@@ -87,9 +125,12 @@ export function createApp({ services, pageSize }: AppOptions) {
     })
     .get("/healthz", () => json({ status: "ok", version: VERSION }))
     .get("/readyz", () => {
-      const version = (store.sqlite.query("PRAGMA user_version").get() as { user_version: number }).user_version;
-      const ready = version === SCHEMA_VERSION;
-      return json({ status: ready ? "ready" : "not_ready", checks: { store: "ok", schema_version: version, expected_schema_version: SCHEMA_VERSION } }, ready ? 200 : 503);
+      const report = readiness(services);
+      return json(report, report.status === "ready" ? 200 : 503);
+    })
+    .get("/metrics", async ({ request }) => {
+      if (config.metricsRequireKey) restCaller(services, request, () => clientAddress(request), "traces:read");
+      return new Response(await metrics.text(), { headers: { "content-type": metrics.contentType } });
     })
     .get("/v1/mcp/key-profiles", () => ({
       profiles: PROFILES.map(({ name, description, scopes, allowed_tools, read_only, min_role, rate_limit }) => ({

@@ -4,6 +4,8 @@
  * notifications. Transports add no protocol behaviour; they only map outcomes onto their medium.
  */
 import { authorizeTool } from "../governance/authorize.ts";
+import type { RequestInfo } from "../observability/requests.ts";
+import { parseTraceparent, type SpanHandle } from "../observability/tracing.ts";
 import type { Caller } from "../governance/caller.ts";
 import type { Services } from "../services.ts";
 import { callProductionTool, type ActingAgent, type GovernedOutcome } from "../execution/governed-call.ts";
@@ -33,6 +35,8 @@ export interface DispatchContext {
   onInitialized?(version: string, clientName: string | null): void;
   /** The acting agent as the transport knows it (an `agent_id` in the call's `_meta` overrides; default: the key's name). */
   agent?: { agentId?: string; clientName?: string | null };
+  /** The request being answered (id, span; the log line's fields are filled in here). */
+  request?: RequestInfo;
 }
 
 /** Settings of the dispatcher. */
@@ -95,6 +99,7 @@ export class McpDispatcher {
         break;
     }
     const request = incoming.message;
+    if (context.request) context.request.rpcMethod = request.method;
     if (inBatch && request.method === "initialize") {
       return errorResponse(request.id, JsonRpcErrorCode.InvalidRequest, "initialize must not be part of a batch");
     }
@@ -141,7 +146,7 @@ export class McpDispatcher {
     return next < visible.length ? { tools: page, nextCursor: encodeCursor(next) } : { tools: page };
   }
 
-  /** Every call leaves an execution record before it is answered, refusals included. */
+  /** Every call leaves an execution record before it is answered, refusals included; then it is counted and logged. */
   private async callTool(request: JsonRpcRequest, context: DispatchContext): Promise<Record<string, unknown>> {
     const started = performance.now();
     const params = request.params ?? {};
@@ -153,6 +158,12 @@ export class McpDispatcher {
       clientName: context.agent?.clientName ?? null,
     };
     const caller = context.caller;
+    const info = context.request;
+    const tracing = this.services.tracing;
+    // A traceparent in the call's _meta continues the caller's trace; otherwise the call is part of the request's.
+    const span = tracing.enabled
+      ? tracing.startSpan("tools/call", { parent: parseTraceparent(meta?.traceparent) ? (meta!.traceparent as string) : (info?.span ?? info?.traceparent), attributes: { "invoke.tool": name } })
+      : undefined;
     const base = {
       tenantId: caller.tenantId,
       kind: "tool_call" as const,
@@ -164,14 +175,27 @@ export class McpDispatcher {
       role: caller.role,
       tool: name || "(none)",
       arguments: args,
+      requestId: info?.id ?? null,
+    };
+    const finish = (tool: string, decision: string | null, status: string) => {
+      this.services.metrics.toolCall(tool, decision, status, (performance.now() - started) / 1000);
+      if (info) Object.assign(info, { tool: base.tool, decision, outcome: status });
+      if (span) {
+        if (decision) span.setAttribute("invoke.decision", decision);
+        span.setAttribute("invoke.status", status);
+        if (status === "error" || status === "refused") span.setError(status);
+        span.end();
+      }
     };
     let outcome: GovernedOutcome & { classification: "read_only" | "mutating" };
     try {
-      outcome = await this.governedCall(name, args, caller, agent);
+      outcome = await this.governedCall(name, args, caller, agent, span);
     } catch (error) {
       if (error instanceof JsonRpcError) {
         await this.services.records.append({ ...base, status: "refused", error: error.message, latencyMs: performance.now() - started });
-      }
+        // Unknown names are not metric labels: a client must not be able to mint time series.
+        finish(this.services.registry.get(name) || this.services.connectors.get(caller.tenantId, name) ? name : "(unknown)", null, "refused");
+      } else finish(name, null, "error");
       throw error;
     }
     await this.services.records.append({
@@ -185,6 +209,7 @@ export class McpDispatcher {
       latencyMs: performance.now() - started,
       result: outcome.result,
     });
+    finish(name, outcome.decision, outcome.status);
     return outcome.result;
   }
 
@@ -194,6 +219,7 @@ export class McpDispatcher {
     args: unknown,
     caller: Caller,
     agent: ActingAgent,
+    span?: SpanHandle,
   ): Promise<GovernedOutcome & { classification: "read_only" | "mutating" }> {
     if (name === "") throw new JsonRpcError(JsonRpcErrorCode.InvalidParams, "tools/call needs params.name (a string)");
     if (typeof args !== "object" || args === null || Array.isArray(args)) {
@@ -209,7 +235,7 @@ export class McpDispatcher {
     const errors = (builtin?.checkArguments ?? production?.checkArguments)?.(args) ?? [];
     if (errors.length > 0) throw new JsonRpcError(JsonRpcErrorCode.InvalidParams, `Invalid arguments for tool ${name}`, { tool: name, errors });
     if (production !== undefined) {
-      const outcome = await callProductionTool(this.services, caller, production, args as Record<string, unknown>, agent);
+      const outcome = await callProductionTool(this.services, caller, production, args as Record<string, unknown>, agent, span);
       return { ...outcome, classification: production.readOnly ? "read_only" : "mutating" };
     }
     const definition = builtin!.definition;

@@ -32,6 +32,8 @@ export interface StoredRecord {
   latency_ms: number;
   error: string | null;
   result_digest: string | null;
+  /** Added by migration 0007: hashed only when set, so older records keep their hashes. */
+  request_id: string | null;
   prev_hash: string;
   hash: string;
 }
@@ -59,6 +61,7 @@ export const HASHED_FIELDS = [
   "latency_ms",
   "error",
   "result_digest",
+  "request_id",
   "prev_hash",
 ] as const satisfies readonly (keyof StoredRecord)[];
 
@@ -69,13 +72,14 @@ export const GENESIS_HASH = "0".repeat(64);
 const SORTED_FIELDS = [...HASHED_FIELDS].sort();
 
 /**
- * SHA-256 of `prev_hash` followed by the canonical JSON of every stored field except `hash`. The fields
+ * SHA-256 of `prev_hash` followed by the canonical JSON of every stored field except `hash` (and
+ * `request_id` when it is null, as in records written before it existed). The fields
  * are scalars (text, numbers, null) and no name looks like an index, so an object filled in sorted key
  * order is written by JSON.stringify exactly as canonicalJson would write it.
  */
 export function recordHash(row: Omit<StoredRecord, "hash">): string {
   const fields: Record<string, unknown> = {};
-  for (const name of SORTED_FIELDS) fields[name] = row[name];
+  for (const name of SORTED_FIELDS) if (name !== "request_id" || row.request_id !== null) fields[name] = row[name];
   return sha256Hex(row.prev_hash + JSON.stringify(fields));
 }
 

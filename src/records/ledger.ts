@@ -17,6 +17,7 @@ import { canonicalJson, sha256Hex } from "./canonical.ts";
 import { checkChain, GENESIS_HASH, HASHED_FIELDS, recordHash, type StoredRecord } from "./chain.ts";
 import type { ExecutionRecord, RecordFilters, RecordInput, RecordKind, VerifyReport } from "./model.ts";
 import { redact } from "./redact.ts";
+import { prepareUpsert, RollupBatch } from "./rollups.ts";
 
 export type { ExecutionRecord, RecordFilters, RecordInput, RecordKind, VerifyReport } from "./model.ts";
 
@@ -24,6 +25,8 @@ export type { ExecutionRecord, RecordFilters, RecordInput, RecordKind, VerifyRep
 const MAX_BATCH = 1000;
 const DEFAULT_LIMIT = 50;
 const MAX_LIMIT = 500;
+/** Records rolled up per transaction by `rollUp`, so the write lock is never held long. */
+const ROLLUP_CHUNK = 20_000;
 /** Rows read at a time by the streaming walks (export, backtest), so no statement stays open between them. */
 const PAGE_ROWS = 500;
 const COLUMNS = [...HASHED_FIELDS, "hash"].join(", ");
@@ -56,6 +59,8 @@ export interface LedgerStats {
 /** Appends, reads, exports and verifies execution records. */
 export class ExecutionLedger {
   private queue: Queued[] = [];
+  /** Rate-limit refusals counted since the last roll-up (and, during one, the records it adds). */
+  private pendingCounts = new RollupBatch();
   private scheduled = false;
   private readonly counters: LedgerStats = { batches: 0, records: 0 };
   private readonly insertRow;
@@ -65,6 +70,7 @@ export class ExecutionLedger {
   private readonly rowsInOrder;
   private readonly commitBatch;
   private readonly commitOne;
+  private readonly rollUpChunk;
 
   constructor(
     private readonly store: Store,
@@ -77,9 +83,37 @@ export class ExecutionLedger {
     // Records written before migration 0006 have random ids that name no seq: those are looked for in the tenant's rows.
     this.rowById = sqlite.prepare<StoredRecord, [string, string]>(`SELECT ${COLUMNS} FROM execution_records WHERE tenant_id = ? AND id = ?`);
     this.rowsInOrder = sqlite.prepare<StoredRecord, [string]>(`SELECT ${COLUMNS} FROM execution_records WHERE tenant_id = ? ORDER BY seq, rowid`);
+    const upsertRollup = prepareUpsert(sqlite);
+    const tenantsWithRecords = sqlite.prepare<{ tenant_id: string; seq: number }, []>(
+      "SELECT t.id AS tenant_id, coalesce(p.seq, 0) AS seq FROM tenants t LEFT JOIN execution_rollup_progress p ON p.tenant_id = t.id",
+    );
+    const recordsAfter = sqlite.prepare<StoredRecord, [string, number, number]>(
+      "SELECT seq, at, kind, tool, agent_id, decision, status, latency_ms FROM execution_records WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+    );
+    const setProgress = sqlite.prepare<unknown, [string, number]>(
+      "INSERT INTO execution_rollup_progress (tenant_id, seq) VALUES (?, ?) ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq",
+    );
+    this.rollUpChunk = sqlite.transaction((): number => {
+      // Rate-limit counts are best effort: written with this transaction or dropped with it.
+      const rollups = this.pendingCounts;
+      this.pendingCounts = new RollupBatch();
+      let rolled = 0;
+      for (const { tenant_id, seq } of tenantsWithRecords.all()) {
+        const rows = recordsAfter.all(tenant_id, seq, ROLLUP_CHUNK - rolled);
+        for (const row of rows) {
+          if (row.kind !== "tool_call") continue;
+          rollups.addCall({ tenantId: tenant_id, at: row.at, tool: row.tool, agentId: row.agent_id, decision: row.decision, status: row.status, latencyMs: row.latency_ms });
+        }
+        if (rows.length > 0) setProgress.run(tenant_id, rows.at(-1)!.seq);
+        rolled += rows.length;
+        if (rolled >= ROLLUP_CHUNK) break;
+      }
+      rollups.write(upsertRollup);
+      return rolled;
+    });
     this.commitBatch = sqlite.transaction((batch: Queued[]) => {
       const heads = new Map<string, Head>();
-      return batch.map((entry) => {
+      const outcomes = batch.map((entry) => {
         try {
           return this.insert(entry.draft, heads);
         } catch (error) {
@@ -88,6 +122,7 @@ export class ExecutionLedger {
           throw error;
         }
       });
+      return outcomes;
     });
     this.commitOne = sqlite.transaction((draft: Draft) => this.insert(draft, new Map()));
   }
@@ -113,6 +148,29 @@ export class ExecutionLedger {
   appendNow(input: RecordInput): ExecutionRecord {
     const draft = this.draft(input);
     return toRecord(this.store.sqlite.inTransaction ? this.insert(draft, new Map()) : this.commitOne.immediate(draft));
+  }
+
+  /**
+   * Counts a request the rate limiter refused (it has no record: a flood must not become writes per
+   * request). Written with the next group commit; lost only if that transaction fails.
+   */
+  countRateLimited(tenantId: string, agentId: string): void {
+    this.pendingCounts.addRateLimited(tenantId, this.now(), agentId);
+  }
+
+  /**
+   * Brings the rollups up to date: adds every tool-call record past each tenant's progress mark (its
+   * seq) to the rollups and moves the mark, in transactions of at most ROLLUP_CHUNK records. Records
+   * never change and seqs only grow, so this is exact, and safe from several processes at once. The
+   * server runs it every second; the summary runs it before reading. Returns the records rolled up.
+   */
+  rollUp(): number {
+    let total = 0;
+    for (;;) {
+      const done = this.rollUpChunk.immediate();
+      total += done;
+      if (done < ROLLUP_CHUNK) return total;
+    }
   }
 
   /** Commits everything queued so far. */
@@ -252,6 +310,7 @@ export class ExecutionLedger {
       // The result's JSON text as the response carries it: hashing the text Invoke sends, not a canonical
       // re-encoding, is what anyone holding the response can recompute (and costs a quarter as much).
       result_digest: input.result === undefined ? null : sha256Hex(JSON.stringify(input.result) ?? "null"),
+      request_id: input.requestId ?? null,
     };
   }
 
@@ -316,6 +375,7 @@ function toRecord(row: StoredRecord): ExecutionRecord {
     latency_ms: row.latency_ms,
     error: row.error,
     result_digest: row.result_digest,
+    request_id: row.request_id ?? null,
     prev_hash: row.prev_hash,
     hash: row.hash,
   };

@@ -35,7 +35,8 @@ export const ExecutionRecordSchema = Type.Object({
   status: Type.String(),
   latency_ms: Type.Number(),
   error: NullableString,
-  result_digest: Type.Union([Type.String({ description: "SHA-256 of the result's canonical JSON." }), Type.Null()]),
+  result_digest: Type.Union([Type.String({ description: "SHA-256 of the result's JSON text as the response carried it." }), Type.Null()]),
+  request_id: Type.Union([Type.String({ description: "The X-Request-Id of the request it answered." }), Type.Null()]),
   prev_hash: Type.String(),
   hash: Type.String({ description: "SHA-256 over prev_hash and the record's other fields." }),
 });
@@ -63,8 +64,10 @@ export interface RecordInput {
   status: string;
   latencyMs: number;
   error?: string | null;
-  /** Only its digest is stored (SHA-256 of canonical JSON); undefined stores null. */
+  /** Only its digest is stored (SHA-256 of its JSON text); undefined stores null. */
   result?: unknown;
+  /** The request it answered. */
+  requestId?: string | null;
   /** Epoch milliseconds; default now. */
   at?: number;
 }

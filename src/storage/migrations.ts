@@ -11,6 +11,7 @@ import m0003 from "../../drizzle/0003_company_brain_fts.sql" with { type: "text"
 import m0004 from "../../drizzle/0004_brain_batch_index.sql" with { type: "text" };
 import m0005 from "../../drizzle/0005_execution_layer.sql" with { type: "text" };
 import m0006 from "../../drizzle/0006_records_without_id_index.sql" with { type: "text" };
+import m0007 from "../../drizzle/0007_execution_rollups.sql" with { type: "text" };
 
 /** One migration: its drizzle-kit tag and the SQL statements it runs, in order. */
 export interface Migration {
@@ -26,6 +27,7 @@ const sqlByTag: Record<string, string> = {
   "0004_brain_batch_index": m0004,
   "0005_execution_layer": m0005,
   "0006_records_without_id_index": m0006,
+  "0007_execution_rollups": m0007,
 };
 
 /** The journal's tags, for the consistency test. */

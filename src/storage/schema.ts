@@ -154,6 +154,8 @@ export const executionRecords = sqliteTable(
     resultDigest: text("result_digest"),
     prevHash: text("prev_hash").notNull(),
     hash: text("hash").notNull(),
+    /** The request it answered (the X-Request-Id Invoke returned); hashed when set (migration 0007 added it). */
+    requestId: text("request_id"),
   },
   (t) => [uniqueIndex("execution_records_tenant_seq").on(t.tenantId, t.seq)],
 );
@@ -251,3 +253,34 @@ export const connectorTools = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.tenantId, t.connector, t.tool] })],
 );
+
+/**
+ * Rollups of the tool-call records per tenant, minute or hour (`span`, ms), and tool or agent
+ * (`dimension`, `name`): counts and a latency histogram (`h0`…`h70`, see src/records/rollups.ts).
+ * What `invoke.observability.summary` reads.
+ */
+export const executionRollups = sqliteTable(
+  "execution_rollups",
+  {
+    tenantId: text("tenant_id").notNull(),
+    span: integer("span").notNull(),
+    bucket: integer("bucket").notNull(),
+    dimension: text("dimension", { enum: ["tool", "agent"] }).notNull(),
+    name: text("name").notNull(),
+    calls: integer("calls").notNull().default(0),
+    errors: integer("errors").notNull().default(0),
+    denials: integer("denials").notNull().default(0),
+    approvalsRequired: integer("approvals_required").notNull().default(0),
+    refused: integer("refused").notNull().default(0),
+    rateLimited: integer("rate_limited").notNull().default(0),
+    latencySum: real("latency_sum").notNull().default(0),
+    ...Object.fromEntries(Array.from({ length: 71 }, (_, bucket) => [`h${bucket}`, integer(`h${bucket}`).notNull().default(0)])),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.span, t.dimension, t.bucket, t.name] })],
+);
+
+/** How far each tenant's records are in the rollups: the last seq added. */
+export const executionRollupProgress = sqliteTable("execution_rollup_progress", {
+  tenantId: text("tenant_id").primaryKey(),
+  seq: integer("seq").notNull(),
+});

@@ -11,13 +11,15 @@ import { approvalsListTool } from "./approvals-list.ts";
 import { companyBrainQueryTool } from "./company-brain-query.ts";
 import { executionsGetTool } from "./executions-get.ts";
 import { executionsListTool } from "./executions-list.ts";
+import { observabilitySummaryTool } from "./observability-summary.ts";
+import { governanceReadinessTool } from "./governance-readiness.ts";
 import { policySimulateTool } from "./policy-simulate.ts";
 import { preflightRunTool } from "./preflight-run.ts";
 import { toolsSearchTool } from "./tools-search.ts";
 import { whoamiTool } from "./whoami.ts";
 
 /** Every built-in tool. */
-export const builtinTools: ToolDefinition[] = [whoamiTool, toolsSearchTool, companyBrainQueryTool, policySimulateTool, preflightRunTool, approvalsListTool, approvalsGetTool, executionsListTool, executionsGetTool];
+export const builtinTools: ToolDefinition[] = [whoamiTool, toolsSearchTool, companyBrainQueryTool, policySimulateTool, preflightRunTool, approvalsListTool, approvalsGetTool, executionsListTool, executionsGetTool, observabilitySummaryTool, governanceReadinessTool];
 
 /** A tool as MCP `tools/list` describes it. */
 export interface WireTool {

@@ -10,6 +10,8 @@ import type { McpDispatcher } from "../protocol/dispatcher.ts";
 import { JsonRpcErrorCode, type JsonRpcResponse } from "../protocol/jsonrpc.ts";
 import { DEFAULT_HTTP_VERSION, isSupportedVersion, SUPPORTED_VERSIONS } from "../protocol/versions.ts";
 import { json, rpcRefusal } from "../http/respond.ts";
+import { requestInfos } from "../observability/requests.ts";
+import { DISABLED_TRACING, inSpan, type Tracing } from "../observability/tracing.ts";
 
 /** What the handler needs. */
 export interface McpHttpOptions {
@@ -17,6 +19,8 @@ export interface McpHttpOptions {
   gate: AccessGate;
   isOriginAllowed(origin: string | null): boolean;
   maxBodyBytes: number;
+  /** Spans for authorisation (under the request's span); disabled by default. */
+  tracing?: Tracing;
 }
 
 const REFUSAL_CODES: Record<AccessRefusal["status"], JsonRpcErrorCode> = {
@@ -67,8 +71,17 @@ export function createMcpHttpHandler(options: McpHttpOptions): (request: Request
       return rpcRefusal(403, JsonRpcErrorCode.Forbidden, "Origin not allowed.", { reason: "origin_not_allowed" });
     }
 
-    const caller = gate.admit(headers, clientAddress);
+    const info = requestInfos.get(request);
+    const caller = inSpan(options.tracing ?? DISABLED_TRACING, "authorize", info?.span, undefined, (span) => {
+      const admitted = gate.admit(headers, clientAddress);
+      if (isRefusal(admitted)) span?.setError(admitted.reason);
+      return admitted;
+    });
     if (isRefusal(caller)) return rpcRefusal(caller.status, REFUSAL_CODES[caller.status], caller.message, { reason: caller.reason }, caller.headers);
+    if (info) {
+      info.tenantId = caller.tenantId;
+      info.keyId = caller.keyId;
+    }
     const roleRefusal = authorizeMcpAccess(caller);
     if (roleRefusal) return rpcRefusal(403, JsonRpcErrorCode.Forbidden, `Forbidden: ${roleRefusal.message}.`, { reason: "role_too_low", rule: roleRefusal.rule });
 
@@ -103,7 +116,12 @@ export function createMcpHttpHandler(options: McpHttpOptions): (request: Request
 
     // Stateless HTTP has no session to remember the client by: an agent names itself per request.
     const agentId = request.headers.get("x-invoke-agent-id") ?? undefined;
-    const response = await dispatcher.handlePayload(payload, { caller, protocolVersion: version, agent: { agentId: agentId?.slice(0, 200), clientName: request.headers.get("user-agent")?.slice(0, 200) ?? null } });
+    const response = await dispatcher.handlePayload(payload, {
+      caller,
+      protocolVersion: version,
+      agent: { agentId: agentId?.slice(0, 200), clientName: request.headers.get("user-agent")?.slice(0, 200) ?? null },
+      request: info,
+    });
     if (response === undefined) return new Response(null, { status: 202 });
     return json(response, statusOf(response));
   };

@@ -3,6 +3,8 @@
  * only MCP messages; anything else goes to stderr. The caller is fixed for the process (the key in
  * INVOKE_API_KEY); the version negotiated by `initialize` is remembered, as a stdio session has one.
  */
+import { newRequestId, type RequestInfo } from "../observability/requests.ts";
+import type { RequestLogger } from "../observability/logger.ts";
 import type { AccessGate } from "../governance/access.ts";
 import type { Caller } from "../governance/caller.ts";
 import type { McpDispatcher } from "../protocol/dispatcher.ts";
@@ -16,10 +18,12 @@ export interface StdioOptions {
   gate: AccessGate;
   input: ReadableStream<Uint8Array>;
   write(line: string): void;
+  /** One line per message (stdout is the protocol's, so the CLI logs to stderr). */
+  logger?: RequestLogger;
 }
 
 /** Serves until the input ends; resolves once every started request has been answered. */
-export async function serveStdio({ dispatcher, caller, gate, input, write }: StdioOptions): Promise<void> {
+export async function serveStdio({ dispatcher, caller, gate, input, write, logger }: StdioOptions): Promise<void> {
   let protocolVersion = DEFAULT_HTTP_VERSION;
   let clientName: string | null = null;
   const pending = new Set<Promise<void>>();
@@ -41,6 +45,8 @@ export async function serveStdio({ dispatcher, caller, gate, input, write }: Std
       }
       return;
     }
+    // Each message is a request of its own: an id for its records and its log line.
+    const request: RequestInfo = { id: newRequestId(), started: performance.now(), method: "STDIO", path: "stdio", tenantId: caller.tenantId, keyId: caller.keyId };
     const response = await dispatcher.handlePayload(payload, {
       caller,
       protocolVersion,
@@ -49,8 +55,10 @@ export async function serveStdio({ dispatcher, caller, gate, input, write }: Std
         clientName = name;
       },
       agent: { clientName },
+      request,
     });
     if (response !== undefined) write(JSON.stringify(response));
+    logger?.request(request, response !== undefined && !Array.isArray(response) && "error" in response ? 400 : 200, performance.now() - request.started);
   };
 
   const decoder = new TextDecoder();

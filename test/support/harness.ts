@@ -2,6 +2,8 @@
  * In-process test harness: a fresh app on a temporary SQLite file per test, and a JSON-RPC helper that
  * validates every response it receives against the MCP schema.
  */
+import type { RequestLogger } from "../../src/observability/logger.ts";
+import type { Tracing } from "../../src/observability/tracing.ts";
 import { Database } from "bun:sqlite";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -37,14 +39,30 @@ export interface TestServer {
 
 /** A fresh, bootstrapped app on its own database file. */
 export function startTestServer(
-  options: { config?: Partial<ServerConfig>; registry?: ToolRegistry; pageSize?: number; limiter?: RateLimiter; now?: () => number } = {},
+  options: {
+    config?: Partial<ServerConfig>;
+    registry?: ToolRegistry;
+    pageSize?: number;
+    limiter?: RateLimiter;
+    now?: () => number;
+    /** Where request log lines go (default: none, the config's level is off in tests). */
+    logger?: RequestLogger;
+    tracing?: Tracing;
+  } = {},
 ): TestServer {
   const dir = tempDir();
   const dbPath = join(dir.path, "invoke.db");
   const store = openStore(dbPath);
   const boot = bootstrapIfEmpty(store)!;
-  const services = createServices({ store, config: { ...DEFAULT_CONFIG, db: dbPath, ...options.config }, registry: options.registry, limiter: options.limiter, now: options.now });
-  const app = createApp({ services, pageSize: options.pageSize });
+  const services = createServices({
+    store,
+    config: { ...DEFAULT_CONFIG, db: dbPath, logLevel: "off", ...options.config },
+    registry: options.registry,
+    limiter: options.limiter,
+    now: options.now,
+    tracing: options.tracing,
+  });
+  const app = createApp({ services, pageSize: options.pageSize, logger: options.logger });
   return {
     app,
     services,
@@ -93,7 +111,8 @@ export interface Answer {
 export async function send(app: TestServer["app"], path: string, init: RequestInit = {}): Promise<Answer> {
   const response = await app.handle(new Request(`http://localhost${path}`, init));
   const text = await response.text();
-  return { status: response.status, headers: response.headers, text, body: text.length > 0 ? JSON.parse(text) : undefined };
+  const isJson = /json/.test(response.headers.get("content-type") ?? "application/json");
+  return { status: response.status, headers: response.headers, text, body: text.length > 0 && isJson ? JSON.parse(text) : undefined };
 }
 
 /** Calls a REST route with a JSON body (when given) and an API key (the bootstrap admin's by default). */

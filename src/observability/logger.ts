@@ -1,0 +1,65 @@
+/**
+ * The request log: one line per request, JSON Lines (or a short human line on a terminal), with the
+ * request id, tenant, key id (never the secret), method, tool, decision, status and latency. Lines are
+ * buffered and written once per turn of the event loop, so a busy server makes one write() per turn,
+ * not one per request.
+ */
+import type { LogLevel } from "../config.ts";
+import type { RequestInfo } from "./requests.ts";
+
+export interface RequestLogger {
+  /** Logs a finished request (at level info; warn for 5xx). */
+  request(info: RequestInfo, status: number, latencyMs: number): void;
+}
+
+interface Sink {
+  write(text: string): void;
+  isTTY?: boolean;
+}
+
+const RANK: Record<LogLevel, number> = { info: 0, warn: 1, error: 2, off: 3 };
+
+/** A logger writing to `sink` (stdout when serving HTTP; stderr for stdio, whose stdout is the protocol). */
+export function createRequestLogger(options: { level: LogLevel; format: "auto" | "json" | "pretty"; sink?: Sink }): RequestLogger {
+  const sink = options.sink ?? process.stdout;
+  const pretty = options.format === "pretty" || (options.format === "auto" && sink.isTTY === true);
+  const threshold = RANK[options.level];
+  let pending: string[] = [];
+  const flush = () => {
+    const lines = pending;
+    pending = [];
+    sink.write(lines.join(""));
+  };
+  return {
+    request(info, status, latencyMs) {
+      const level: LogLevel = status >= 500 ? "warn" : "info";
+      if (RANK[level] < threshold) return;
+      const line = pretty ? prettyLine(info, status, latencyMs) : jsonLine(level, info, status, latencyMs);
+      if (pending.push(line) === 1) setImmediate(flush);
+    },
+  };
+}
+
+function jsonLine(level: LogLevel, info: RequestInfo, status: number, latencyMs: number): string {
+  return `${JSON.stringify({
+    time: new Date().toISOString(),
+    level,
+    msg: "request",
+    request_id: info.id,
+    tenant_id: info.tenantId ?? null,
+    key_id: info.keyId ?? null,
+    method: info.method,
+    path: info.path,
+    rpc_method: info.rpcMethod ?? null,
+    tool: info.tool ?? null,
+    decision: info.decision ?? null,
+    outcome: info.outcome ?? null,
+    status,
+    latency_ms: Math.round(latencyMs * 1000) / 1000,
+  })}\n`;
+}
+
+function prettyLine(info: RequestInfo, status: number, latencyMs: number): string {
+  const what = [info.rpcMethod, info.tool, info.decision, info.outcome].filter(Boolean).join(" ");
+  return `${new Date().toISOString().slice(11, 23)} ${status} ${info.method} ${info.path}${what ? ` ${what}` : ""} ${latencyMs.toFixed(1)}ms ${info.id}${info.keyId ? ` key ${info.keyId}` : ""}\n`;
+}
