@@ -147,6 +147,7 @@ describe("request log and request ids", () => {
     const id = answer.headers.get("x-request-id")!;
     expect(id).toMatch(/^req_[0-9A-Za-z]{16}$/);
     expect(server.services.records.list(server.tenantId, { tool: "invoke.whoami" }).records[0]!.request_id).toBe(id);
+    expect((await rpc(server, whoami(9))).headers.get("x-request-id")).not.toBe(id);
     const given = await rpc(server, whoami(2), { headers: { "x-request-id": "trace-abc.123" } });
     expect(given.headers.get("x-request-id")).toBe("trace-abc.123");
     const hostile = await rpc(server, whoami(3), { headers: { "x-request-id": "bad id\twith spaces" } });

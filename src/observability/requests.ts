@@ -28,8 +28,12 @@ export interface RequestInfo {
 /** An id a client sent that we keep: short, printable, no spaces (anything else gets a new one). */
 const CLIENT_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/** Request ids: a random prefix per process, then a counter (ids must be unique, not secret; cheap on every request). */
+const PREFIX = `req_${randomBase62(8)}`;
+let counter = 0;
+
 export function newRequestId(): string {
-  return `req_${randomBase62(16)}`;
+  return `${PREFIX}${(++counter).toString(36).padStart(8, "0")}`;
 }
 
 /** The request's info: continues the client's X-Request-Id when it is a sane one. */

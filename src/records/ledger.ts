@@ -61,6 +61,11 @@ export class ExecutionLedger {
   private queue: Queued[] = [];
   /** Rate-limit refusals counted since the last roll-up (and, during one, the records it adds). */
   private pendingCounts = new RollupBatch();
+  /**
+   * Per tenant, the records this process committed since the last roll-up, gapless in seq from
+   * `first` (another process's record in between starts the run anew, so roll-up reads from the store).
+   */
+  private readonly committed = new Map<string, { first: number; rows: StoredRecord[] }>();
   private scheduled = false;
   private readonly counters: LedgerStats = { batches: 0, records: 0 };
   private readonly insertRow;
@@ -71,6 +76,7 @@ export class ExecutionLedger {
   private readonly commitBatch;
   private readonly commitOne;
   private readonly rollUpChunk;
+  private readonly progressOf;
 
   constructor(
     private readonly store: Store,
@@ -90,6 +96,7 @@ export class ExecutionLedger {
     const recordsAfter = sqlite.prepare<StoredRecord, [string, number, number]>(
       "SELECT seq, at, kind, tool, agent_id, decision, status, latency_ms FROM execution_records WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?",
     );
+    this.progressOf = sqlite.prepare<{ seq: number }, [string]>("SELECT seq FROM execution_rollup_progress WHERE tenant_id = ?");
     const setProgress = sqlite.prepare<unknown, [string, number]>(
       "INSERT INTO execution_rollup_progress (tenant_id, seq) VALUES (?, ?) ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq",
     );
@@ -99,7 +106,11 @@ export class ExecutionLedger {
       this.pendingCounts = new RollupBatch();
       let rolled = 0;
       for (const { tenant_id, seq } of tenantsWithRecords.all()) {
-        const rows = recordsAfter.all(tenant_id, seq, ROLLUP_CHUNK - rolled);
+        // This process's own records, when they follow the mark without a gap, need not be read back.
+        const mine = this.committed.get(tenant_id);
+        const rows = mine !== undefined && mine.first <= seq + 1 && mine.rows.length > 0 && mine.rows.at(-1)!.seq > seq
+          ? mine.rows.slice(seq + 1 - mine.first, seq + 1 - mine.first + ROLLUP_CHUNK - rolled)
+          : recordsAfter.all(tenant_id, seq, ROLLUP_CHUNK - rolled);
         for (const row of rows) {
           if (row.kind !== "tool_call") continue;
           rollups.addCall({ tenantId: tenant_id, at: row.at, tool: row.tool, agentId: row.agent_id, decision: row.decision, status: row.status, latencyMs: row.latency_ms });
@@ -147,7 +158,14 @@ export class ExecutionLedger {
    */
   appendNow(input: RecordInput): ExecutionRecord {
     const draft = this.draft(input);
-    return toRecord(this.store.sqlite.inTransaction ? this.insert(draft, new Map()) : this.commitOne.immediate(draft));
+    if (this.store.sqlite.inTransaction) {
+      // The caller's transaction may still roll back: roll-up will read what it kept from the store.
+      this.committed.delete(draft.tenant_id);
+      return toRecord(this.insert(draft, new Map()));
+    }
+    const row = this.commitOne.immediate(draft);
+    this.remember(row);
+    return toRecord(row);
   }
 
   /**
@@ -168,9 +186,23 @@ export class ExecutionLedger {
     let total = 0;
     for (;;) {
       const done = this.rollUpChunk.immediate();
+      // Committed: forget what is now in the rollups (up to each tenant's new mark).
+      for (const [tenant, run] of this.committed) {
+        const mark = this.progressOf.get(tenant)?.seq ?? 0;
+        const keep = run.rows.filter((row) => row.seq > mark);
+        if (keep.length === 0) this.committed.delete(tenant);
+        else this.committed.set(tenant, { first: keep[0]!.seq, rows: keep });
+      }
       total += done;
       if (done < ROLLUP_CHUNK) return total;
     }
+  }
+
+  /** Notes a record this process committed (see `committed`); a run longer than a roll-up chunk is dropped. */
+  private remember(row: StoredRecord): void {
+    const run = this.committed.get(row.tenant_id);
+    if (run !== undefined && run.first + run.rows.length === row.seq && run.rows.length < ROLLUP_CHUNK) run.rows.push(row);
+    else this.committed.set(row.tenant_id, { first: row.seq, rows: [row] });
   }
 
   /** Commits everything queued so far. */
@@ -267,6 +299,7 @@ export class ExecutionLedger {
       const entry = batch[index]!;
       if (outcome instanceof Error) return entry.reject(outcome);
       this.counters.records++;
+      this.remember(outcome);
       entry.resolve(toRecord(outcome));
     });
   }
