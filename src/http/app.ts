@@ -17,7 +17,7 @@ import { executionRoutes } from "./executions.ts";
 import { policyRoutes } from "./policies.ts";
 import { userRoutes } from "./users.ts";
 import { originPolicy } from "./origins.ts";
-import { recordMutation } from "./mutations.ts";
+import { recordMutation, type MutationOutcome } from "./mutations.ts";
 import { json, restError, restErrorFrom, validationError } from "./respond.ts";
 import { restCaller } from "./rest-access.ts";
 import { createRequestLogger, type RequestLogger } from "../observability/logger.ts";
@@ -91,37 +91,42 @@ export function createApp({ services, pageSize, logger = createRequestLogger({ l
     return restErrorFrom(error, logError);
   };
 
+  /**
+   * The end of every request, answered or failed, in the two hooks that already know its status: the
+   * admin mutation's record, X-Request-Id, the log line, the metrics and the request's span.
+   */
+  const finish = async (request: Request, route: string | undefined, set: { headers: Record<string, unknown> }, status: number, outcome: Omit<MutationOutcome, "status" | "requestId">) => {
+    const info = requestInfos.get(request);
+    await recordMutation(services, request, route, { ...outcome, status, requestId: info?.id ?? null });
+    if (info === undefined) return;
+    set.headers["x-request-id"] = info.id;
+    const elapsed = performance.now() - info.started;
+    logger.request(info, status, elapsed);
+    if (info.span) {
+      info.span.setAttribute("http.response.status_code", status);
+      if (status >= 500) info.span.setError(`HTTP ${status}`);
+      info.span.end();
+    }
+    metrics.httpRequest(KNOWN_METHODS.has(info.method) ? info.method : "OTHER", route || "unmatched", status, elapsed / 1000);
+  };
+
   const app = new Elysia()
-    // Every request gets an id (X-Request-Id, kept in its records) and, once answered, one log line and its metrics.
-    .onRequest(({ request, set }) => {
-      const info = requestInfoFor(request, pathOf(request.url));
+    // Every request gets an id (X-Request-Id, kept in its records), and a span when tracing is on.
+    .onRequest(({ request }) => {
+      const info = requestInfoFor(request, pathOf(request.url), services.tracing.enabled);
       requestInfos.set(request, info);
-      set.headers["x-request-id"] = info.id;
       if (services.tracing.enabled) {
         info.span = services.tracing.startSpan(`http ${info.method} ${info.path}`, { parent: info.traceparent, kind: "server", attributes: { "invoke.request_id": info.id } });
       }
     })
-    .onAfterResponse(({ request, route, set, responseValue }) => {
-      const info = requestInfos.get(request);
-      if (info === undefined) return;
-      const status = responseValue instanceof Response ? responseValue.status : typeof set.status === "number" ? set.status : 200;
-      const elapsed = performance.now() - info.started;
-      logger.request(info, status, elapsed);
-      if (info.span) {
-        info.span.setAttribute("http.response.status_code", status);
-        if (status >= 500) info.span.setError(`HTTP ${status}`);
-        info.span.end();
-      }
-      metrics.httpRequest(KNOWN_METHODS.has(info.method) ? info.method : "OTHER", route || "unmatched", status, elapsed / 1000);
-    })
-    .onError(async ({ code, error, request, route, params, body }) => {
+    .onError(async ({ code, error, request, route, params, body, set }) => {
       const response = errorResponse(code, error, request);
-      await recordMutation(services, request, route, { status: response.status, params, body, error: (error as Error).message });
+      await finish(request, route, set, response.status, { params, body, error: (error as Error).message });
       return response;
     })
     .onAfterHandle(async ({ request, route, params, body, response, set }) => {
       const status = response instanceof Response ? response.status : typeof set.status === "number" ? set.status : 200;
-      await recordMutation(services, request, route, { status, params, body, result: response instanceof Response ? undefined : response });
+      await finish(request, route, set, status, { params, body, result: response instanceof Response ? undefined : response });
     })
     .get("/healthz", () => json({ status: "ok", version: VERSION }))
     .get("/readyz", () => {

@@ -17,13 +17,18 @@ export function isMutation(method: string, route: string | undefined): route is 
   return route !== undefined && MUTATING.has(method) && route.startsWith("/v1/") && !NOT_MUTATIONS.has(route) && !route.endsWith("/mcp");
 }
 
+/** How a request ended, as its mutation record keeps it. */
+export interface MutationOutcome {
+  status: number;
+  params?: unknown;
+  body?: unknown;
+  result?: unknown;
+  error?: string;
+  requestId: string | null;
+}
+
 /** Records a mutation of an authenticated caller; requests refused before authentication have no actor and leave none. */
-export async function recordMutation(
-  services: Services,
-  request: Request,
-  route: string | undefined,
-  outcome: { status: number; params?: unknown; body?: unknown; result?: unknown; error?: string },
-): Promise<void> {
+export async function recordMutation(services: Services, request: Request, route: string | undefined, outcome: MutationOutcome): Promise<void> {
   const actor = authenticated.get(request);
   if (actor === undefined || !isMutation(request.method, route)) return;
   const { caller, at } = actor;
@@ -41,5 +46,6 @@ export async function recordMutation(
     error: outcome.error ?? null,
     latencyMs: performance.now() - at,
     result: outcome.result,
+    requestId: outcome.requestId,
   });
 }

@@ -36,15 +36,15 @@ export function newRequestId(): string {
   return `${PREFIX}${(++counter).toString(36).padStart(8, "0")}`;
 }
 
-/** The request's info: continues the client's X-Request-Id when it is a sane one. */
-export function requestInfoFor(request: Request, path: string): RequestInfo {
+/** The request's info: continues the client's X-Request-Id when it is a sane one; its traceparent is read only when tracing is on. */
+export function requestInfoFor(request: Request, path: string, tracing: boolean): RequestInfo {
   const given = request.headers.get("x-request-id");
   return {
     id: given !== null && CLIENT_ID.test(given) ? given : newRequestId(),
     started: performance.now(),
     method: request.method,
     path,
-    traceparent: request.headers.get("traceparent") ?? undefined,
+    traceparent: tracing ? (request.headers.get("traceparent") ?? undefined) : undefined,
   };
 }
 
