@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import type { ConnectorView } from "../connectors/service.ts";
 import type { NewConnector } from "../connectors/model.ts";
+import { recordAdminChange } from "../records/admin-change.ts";
 import type { Services } from "../services.ts";
 import type { TenantScope } from "../storage/tenant-scope.ts";
 import { CommandFailure, UsageError, type Command } from "./command.ts";
@@ -42,30 +43,17 @@ function definition(text: string | undefined, file: string | undefined): NewConn
   return parsed as NewConnector;
 }
 
-/** Records a change made here as the REST routes record theirs. */
-function recordChange(services: Services, scope: TenantScope, route: string, body: unknown, started: number, error: string | null) {
-  return services.records.append({
-    tenantId: scope.tenantId,
-    kind: "admin_mutation",
-    keyId: "cli",
-    clientName: "invoke connectors (cli)",
-    tool: route,
-    arguments: { body },
-    status: error === null ? "ok" : "error",
-    error,
-    latencyMs: performance.now() - started,
-  });
-}
-
-/** Runs a change and records it, failed or not. */
-async function change<T>(services: Services, scope: TenantScope, route: string, body: unknown, work: () => Promise<T>): Promise<T> {
+/** Runs a change and records it, failed or not, as the REST route doing the same work records its own. */
+async function change<T>(services: Services, scope: TenantScope, route: string, params: Record<string, unknown>, body: unknown, work: () => Promise<T>): Promise<T> {
   const started = performance.now();
+  const record = (error: string | null) =>
+    recordAdminChange(services.records, { tenantId: scope.tenantId, keyId: "cli", clientName: "invoke connectors (cli)", route, params, body, ok: error === null, error, latencyMs: performance.now() - started });
   try {
     const result = await work();
-    await recordChange(services, scope, route, body, started, null);
+    await record(null);
     return result;
   } catch (error) {
-    await recordChange(services, scope, route, body, started, (error as Error).message);
+    await record((error as Error).message);
     throw error;
   }
 }
@@ -111,7 +99,7 @@ export const connectorsCommand: Command = {
       case "add": {
         const input = definition(name, values.file as string | undefined);
         return withServices(values, async (services, scope) => {
-          const connector = await change(services, scope, "POST /v1/connectors", input, () => services.connectors.add(scope, input));
+          const connector = await change(services, scope, "POST /v1/connectors", {}, input, () => services.connectors.add(scope, input));
           const next = connector.tools.some((tool) => tool.status === "available") ? `\nEnable its tools with: invoke connectors enable ${connector.name} TOOL…` : "";
           return output(values, connector, `${describe(connector)}${next}`);
         });
@@ -119,14 +107,14 @@ export const connectorsCommand: Command = {
       case "remove":
         return withServices(values, async (services, scope) => {
           await services.connectors.reconcile(scope.tenantId);
-          const removed = await change(services, scope, "DELETE /v1/connectors/:name", { name }, () => services.connectors.remove(scope, name!));
+          const removed = await change(services, scope, "DELETE /v1/connectors/:name", { name }, null, () => services.connectors.remove(scope, name!));
           return output(values, removed, `Removed connector ${name}.`);
         });
       default:
         return withServices(values, async (services, scope) => {
           await services.connectors.reconcile(scope.tenantId);
           const approvedBy = (values.as as string | undefined) ?? "cli";
-          const connector = await change(services, scope, "POST /v1/connectors/:name/tools/enable", { name, tools: rest }, () =>
+          const connector = await change(services, scope, "POST /v1/connectors/:name/tools/enable", { name }, { tools: rest }, () =>
             services.connectors.enableTools(scope, name!, rest, approvedBy),
           );
           return output(values, connector, describe(connector));

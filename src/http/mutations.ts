@@ -4,6 +4,7 @@
  * Queries sent with POST and approval votes (recorded as votes) are not mutations here.
  */
 import type { Caller } from "../governance/caller.ts";
+import { recordAdminChange } from "../records/admin-change.ts";
 import type { Services } from "../services.ts";
 
 const MUTATING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
@@ -32,18 +33,18 @@ export async function recordMutation(services: Services, request: Request, route
   const actor = authenticated.get(request);
   if (actor === undefined || !isMutation(request.method, route)) return;
   const { caller, at } = actor;
-  await services.records.append({
+  await recordAdminChange(services.records, {
     tenantId: caller.tenantId,
-    kind: "admin_mutation",
     userId: caller.userId,
     keyId: caller.keyId,
     profile: caller.profile,
     role: caller.role,
     clientName: request.headers.get("user-agent")?.slice(0, 200) ?? null,
-    tool: `${request.method} ${route}`,
-    arguments: { params: outcome.params ?? {}, body: outcome.body ?? null },
-    status: outcome.status < 400 ? "ok" : "error",
-    error: outcome.error ?? null,
+    route: `${request.method} ${route}`,
+    params: outcome.params,
+    body: outcome.body,
+    ok: outcome.status < 400,
+    error: outcome.error,
     latencyMs: performance.now() - at,
     result: outcome.result,
     requestId: outcome.requestId,
