@@ -16,7 +16,7 @@ import { ApprovalService } from "./approvals/service.ts";
 import { ConnectorService, type ConnectorFactory } from "./connectors/service.ts";
 import { createConnector } from "./connectors/factory.ts";
 import { startApprovalSweeper } from "./execution/approved.ts";
-import { tenantIdByName } from "./governance/directory.ts";
+import { listTenants, tenantIdByName } from "./governance/directory.ts";
 import { every } from "./every.ts";
 import { logError, logInfo } from "./log.ts";
 import { ToolRegistry } from "./tools/registry.ts";
@@ -58,7 +58,8 @@ export function createServices(options: ServiceOptions): Services {
   const limiter = options.limiter ?? new RateLimiter({ defaultLimit: options.config.rateLimit, now });
   const records = new ExecutionLedger(options.store, now);
   const connectors = new ConnectorService(options.store, options.connectorFactory ?? createConnector, now, logInfo);
-  const metrics = new Metrics(metricSources(options.store, connectors, now));
+  const approvals = new ApprovalService(options.store, records, now, { ttlMs: options.config.approvalTtlMs });
+  const metrics = new Metrics(metricSources(options.store, approvals, connectors));
   const onRateLimited = (caller: Caller | undefined) => {
     metrics.rateLimitRefusal(caller?.profile);
     // Counted per agent (the key's name: the body naming another agent is not read), for the summary.
@@ -74,7 +75,7 @@ export function createServices(options: ServiceOptions): Services {
     policy: new PolicyService(options.store, now),
     brain: new BrainService(options.store, now),
     connectors,
-    approvals: new ApprovalService(options.store, records, now, { ttlMs: options.config.approvalTtlMs }),
+    approvals,
     records,
     metrics,
     tracing: options.tracing ?? DISABLED_TRACING,
@@ -82,15 +83,21 @@ export function createServices(options: ServiceOptions): Services {
   };
 }
 
-/** What the metrics' gauges read at scrape time: pending approvals from the store, connectors' health from memory. */
-function metricSources(store: Store, connectors: ConnectorService, now: () => number): MetricSources {
-  const pending = store.sqlite.prepare<{ tenant: string; count: number }, [number]>(
-    "SELECT t.name AS tenant, count(*) AS count FROM approvals a JOIN tenants t ON t.id = a.tenant_id WHERE a.status = 'pending' AND a.expires_at > ? GROUP BY t.name",
-  );
-  const tenantName = store.sqlite.prepare<{ name: string }, [string]>("SELECT name FROM tenants WHERE id = ?");
+/** What the metrics' gauges read at scrape time: pending approvals (as the approval service counts them), connectors' health. */
+function metricSources(store: Store, approvals: ApprovalService, connectors: ConnectorService): MetricSources {
+  const tenantNames = () => new Map(listTenants(store).map((tenant) => [tenant.id, tenant.name]));
   return {
-    approvalsPending: () => pending.all(now()),
-    connectors: () => connectors.healthAll().map(({ tenantId, name, healthy }) => ({ tenant: tenantName.get(tenantId)?.name ?? tenantId, connector: name, healthy })),
+    approvalsPending: () => {
+      const names = tenantNames();
+      return approvals
+        .countByStatus("tenant_id")
+        .filter((row) => row.status === "pending")
+        .map((row) => ({ tenant: names.get(row.name) ?? row.name, count: row.count }));
+    },
+    connectors: () => {
+      const names = tenantNames();
+      return connectors.healthAll().map(({ tenantId, name, healthy }) => ({ tenant: names.get(tenantId) ?? tenantId, connector: name, healthy }));
+    },
   };
 }
 

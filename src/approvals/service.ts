@@ -247,6 +247,27 @@ export class ApprovalService {
       .all().length;
   }
 
+  /**
+   * Requests counted by status as every read shows it (pending past expiry is expired), grouped by
+   * tenant, tool or agent; `created` keeps those created in [from, to). For the summary and the metrics.
+   */
+  countByStatus(by: "tenant_id" | "tool" | "agent_id", filter: { tenantId?: string; from?: number; to?: number } = {}): { name: string; status: ApprovalStatus; count: number }[] {
+    // ?1 is now; the conditions' values follow it.
+    const conditions = ["1"];
+    const params: (string | number)[] = [this.now()];
+    for (const [condition, value] of [["tenant_id = ?", filter.tenantId], ["created_at >= ?", filter.from], ["created_at < ?", filter.to]] as const) {
+      if (value === undefined) continue;
+      conditions.push(condition);
+      params.push(value);
+    }
+    return this.store.sqlite
+      .query<{ name: string; status: ApprovalStatus; count: number }, (string | number)[]>(
+        `SELECT ${by} AS name, CASE WHEN status = 'pending' AND expires_at <= ?1 THEN 'expired' ELSE status END AS status, count(*) AS count ` +
+          `FROM approvals WHERE ${conditions.join(" AND ")} GROUP BY 1, 2`,
+      )
+      .all(...params);
+  }
+
   /** The condition for requests with `status` as shown (pending past expiry counts as expired). */
   private statusIs(status: ApprovalStatus) {
     const now = this.now();

@@ -88,7 +88,7 @@ export class AccessGate {
   }
 
   /** The rate limit that applies to `caller`. */
-  rateLimitFor(caller: Caller): RateLimit {
+  rateLimitFor(caller: Pick<Caller, "profile">): RateLimit {
     return this.profileRateLimits[caller.profile] ?? findProfile(caller.profile)?.rate_limit ?? this.limiter.defaultLimit;
   }
 

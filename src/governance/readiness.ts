@@ -15,10 +15,11 @@ import { originPolicy } from "../http/origins.ts";
 import { classifyAction } from "../policy/ask.ts";
 import type { Effect } from "../policy/model.ts";
 import type { Services } from "../services.ts";
-import { apiKeys, connectorTools, connectors, executionRecords, tenants, users } from "../storage/schema.ts";
+import { apiKeys, connectorTools, connectors, executionRecords, users } from "../storage/schema.ts";
 import type { TenantScope } from "../storage/tenant-scope.ts";
 import { toolNameMatcher } from "./authorize.ts";
-import { roleAtLeast, ROLES, type Caller, type Role } from "./caller.ts";
+import { roleAtLeast, ROLES, type Role } from "./caller.ts";
+import { listTenants } from "./directory.ts";
 import { PROFILES, type RateLimit } from "./profiles.ts";
 
 const Status = Type.Union([Type.Literal("pass"), Type.Literal("warn"), Type.Literal("fail")]);
@@ -272,8 +273,7 @@ const perMinute = (limit: RateLimit) => Math.max(limit.requests, (limit.requests
 function rateLimits(context: Context): ReadinessItem {
   const id = "rate_limits";
   const { gate, limiter } = context.services;
-  // rateLimitFor reads only the caller's profile.
-  const limits: [string, RateLimit][] = [["rate_limit", limiter.defaultLimit], ...PROFILES.map((profile): [string, RateLimit] => [profile.name, gate.rateLimitFor({ profile: profile.name } as Caller)])];
+  const limits: [string, RateLimit][] = [["rate_limit", limiter.defaultLimit], ...PROFILES.map((profile): [string, RateLimit] => [profile.name, gate.rateLimitFor({ profile: profile.name })])];
   const loose = limits.filter(([, limit]) => perMinute(limit) > MAX_REQUESTS_PER_MINUTE);
   const shown = (entries: [string, RateLimit][]) => entries.map(([name, limit]) => `${name} ${limit.requests}/${limit.per_seconds} s`).join(", ");
   if (loose.length === 0) return pass(id, `Every limit admits at most ${MAX_REQUESTS_PER_MINUTE} requests a minute: ${shown(limits)}.`);
@@ -355,7 +355,7 @@ const POINTS = { pass: 1, warn: 0.5, fail: 0 } as const;
 /** Runs every check for the scope's tenant and scores the result. Reads only. */
 export function assessReadiness(services: Services, scope: TenantScope): ReadinessReport {
   const now = services.now();
-  const tenantName = services.store.db.select({ name: tenants.name }).from(tenants).where(eq(tenants.id, scope.tenantId)).get()?.name ?? "default";
+  const tenantName = listTenants(services.store).find((tenant) => tenant.id === scope.tenantId)?.name ?? "default";
   const keys = services.store.db
     .select({
       id: apiKeys.id,

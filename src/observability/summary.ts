@@ -66,21 +66,14 @@ function figures(counters: Counters, approvals: Figures["approvals"]): Figures {
   };
 }
 
-/** Approval requests created in [from, to), by outcome, per tool or agent (expiry derived as everywhere else). */
-function approvalsBy(services: Services, tenantId: string, dimension: Dimension, from: number, to: number, now: number): Map<string, Figures["approvals"]> {
-  const column = dimension === "tool" ? "tool" : "agent_id";
-  const rows = services.store.sqlite
-    .query<{ name: string; status: string; expires_at: number; n: number }, [string, number, number]>(
-      `SELECT ${column} AS name, status, expires_at, count(*) AS n FROM approvals WHERE tenant_id = ? AND created_at >= ? AND created_at < ? GROUP BY ${column}, status, expires_at`,
-    )
-    .all(tenantId, from, to);
+/** Approval requests created in [from, to), by outcome, per tool or agent. */
+function approvalsBy(services: Services, tenantId: string, dimension: Dimension, from: number, to: number): Map<string, Figures["approvals"]> {
   const out = new Map<string, Figures["approvals"]>();
-  for (const row of rows) {
-    const counts = out.get(row.name) ?? noApprovals();
-    const status = row.status === "pending" && row.expires_at <= now ? "expired" : row.status;
-    if (status === "pending" || status === "rejected" || status === "expired") counts[status] += row.n;
-    else counts.approved += row.n;
-    out.set(row.name, counts);
+  for (const { name, status, count } of services.approvals.countByStatus(dimension === "tool" ? "tool" : "agent_id", { tenantId, from, to })) {
+    const counts = out.get(name) ?? noApprovals();
+    if (status === "pending" || status === "rejected" || status === "expired") counts[status] += count;
+    else counts.approved += count;
+    out.set(name, counts);
   }
   return out;
 }
@@ -91,7 +84,7 @@ export function observabilitySummary(services: Services, tenantId: string, windo
   const now = services.now();
   const to = now - (now % MINUTE_MS) + MINUTE_MS;
   const from = to - WINDOWS[window];
-  const approvals = approvalsBy(services, tenantId, groupBy, from, to, now);
+  const approvals = approvalsBy(services, tenantId, groupBy, from, to);
   const groups = sumRollups(services.store.sqlite, tenantId, groupBy, from, to);
   // Totals come from the agent rollups, which also hold the rate-limit refusals no tool can be named for.
   const totals = emptyCounters();
