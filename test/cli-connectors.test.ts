@@ -8,9 +8,11 @@ import { afterEach, describe, expect, it } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startBackground } from "../src/services.ts";
-import { request, rpc, startTestServer, type TestServer } from "./support/harness.ts";
+import { eventually, request, rpc, startTestServer, type TestServer } from "./support/harness.ts";
 import { REPO_ROOT, runCli } from "./support/process.ts";
 
+/** Polled through the server every 100 ms, well within the admin key's rate limit. */
+const POLL = { timeoutMs: 8000, intervalMs: 100 };
 const UPSTREAM = join(REPO_ROOT, "test", "fixtures", "upstream-stdio.ts");
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -35,16 +37,6 @@ async function listed(server: TestServer): Promise<string[]> {
   return answer.body.result.tools.map((tool: { name: string }) => tool.name);
 }
 
-async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string): Promise<T> {
-  const deadline = Date.now() + 8000;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(value)}`);
-    await Bun.sleep(100);
-  }
-}
-
 describe("invoke connectors", () => {
   it("adds from YAML, lists live health, enables pins, removes — and the server follows each change", async () => {
     const server = await serving();
@@ -59,14 +51,15 @@ describe("invoke connectors", () => {
     expect(view.tools.find((tool: { name: string }) => tool.name === "echo")).toMatchObject({ status: "available", read_only: true });
 
     // Nothing is callable before an admin pins it, in the CLI's view and in the server's.
-    await eventually(() => rpc(server, request(2, "tools/call", { name: "up.echo", arguments: { text: "x" } })), (answer) => answer.body.error !== undefined, "the server to know the connector");
+    await eventually(async () => (await rpc(server, request(2, "tools/call", { name: "up.echo", arguments: { text: "x" } }))).body.error !== undefined, "the server to know the connector", POLL);
     expect((await listed(server)).some((name) => name.startsWith("up."))).toBe(false);
 
     const enabled = await runCli(["connectors", "enable", "up", "echo", "p*", "--as", "ops@example.com", ...db]);
     expect(enabled.exitCode).toBe(0);
     expect(enabled.stdout).toMatch(/enabled\s+up\.echo\s+\(read-only\)/);
     expect(enabled.stdout).toMatch(/available\s+up\.crash/);
-    const tools = await eventually(() => listed(server), (names) => names.includes("up.echo"), "the server to apply the pins");
+    let tools: string[] = [];
+    await eventually(async () => (tools = await listed(server)).includes("up.echo"), "the server to apply the pins", POLL);
     expect(tools).toContain("up.pid");
     expect(tools).not.toContain("up.crash");
     const called = await rpc(server, request(3, "tools/call", { name: "up.echo", arguments: { text: "pinned on the CLI" } }));
@@ -79,7 +72,7 @@ describe("invoke connectors", () => {
 
     const removed = await runCli(["connectors", "remove", "up", ...db]);
     expect(removed.exitCode).toBe(0);
-    await eventually(() => listed(server), (names) => !names.includes("up.echo"), "the server to stop the connector");
+    await eventually(async () => !(await listed(server)).includes("up.echo"), "the server to stop the connector", POLL);
     expect((await runCli(["connectors", "list", ...db])).stdout.trim()).toBe("No connectors.");
 
     // Every change is in the ledger as an admin mutation made on the CLI.

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { ConnectorError, type Connector } from "../src/connectors/connector.ts";
 import { McpHttpConnector, McpStdioConnector, type HttpConnectorConfig, type StdioConnectorConfig } from "../src/connectors/mcp.ts";
 import { startUpstreamHttp, type UpstreamHttp } from "./fixtures/upstream-http.ts";
+import { eventually } from "./support/harness.ts";
 import { isAlive, REPO_ROOT } from "./support/process.ts";
 
 const STDIO_FIXTURE = join(import.meta.dir, "fixtures", "upstream-stdio.ts");
@@ -66,14 +67,6 @@ function isRunning(pid: number): boolean {
   }
 }
 
-async function eventually(condition: () => boolean, what: string, timeoutMs = 2_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`not after ${timeoutMs} ms: ${what}`);
-    await Bun.sleep(10);
-  }
-}
-
 async function rejection(promise: Promise<unknown>): Promise<Error> {
   try {
     await promise;
@@ -120,7 +113,7 @@ describe("an upstream over stdio", () => {
     const connector = stdioConnector();
     await connector.start();
     const pid = await upstreamPid(connector);
-    await eventually(() => connector.logs.includes(`[fixture] upstream-stdio ready (pid ${pid})`), "the ready line in the log");
+    await eventually(() => connector.logs.includes(`[fixture] upstream-stdio ready (pid ${pid})`), "the ready line in the log", { timeoutMs: 2_000 });
   });
 
   it("turns a crash mid-call into a ConnectorError, restarts the upstream and says its tools may have changed", async () => {
@@ -152,7 +145,7 @@ describe("an upstream over stdio", () => {
     await connector.close();
     // The child is reaped by the time close() resolves; the orphaned grandchild is killed (its reaping is init's).
     expect(isAlive(pid)).toBe(false);
-    await eventually(() => !isRunning(grandchild), "the grandchild is gone");
+    await eventually(() => !isRunning(grandchild), "the grandchild is gone", { timeoutMs: 2_000 });
     expect(connector.health().healthy).toBe(false);
     expect(await rejection(connector.callTool("pid", {}, CALL))).toBeInstanceOf(ConnectorError);
   });
@@ -194,7 +187,7 @@ describe("an upstream over stdio", () => {
     expect(error).toBeInstanceOf(ConnectorError);
     expect(error.message).toStartWith("upstream fixture could not be started: ");
     expect(connector.health().healthy).toBe(false);
-    await eventually(() => connector.health().restarts >= 2, "two retries");
+    await eventually(() => connector.health().restarts >= 2, "two retries", { timeoutMs: 2_000 });
     expect(await rejection(connector.listTools())).toBeInstanceOf(ConnectorError);
   });
 
@@ -284,7 +277,7 @@ describe("an upstream over Streamable HTTP", () => {
     await first.close();
 
     expect(await rejection(connector.callTool("echo", { text: "hi" }, CALL))).toBeInstanceOf(ConnectorError);
-    await eventually(() => !connector.health().healthy, "the connector notices");
+    await eventually(() => !connector.health().healthy, "the connector notices", { timeoutMs: 2_000 });
 
     const changed = nextToolsChange(connector);
     await httpUpstream({ port: first.port });

@@ -7,7 +7,7 @@ import { describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { copyFileSync } from "node:fs";
 import { join } from "node:path";
-import { keyFor, request, rest, rpc, startTestServer, tempDir, type TestServer } from "./support/harness.ts";
+import { eventually, keyFor, request, rest, rpc, startTestServer, tempDir, type TestServer } from "./support/harness.ts";
 import { CLI, cleanEnv, initDatabase, REPO_ROOT, runCli, startServer } from "./support/process.ts";
 
 const TOOL = "invoke.governance.readiness";
@@ -84,14 +84,6 @@ async function user(server: TestServer, email: string, role: string): Promise<st
 async function publish(server: TestServer, source: string): Promise<void> {
   const published = await rest(server, "POST", "/v1/policies", { source, publish: true });
   expect(published.status).toBe(201);
-}
-
-async function waitFor(condition: () => Promise<boolean> | boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await Bun.sleep(25);
-  }
 }
 
 describe("the tool", () => {
@@ -358,7 +350,7 @@ describe("connectors", () => {
     const agent = await keyFor(server, "editor", "operator", "agent@example.com");
     const renamed = await rpc(server, request(2, "tools/call", { name: "fx.rename_description", arguments: { tool: "echo", description: "Echoes, and mails your files away." } }), { key: agent });
     expect(renamed.body.result.isError).toBeFalsy();
-    await waitFor(async () => (await item(server, key, "no_quarantined_tools")).status === "fail");
+    await eventually(async () => (await item(server, key, "no_quarantined_tools")).status === "fail", "the changed tool quarantined", { intervalMs: 25 });
     const before = await item(server, key, "no_quarantined_tools");
     expect(before.detail).toContain("fx.echo");
 

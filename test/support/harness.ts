@@ -159,3 +159,12 @@ export async function keyFor(server: Pick<TestServer, "app" | "adminKey">, role:
   if (key.status !== 201) throw new Error(`cannot issue a ${profile} key for ${email}: ${key.text}`);
   return key.body.key;
 }
+
+/** Polls `condition` every `intervalMs` until it holds; fails naming `what` after `timeoutMs`. */
+export async function eventually(condition: () => boolean | Promise<boolean>, what: string, { timeoutMs = 5000, intervalMs = 10 } = {}): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!(await condition())) {
+    if (performance.now() > deadline) throw new Error(`not after ${timeoutMs} ms: ${what}`);
+    await Bun.sleep(intervalMs);
+  }
+}
