@@ -4,7 +4,7 @@
  * process metrics prom-client collects. Served as text at GET /metrics. Gauges read the store and the
  * connectors at scrape time, so nothing is kept in step on the request path.
  */
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type LabelValues } from "prom-client";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 
 /** Seconds: 50 µs to 30 s. */
 const LATENCY_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -23,8 +23,6 @@ export class Metrics {
   private readonly toolDuration: Histogram<"tool">;
   private readonly rateLimited: Counter<"profile">;
   private defaultsStarted = false;
-  /** Labelled children by their label values joined: prom-client hashes label objects on every call otherwise. */
-  private readonly children = new Map<string, { inc(): void } | { observe(value: number): void }>();
 
   constructor(sources: MetricSources) {
     const registers = [this.registry];
@@ -56,17 +54,17 @@ export class Metrics {
   }
 
   httpRequest(method: string, route: string, status: number, seconds: number): void {
-    this.counter(this.httpRequests, { method, route, status: String(status) }).inc();
-    this.histogram(this.httpDuration, { method, route }).observe(seconds);
+    this.httpRequests.inc({ method, route, status: String(status) });
+    this.httpDuration.observe({ method, route }, seconds);
   }
 
   toolCall(tool: string, decision: string | null, status: string, seconds: number): void {
-    this.counter(this.toolCalls, { tool, decision: decision ?? "none", status }).inc();
-    this.histogram(this.toolDuration, { tool }).observe(seconds);
+    this.toolCalls.inc({ tool, decision: decision ?? "none", status });
+    this.toolDuration.observe({ tool }, seconds);
   }
 
   rateLimitRefusal(profile: string | undefined): void {
-    this.counter(this.rateLimited, { profile: profile ?? "none" }).inc();
+    this.rateLimited.inc({ profile: profile ?? "none" });
   }
 
   /** The exposition text (process metrics are collected from the first scrape on). */
@@ -80,23 +78,5 @@ export class Metrics {
 
   get contentType(): string {
     return this.registry.contentType;
-  }
-
-  private counter<T extends string>(metric: Counter<T>, labels: LabelValues<T>): { inc(): void } {
-    return this.child(metric, labels) as { inc(): void };
-  }
-
-  private histogram<T extends string>(metric: Histogram<T>, labels: LabelValues<T>): { observe(value: number): void } {
-    return this.child(metric, labels) as { observe(value: number): void };
-  }
-
-  private child<T extends string>(metric: Counter<T> | Histogram<T>, labels: LabelValues<T>) {
-    const key = `${(metric as unknown as { name: string }).name}\u0000${Object.values(labels).join("\u0000")}`;
-    let child = this.children.get(key);
-    if (child === undefined) {
-      child = metric.labels(labels);
-      this.children.set(key, child);
-    }
-    return child;
   }
 }
