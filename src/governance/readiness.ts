@@ -11,7 +11,7 @@
  */
 import { Type, type Static } from "@sinclair/typebox";
 import { and, count, eq, inArray, isNull, max } from "drizzle-orm";
-import { originPolicy } from "../http/origins.ts";
+import { originPolicy } from "./origins.ts";
 import { classifyAction } from "../policy/ask.ts";
 import type { Effect } from "../policy/model.ts";
 import type { Services } from "../services.ts";

@@ -16,7 +16,7 @@ import { connectorRoutes } from "./connectors.ts";
 import { executionRoutes } from "./executions.ts";
 import { policyRoutes } from "./policies.ts";
 import { userRoutes } from "./users.ts";
-import { originPolicy } from "./origins.ts";
+import { originPolicy } from "../governance/origins.ts";
 import { recordMutation, type MutationOutcome } from "./mutations.ts";
 import { json, restError, restErrorFrom, validationError } from "./respond.ts";
 import { restCaller } from "./rest-access.ts";
