@@ -106,7 +106,7 @@ export function issueKey(scope: TenantScope, userId: string, input: NewKey, crea
     if (Number.isNaN(expiresAt)) throw new BadRequest(`expires_at "${input.expires_at}" is not an ISO 8601 time`, undefined, "invalid_expires_at");
     if (expiresAt <= now) throw new BadRequest("expires_at must be in the future", undefined, "invalid_expires_at");
   }
-  const key = createApiKey(scope.store, { tenantId: scope.tenantId, userId: user.id, name: input.name, profile: profile.name, createdBy, expiresAt });
+  const key = createApiKey(scope.store, { tenantId: scope.tenantId, userId: user.id, name: input.name, profile: profile.name, createdBy, expiresAt }, now);
   return {
     id: key.id,
     key: key.secret,

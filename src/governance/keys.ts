@@ -38,10 +38,9 @@ export interface NewKey {
 }
 
 /** Stores a new key and returns its id and its secret (the only time the secret exists outside the caller). */
-export function createApiKey(store: Store, key: NewKey): { id: string; secret: string; prefix: string; createdAt: number } {
+export function createApiKey(store: Store, key: NewKey, createdAt = Date.now()): { id: string; secret: string; prefix: string; createdAt: number } {
   const secret = generateKeySecret();
   const id = newId("key");
-  const createdAt = Date.now();
   const prefix = displayPrefix(secret);
   store.db
     .insert(apiKeys)
