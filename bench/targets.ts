@@ -126,27 +126,35 @@ async function startSimple(ctx: BenchContext, id: string, cmd: string[], headers
   return { url: `http://127.0.0.1:${port}/mcp`, headers, command: args.join(" "), logFile, stop: () => stopProcess(child) };
 }
 
-const invoke: Target = {
-  id: "invoke",
-  label: "Invoke",
-  async start(ctx) {
-    const cmd = invokeCommand(ctx, false);
-    const db = await initInvoke(ctx, cmd);
-    const port = await freePort();
-    const logFile = join(ctx.tmpDir, "invoke.log");
-    const configPath = join(ctx.tmpDir, "invoke-config.json");
-    writeFileSync(configPath, JSON.stringify(BENCH_CONFIG));
-    const child = spawnInvoke(ctx, cmd, db, port, logFile, ["--config", configPath]);
-    await waitHealthy(`http://127.0.0.1:${port}/healthz`, child, logFile);
-    return {
-      url: `http://127.0.0.1:${port}/v1/mcp`,
-      headers: invokeHeaders(db.adminKey),
-      command: [...cmd, "serve", "--config", configPath].join(" "),
-      logFile,
-      stop: () => stopProcess(child),
-    };
-  },
-};
+/** Invoke with `config` added to BENCH_CONFIG. */
+function invokeTarget(id: string, label: string, config: Record<string, unknown> = {}): Target {
+  return {
+    id,
+    label,
+    async start(ctx) {
+      const cmd = invokeCommand(ctx, false);
+      const db = await initInvoke(ctx, cmd);
+      const port = await freePort();
+      const logFile = join(ctx.tmpDir, `${id}.log`);
+      const configPath = join(ctx.tmpDir, `${id}-config.json`);
+      writeFileSync(configPath, JSON.stringify({ ...BENCH_CONFIG, ...config }));
+      const child = spawnInvoke(ctx, cmd, db, port, logFile, ["--config", configPath]);
+      await waitHealthy(`http://127.0.0.1:${port}/healthz`, child, logFile);
+      return {
+        url: `http://127.0.0.1:${port}/v1/mcp`,
+        headers: invokeHeaders(db.adminKey),
+        command: [...cmd, "serve", "--config", configPath].join(" "),
+        logFile,
+        stop: () => stopProcess(child),
+      };
+    },
+  };
+}
+
+/** Invoke as shipped: a JSON log line per request (to the log file) and metrics. */
+export const invoke = invokeTarget("invoke", "Invoke");
+/** The baseline of the observability cost (bench/observability.ts): the same server with the request log and metrics off. */
+export const invokeQuiet = invokeTarget("invoke-quiet", "Invoke, log and metrics off", { log: { level: "off" }, metrics: { enabled: false } });
 
 const echo: Target = {
   id: "echo",

@@ -52,7 +52,10 @@ export const ConfigFileSchema = Type.Object(
     ),
     metrics: Type.Optional(
       Type.Object(
-        { require_key: Type.Optional(Type.Boolean({ description: "GET /metrics needs an API key with scope traces:read (default false: open, like /healthz)." })) },
+        {
+          enabled: Type.Optional(Type.Boolean({ description: "Keep and serve metrics (default true); false turns GET /metrics into a 404 and counts nothing." })),
+          require_key: Type.Optional(Type.Boolean({ description: "GET /metrics needs an API key with scope traces:read (default false: open, like /healthz)." })),
+        },
         { additionalProperties: false },
       ),
     ),
@@ -86,6 +89,8 @@ export interface ServerConfig {
   approvalTtlMs: number;
   logLevel: LogLevel;
   logFormat: "auto" | "json" | "pretty";
+  /** Whether metrics are kept and served at GET /metrics. */
+  metricsEnabled: boolean;
   /** Whether GET /metrics needs a key (scope traces:read). */
   metricsRequireKey: boolean;
   tracing: { endpoint?: string; serviceName: string; headers: Record<string, string> };
@@ -107,6 +112,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   approvalTtlMs: 24 * 3_600_000,
   logLevel: "info",
   logFormat: "auto",
+  metricsEnabled: true,
   metricsRequireKey: false,
   tracing: { serviceName: "invoke", headers: {} },
 };
@@ -143,6 +149,7 @@ export function resolveConfig(file: ConfigFile, overrides: Partial<ServerConfig>
     ...(file.approvals?.ttl_minutes !== undefined && { approvalTtlMs: file.approvals.ttl_minutes * 60_000 }),
     ...(file.log?.level !== undefined && { logLevel: file.log.level }),
     ...(file.log?.format !== undefined && { logFormat: file.log.format }),
+    ...(file.metrics?.enabled !== undefined && { metricsEnabled: file.metrics.enabled }),
     ...(file.metrics?.require_key !== undefined && { metricsRequireKey: file.metrics.require_key }),
     ...(file.tracing !== undefined && {
       tracing: { endpoint: file.tracing.otlp_endpoint, serviceName: file.tracing.service_name ?? "invoke", headers: file.tracing.headers ?? {} },

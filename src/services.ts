@@ -59,7 +59,7 @@ export function createServices(options: ServiceOptions): Services {
   const records = new ExecutionLedger(options.store, now);
   const connectors = new ConnectorService(options.store, options.connectorFactory ?? createConnector, now, logInfo);
   const approvals = new ApprovalService(options.store, records, now, { ttlMs: options.config.approvalTtlMs });
-  const metrics = new Metrics(metricSources(options.store, approvals, connectors));
+  const metrics = new Metrics(metricSources(options.store, approvals, connectors), options.config.metricsEnabled);
   const onRateLimited = (caller: Caller | undefined) => {
     metrics.rateLimitRefusal(caller?.profile);
     // Counted per agent (the key's name: the body naming another agent is not read), for the summary.

@@ -77,11 +77,28 @@ describe("GET /metrics", () => {
     expect(value(after, "invoke_tool_calls_total", { tool: "(unknown)", status: "refused" })).toBe(1);
     expect([...after.get("invoke_tool_calls_total")!.metrics].some((metric) => metric.labels?.tool === "no.such_tool")).toBe(false);
     // (The parser merges a histogram's labelled series; its _count line is read from the text.)
-    expect((await send(server.app, "/metrics")).text).toContain('invoke_tool_call_duration_seconds_count{tool="invoke.whoami"} 5\n');
+    const text = (await send(server.app, "/metrics")).text as string;
+    expect(text).toContain('invoke_tool_call_duration_seconds_count{tool="invoke.whoami"} 5\n');
+    // Buckets are cumulative, end at +Inf with the count, and the sum is the time spent.
+    const buckets = [...text.matchAll(/^invoke_tool_call_duration_seconds_bucket\{tool="invoke\.whoami",le="([^"]+)"\} (\d+)$/gm)].map(([, le, n]) => [le, Number(n)] as const);
+    expect(buckets.length).toBe(19);
+    expect(buckets.at(-1)).toEqual(["+Inf", 5]);
+    expect(buckets.map(([, n]) => n)).toEqual(buckets.map(([, n]) => n).toSorted((a, b) => a - b));
+    expect(buckets.find(([le]) => le === "30")?.[1]).toBe(5);
+    expect(Number(/^invoke_tool_call_duration_seconds_sum\{tool="invoke\.whoami"\} (\S+)$/m.exec(text)?.[1])).toBeGreaterThan(0);
     expect(value(after, "invoke_rate_limit_refusals_total", { profile: "operator" })).toBe(2);
     expect(value(after, "invoke_approvals_pending", { tenant: "default" })).toBe(1);
     expect(value(after, "invoke_http_requests_total", { method: "POST", route: "/v1/mcp", status: "200" })).toBeGreaterThanOrEqual(8);
     expect(value(after, "invoke_http_requests_total", { method: "POST", route: "/v1/mcp", status: "429" })).toBe(2);
+  });
+
+  it("can be turned off: nothing is counted and GET /metrics is a 404", async () => {
+    using server = startTestServer({ config: { metricsEnabled: false } });
+    await rpc(server, whoami(1));
+    const response = await send(server.app, "/metrics");
+    expect(response.status).toBe(404);
+    expect(response.body).toMatchObject({ error: { code: "not_found" } });
+    expect(await server.services.metrics.text()).not.toContain("invoke.whoami");
   });
 
   it("can require a key with traces:read", async () => {

@@ -95,11 +95,13 @@ export function createApp({ services, pageSize, logger = createRequestLogger({ l
    * The end of every request, answered or failed, in the two hooks that already know its status: the
    * admin mutation's record, X-Request-Id, the log line, the metrics and the request's span.
    */
-  const finish = async (request: Request, route: string | undefined, set: { headers: Record<string, unknown> }, status: number, outcome: Omit<MutationOutcome, "status" | "requestId">) => {
+  const finish = async (request: Request, route: string | undefined, set: { headers: Record<string, unknown> }, response: unknown, status: number, outcome: Omit<MutationOutcome, "status" | "requestId">) => {
     const info = requestInfos.get(request);
     await recordMutation(services, request, route, { ...outcome, status, requestId: info?.id ?? null });
     if (info === undefined) return;
-    set.headers["x-request-id"] = info.id;
+    // On a Response itself: a header in `set` makes Elysia copy the whole response to add it.
+    if (response instanceof Response) response.headers.set("x-request-id", info.id);
+    else set.headers["x-request-id"] = info.id;
     const elapsed = performance.now() - info.started;
     logger.request(info, status, elapsed);
     if (info.span) {
@@ -121,12 +123,12 @@ export function createApp({ services, pageSize, logger = createRequestLogger({ l
     })
     .onError(async ({ code, error, request, route, params, body, set }) => {
       const response = errorResponse(code, error, request);
-      await finish(request, route, set, response.status, { params, body, error: (error as Error).message });
+      await finish(request, route, set, response, response.status, { params, body, error: (error as Error).message });
       return response;
     })
     .onAfterHandle(async ({ request, route, params, body, response, set }) => {
       const status = response instanceof Response ? response.status : typeof set.status === "number" ? set.status : 200;
-      await finish(request, route, set, status, { params, body, result: response instanceof Response ? undefined : response });
+      await finish(request, route, set, response, status, { params, body, result: response instanceof Response ? undefined : response });
     })
     .get("/healthz", () => json({ status: "ok", version: VERSION }))
     .get("/readyz", () => {
@@ -134,6 +136,7 @@ export function createApp({ services, pageSize, logger = createRequestLogger({ l
       return json(report, report.status === "ready" ? 200 : 503);
     })
     .get("/metrics", async ({ request }) => {
+      if (!metrics.enabled) return restError(404, "not_found", "Metrics are turned off (metrics: {enabled: false} in the config).");
       if (config.metricsRequireKey) restCaller(services, request, () => clientAddress(request), "traces:read");
       return new Response(await metrics.text(), { headers: { "content-type": metrics.contentType } });
     })

@@ -81,7 +81,9 @@ export function emptyCounters(): Counters {
 const SCALARS = ["calls", "errors", "denials", "approvals_required", "refused", "rate_limited", "latency_sum"] as const;
 const HISTOGRAM_COLUMNS = Array.from({ length: HISTOGRAM_BUCKETS }, (_, bucket) => `h${bucket}`);
 const COUNTER_COLUMNS = [...SCALARS, ...HISTOGRAM_COLUMNS];
+/** In the order of RollupBatch's row keys. */
 const KEY_COLUMNS = ["tenant_id", "span", "bucket", "dimension", "name"];
+const SPANS = [MINUTE_MS, HOUR_MS];
 
 /** Adds `from` into `into`. */
 export function addCounters(into: Counters, from: Counters): void {
@@ -116,21 +118,21 @@ export class RollupBatch {
   }
 
   private add(tenantId: string, at: number, tool: string | null, agentId: string | null, count: (counters: Counters) => void): void {
-    for (const span of [MINUTE_MS, HOUR_MS]) {
+    for (const span of SPANS) {
       const bucket = at - (at % span);
-      if (tool !== null) this.row([tenantId, span, bucket, "tool", tool], count);
-      this.row([tenantId, span, bucket, "agent", agentId ?? ""], count);
+      if (tool !== null) count(this.row(tenantId, span, bucket, "tool", tool));
+      count(this.row(tenantId, span, bucket, "agent", agentId ?? ""));
     }
   }
 
-  private row(key: (string | number)[], count: (counters: Counters) => void): void {
-    const id = key.join("\u0000");
+  private row(tenantId: string, span: number, bucket: number, dimension: Dimension, name: string): Counters {
+    const id = `${tenantId}\u0000${span}\u0000${bucket}\u0000${dimension}\u0000${name}`;
     let row = this.rows.get(id);
     if (row === undefined) {
-      row = { key, counters: emptyCounters() };
+      row = { key: [tenantId, span, bucket, dimension, name], counters: emptyCounters() };
       this.rows.set(id, row);
     }
-    count(row.counters);
+    return row.counters;
   }
 
   /** Writes the counts with `upsert`, in the caller's transaction. */
