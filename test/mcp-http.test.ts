@@ -423,7 +423,7 @@ describe("GET /v1/mcp", () => {
     expect(answer.status).toBe(200);
     expect(answer.body).toMatchObject({
       name: "invoke",
-      protocol_versions: ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"],
+      protocol_versions: ["2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"],
       endpoint: "http://localhost/v1/mcp",
       auth: { header: "X-API-Key" },
       key_profiles_url: "http://localhost/v1/mcp/key-profiles",

@@ -116,6 +116,7 @@ describe("invoke.observability.summary", () => {
       ["crm.update", "support_agent", "failed", NOW - 40 * MINUTE, NOW + HOUR],
       ["crm.update", "support_agent", "rejected", NOW - 50 * MINUTE, NOW + HOUR],
       ["crm.update", "finance_agent", "expired", NOW - 55 * MINUTE, NOW - 5 * MINUTE],
+      ["crm.update", "finance_agent", "withdrawn", NOW - 56 * MINUTE, NOW + HOUR],
       ["crm.update", "finance_agent", "pending", NOW - 2 * HOUR, NOW + HOUR], // outside the 1h window
     ];
     seeded.forEach(([tool, agent, status, created, expires], index) => insert.run(`apr_${index}`, server.tenantId, tool, agent, server.userId, status, created, expires));
@@ -128,11 +129,11 @@ describe("invoke.observability.summary", () => {
     const byTool = await summary(server, { window: "1h" }, reader);
     const tools = Object.fromEntries(byTool.groups.map((group: { name: string; approvals: unknown }) => [group.name, group.approvals]));
     expect(tools).toEqual({
-      "crm.update": { pending: 0, approved: 1, rejected: 1, expired: 1 },
-      "database.execute": { pending: 1, approved: 1, rejected: 0, expired: 1 },
-      "invoke.whoami": { pending: 0, approved: 0, rejected: 0, expired: 0 },
+      "crm.update": { pending: 0, approved: 1, rejected: 1, expired: 1, withdrawn: 1 },
+      "database.execute": { pending: 1, approved: 1, rejected: 0, expired: 1, withdrawn: 0 },
+      "invoke.whoami": { pending: 0, approved: 0, rejected: 0, expired: 0, withdrawn: 0 },
     });
-    expect(byTool.totals.approvals).toEqual({ pending: 1, approved: 2, rejected: 1, expired: 2 });
+    expect(byTool.totals.approvals).toEqual({ pending: 1, approved: 2, rejected: 1, expired: 2, withdrawn: 1 });
     // The limiter let 3 of the 5 calls through: the refusals cannot be put under a tool, but the totals keep them.
     expect(byTool.groups.find((group: { name: string }) => group.name === "invoke.whoami").calls).toBe(3);
     expect(byTool.totals.rate_limit_refusals).toBe(2);

@@ -1,8 +1,8 @@
 /** The shapes of approval requests as people and agents see them: one TypeBox schema for REST, the MCP tools and the types. */
 import { Type, type Static } from "@sinclair/typebox";
 
-export const APPROVAL_STATUSES = ["pending", "approved", "executing", "executed", "failed", "rejected", "expired"] as const;
-/** Where a request is. `executing` is held by the one process that runs the approved action. */
+export const APPROVAL_STATUSES = ["pending", "approved", "executing", "executed", "failed", "rejected", "expired", "withdrawn"] as const;
+/** Where a request is. `executing` is held by the one process that runs the approved action; `withdrawn`: by its requester, before a decision. */
 export type ApprovalStatus = (typeof APPROVAL_STATUSES)[number];
 
 const Iso = Type.String({ description: "ISO 8601" });

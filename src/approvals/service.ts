@@ -47,7 +47,8 @@ export interface ApprovalOptions {
   approverRole?: Role;
 }
 
-type Row = typeof approvals.$inferSelect;
+export type ApprovalRow = typeof approvals.$inferSelect;
+type Row = ApprovalRow;
 
 /** Approval requests and votes. */
 export class ApprovalService {
@@ -209,6 +210,51 @@ export class ApprovalService {
       })
       .immediate();
     return { approval: this.get(scope, id, voter), approvedNow };
+  }
+
+  /** A request as its requester sees it: only the key that made it finds it (another key's or tenant's id is not found). */
+  ofRequester(requester: Pick<Caller, "tenantId" | "keyId">, id: string): Row | undefined {
+    return this.store.db
+      .select()
+      .from(approvals)
+      .where(and(eq(approvals.tenantId, requester.tenantId), eq(approvals.id, id), eq(approvals.requestedKey, requester.keyId)))
+      .get();
+  }
+
+  /**
+   * Withdraws a pending request on behalf of the key that made it: it will never run, and the
+   * withdrawal is recorded like a vote. Returns false when the request is no longer pending (decided,
+   * expired, running or run): withdrawing is then too late and changes nothing.
+   */
+  withdraw(requester: Caller, id: string, clientName: string | null = null): boolean {
+    const started = performance.now();
+    return this.store.sqlite
+      .transaction(() => {
+        const now = this.now();
+        const withdrawn = this.store.db
+          .update(approvals)
+          .set({ status: "withdrawn", decidedAt: now })
+          .where(and(eq(approvals.tenantId, requester.tenantId), eq(approvals.id, id), eq(approvals.requestedKey, requester.keyId), eq(approvals.status, "pending"), gt(approvals.expiresAt, now)))
+          .returning({ id: approvals.id })
+          .all();
+        if (withdrawn.length === 0) return false;
+        this.records.appendNow({
+          tenantId: requester.tenantId,
+          kind: "approval_vote",
+          userId: requester.userId,
+          keyId: requester.keyId,
+          clientName,
+          profile: requester.profile,
+          role: requester.role,
+          tool: "approvals.withdraw",
+          arguments: { approval_id: id },
+          approvalId: id,
+          status: "withdraw",
+          latencyMs: performance.now() - started,
+        });
+        return true;
+      })
+      .immediate();
   }
 
   /** Takes an approved request for execution; true for exactly one taker. */

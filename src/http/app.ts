@@ -6,7 +6,7 @@ import { Elysia } from "elysia";
 import { PROFILES } from "../governance/profiles.ts";
 import { logError } from "../log.ts";
 import { McpDispatcher } from "../protocol/dispatcher.ts";
-import { SUPPORTED_VERSIONS } from "../protocol/versions.ts";
+import { isModernVersion, SUPPORTED_VERSIONS } from "../protocol/versions.ts";
 import type { Services } from "../services.ts";
 import { createMcpHttpHandler, wantsOnlyEventStream } from "../transports/http.ts";
 import { PRODUCT_NAME, PRODUCT_TITLE, VERSION } from "../version.ts";
@@ -61,7 +61,8 @@ export function createApp({ services, pageSize, logger = createRequestLogger({ l
   const clientAddress = (request: Request) => app.server?.requestIP(request)?.address ?? "in-process";
 
   const discovery = (request: Request) => {
-    if (wantsOnlyEventStream(request.headers.get("accept"))) {
+    // A modern client never GETs (MCP 2026-07-28 has no GET stream); an SSE-only GET asks for a stream we do not offer.
+    if (isModernVersion(request.headers.get("mcp-protocol-version")) || wantsOnlyEventStream(request.headers.get("accept"))) {
       return restError(405, "method_not_allowed", "This endpoint offers no SSE stream; send JSON-RPC requests with POST.", { Allow: "POST" });
     }
     const base = new URL(request.url);

@@ -17,6 +17,7 @@ const Approvals = Type.Object({
   approved: Type.Integer({ description: "Granted: approved, executing, executed or failed when run." }),
   rejected: Type.Integer(),
   expired: Type.Integer(),
+  withdrawn: Type.Integer({ description: "Withdrawn by the requester (an MCP task cancelled) before a decision." }),
 });
 
 const Figures = Type.Object({
@@ -43,7 +44,7 @@ export const SummarySchema = Type.Object({
 export type Summary = Static<typeof SummarySchema>;
 type Figures = Static<typeof Figures>;
 
-const noApprovals = () => ({ pending: 0, approved: 0, rejected: 0, expired: 0 });
+const noApprovals = () => ({ pending: 0, approved: 0, rejected: 0, expired: 0, withdrawn: 0 });
 
 function figures(counters: Counters, approvals: Figures["approvals"]): Figures {
   const latency =
@@ -71,7 +72,7 @@ function approvalsBy(services: Services, tenantId: string, dimension: Dimension,
   const out = new Map<string, Figures["approvals"]>();
   for (const { name, status, count } of services.approvals.countByStatus(dimension === "tool" ? "tool" : "agent_id", { tenantId, from, to })) {
     const counts = out.get(name) ?? noApprovals();
-    if (status === "pending" || status === "rejected" || status === "expired") counts[status] += count;
+    if (status === "pending" || status === "rejected" || status === "expired" || status === "withdrawn") counts[status] += count;
     else counts.approved += count;
     out.set(name, counts);
   }

@@ -24,7 +24,8 @@ import {
   type JsonRpcResponse,
   type RequestId,
 } from "./jsonrpc.ts";
-import { allowsBatches, negotiateVersion } from "./versions.ts";
+import { checkEnvelope, isModernRequest, modernResult, requireTasksExtension, TASKS_EXTENSION, type ModernRequest } from "./modern.ts";
+import { allowsBatches, negotiateVersion, SUPPORTED_VERSIONS } from "./versions.ts";
 
 /** Per-request facts a transport supplies. */
 export interface DispatchContext {
@@ -48,7 +49,23 @@ export interface DispatcherOptions {
   logError?(message: string, error: unknown): void;
 }
 
-type MethodHandler = (request: JsonRpcRequest & { id: RequestId }, context: DispatchContext) => Promise<Record<string, unknown>> | Record<string, unknown>;
+/** A modern request's checked envelope, or undefined in the legacy era. */
+type MethodHandler = (
+  request: JsonRpcRequest & { id: RequestId },
+  context: DispatchContext,
+  modern: ModernRequest | undefined,
+) => Promise<Record<string, unknown>> | Record<string, unknown>;
+
+/** What a payload got: the response(s) (none for notifications) and the HTTP status they go out with. */
+export interface Dispatched {
+  response: JsonRpcResponse | JsonRpcResponse[] | undefined;
+  status: number;
+}
+
+/** How long a modern client may keep `tools/list` (the list changes when connectors or pins change). */
+const TOOLS_LIST_TTL_MS = 60_000;
+/** How long a modern client may keep `server/discover` (it changes only with a new Invoke version). */
+const DISCOVER_TTL_MS = 3_600_000;
 
 const INSTRUCTIONS =
   "Invoke governs what agents may do in production. Call invoke.whoami to see who you are and what your key allows.";
@@ -59,6 +76,7 @@ export class McpDispatcher {
   private readonly pageSize: number;
   private readonly logError: (message: string, error: unknown) => void;
   private readonly methods: Record<string, MethodHandler>;
+  private readonly modernMethods: Record<string, MethodHandler>;
 
   constructor(options: DispatcherOptions) {
     this.services = options.services;
@@ -68,50 +86,76 @@ export class McpDispatcher {
       initialize: (request, context) => this.initialize(request, context),
       ping: () => ({}),
       "tools/list": (request, context) => this.listTools(request, context),
-      "tools/call": (request, context) => this.callTool(request, context),
+      "tools/call": (request, context) => this.callTool(request, context, undefined),
+    };
+    // The modern era has no initialize or ping; tools/list is cacheable (per key, as the list varies by key).
+    this.modernMethods = {
+      "server/discover": () => this.discover(),
+      "tools/list": (request, context) => ({ ...this.listTools(request, context), ttlMs: TOOLS_LIST_TTL_MS, cacheScope: "private" }),
+      "tools/call": (request, context, modern) => this.callTool(request, context, modern),
+      "tasks/get": (request, context, modern) => (requireTasksExtension(modern!), this.services.tasks.get(context.caller, request.params?.taskId)),
+      "tasks/cancel": (request, context, modern) => (requireTasksExtension(modern!), this.services.tasks.cancel(context.caller, request.params?.taskId, modern!.clientName)),
+      // Invoke's tasks never ask for input: responses are acknowledged and ignored, as the extension allows.
+      "tasks/update": (request, context, modern) => (requireTasksExtension(modern!), this.services.tasks.get(context.caller, request.params?.taskId), {}),
     };
   }
 
   /**
-   * Handles one decoded payload. Returns the response (an array for a batch), or undefined when
-   * nothing is to be answered (notifications and client responses).
+   * Handles one decoded payload. Returns the response (an array for a batch), or none when nothing is
+   * to be answered (notifications and client responses), with the HTTP status it goes out with.
    */
-  async handlePayload(payload: unknown, context: DispatchContext): Promise<JsonRpcResponse | JsonRpcResponse[] | undefined> {
+  async handlePayload(payload: unknown, context: DispatchContext): Promise<Dispatched> {
     if (!Array.isArray(payload)) return this.handleMessage(payload, context, false);
     if (!allowsBatches(context.protocolVersion)) {
-      return errorResponse(undefined, JsonRpcErrorCode.InvalidRequest, `JSON-RPC batches are not supported in protocol version ${context.protocolVersion}`);
+      return { response: errorResponse(undefined, JsonRpcErrorCode.InvalidRequest, `JSON-RPC batches are not supported in protocol version ${context.protocolVersion}`), status: 400 };
     }
-    if (payload.length === 0) return errorResponse(undefined, JsonRpcErrorCode.InvalidRequest, "a batch must not be empty");
-    const responses = await Promise.all(payload.map((message) => this.handleMessage(message, context, true)));
-    const answered = responses.filter((response): response is JsonRpcResponse => response !== undefined);
-    return answered.length > 0 ? answered : undefined;
+    if (payload.length === 0) return { response: errorResponse(undefined, JsonRpcErrorCode.InvalidRequest, "a batch must not be empty"), status: 400 };
+    const outcomes = await Promise.all(payload.map((message) => this.handleMessage(message, context, true)));
+    const answered = outcomes.map((outcome) => outcome.response).filter((response): response is JsonRpcResponse => response !== undefined && !Array.isArray(response));
+    return { response: answered.length > 0 ? answered : undefined, status: 200 };
   }
 
-  private async handleMessage(value: unknown, context: DispatchContext, inBatch: boolean): Promise<JsonRpcResponse | undefined> {
+  private async handleMessage(value: unknown, context: DispatchContext, inBatch: boolean): Promise<Dispatched> {
     const incoming = classifyMessage(value);
     switch (incoming.kind) {
       case "invalid":
-        return errorResponse(incoming.id, JsonRpcErrorCode.InvalidRequest, `Invalid Request: ${incoming.reason}`);
+        return { response: errorResponse(incoming.id, JsonRpcErrorCode.InvalidRequest, `Invalid Request: ${incoming.reason}`), status: 400 };
       case "notification":
       case "response":
-        return undefined;
+        return { response: undefined, status: 202 };
       case "request":
         break;
     }
     const request = incoming.message;
     if (context.request) context.request.rpcMethod = request.method;
     if (inBatch && request.method === "initialize") {
-      return errorResponse(request.id, JsonRpcErrorCode.InvalidRequest, "initialize must not be part of a batch");
+      return { response: errorResponse(request.id, JsonRpcErrorCode.InvalidRequest, "initialize must not be part of a batch"), status: 400 };
     }
-    const handler = Object.hasOwn(this.methods, request.method) ? this.methods[request.method] : undefined;
-    if (handler === undefined) return errorResponse(request.id, JsonRpcErrorCode.MethodNotFound, `Method not found: ${request.method}`);
+    const modern = isModernRequest(request, context.protocolVersion);
+    const methods = modern ? this.modernMethods : this.methods;
     try {
-      return resultResponse(request.id, await handler(request, context));
+      const envelope = modern ? checkEnvelope(request) : undefined;
+      const handler = Object.hasOwn(methods, request.method) ? methods[request.method] : undefined;
+      // The modern era answers an unknown method with HTTP 404 (streamable-http: protocol version header).
+      if (handler === undefined) throw new JsonRpcError(JsonRpcErrorCode.MethodNotFound, `Method not found: ${request.method}`, undefined, modern ? 404 : 200);
+      const result = await handler(request, envelope?.clientName ? { ...context, agent: { ...context.agent, clientName: envelope.clientName } } : context, envelope);
+      return { response: resultResponse(request.id, modern ? modernResult(result) : result), status: 200 };
     } catch (error) {
-      if (error instanceof JsonRpcError) return errorResponse(request.id, error.code, error.message, error.data);
+      if (error instanceof JsonRpcError) return { response: errorResponse(request.id, error.code, error.message, error.data), status: error.httpStatus ?? 200 };
       this.logError(`${request.method} failed`, error);
-      return errorResponse(request.id, JsonRpcErrorCode.InternalError, "Internal error");
+      return { response: errorResponse(request.id, JsonRpcErrorCode.InternalError, "Internal error"), status: 200 };
     }
+  }
+
+  /** server/discover: the versions, capabilities and identity of this server, the same for every caller. */
+  private discover(): Record<string, unknown> {
+    return {
+      supportedVersions: SUPPORTED_VERSIONS,
+      capabilities: { tools: { listChanged: false }, extensions: { [TASKS_EXTENSION]: {} } },
+      instructions: INSTRUCTIONS,
+      ttlMs: DISCOVER_TTL_MS,
+      cacheScope: "public",
+    };
   }
 
   private initialize(request: JsonRpcRequest, context: DispatchContext): Record<string, unknown> {
@@ -147,7 +191,7 @@ export class McpDispatcher {
   }
 
   /** Every call leaves an execution record before it is answered, refusals included; then it is counted and logged. */
-  private async callTool(request: JsonRpcRequest, context: DispatchContext): Promise<Record<string, unknown>> {
+  private async callTool(request: JsonRpcRequest, context: DispatchContext, modern: ModernRequest | undefined): Promise<Record<string, unknown>> {
     const started = performance.now();
     const params = request.params ?? {};
     const name = typeof params.name === "string" ? params.name : "";
@@ -210,6 +254,8 @@ export class McpDispatcher {
       result: outcome.result,
     });
     finish(name, outcome.decision, outcome.status);
+    // A modern client that declared the tasks extension gets an approval-gated call as a task to poll.
+    if (modern?.tasks && outcome.status === "pending_approval" && outcome.approvalId !== null) return this.services.tasks.created(caller, outcome.approvalId);
     return outcome.result;
   }
 

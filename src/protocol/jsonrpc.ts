@@ -12,6 +12,8 @@ export enum JsonRpcErrorCode {
   InternalError = -32603,
   /** MCP 2026-07-28: a header disagrees with the body. */
   HeaderMismatch = -32020,
+  /** MCP 2026-07-28: the request needs a client capability it did not declare (`data.requiredCapabilities`). */
+  MissingRequiredClientCapability = -32021,
   /** MCP 2026-07-28: the requested protocol version is not supported (`data.supported` lists ours). */
   UnsupportedProtocolVersion = -32022,
   /** Invoke: no valid credential. */
@@ -65,12 +67,13 @@ export function errorResponse(id: RequestId | undefined, code: number, message: 
   return id === undefined ? { jsonrpc: "2.0", error } : { jsonrpc: "2.0", id, error };
 }
 
-/** A failure inside dispatch that becomes a JSON-RPC error response. */
+/** A failure inside dispatch that becomes a JSON-RPC error response (`httpStatus`: what HTTP answers with it; default 200). */
 export class JsonRpcError extends Error {
   constructor(
     readonly code: number,
     message: string,
     readonly data?: unknown,
+    readonly httpStatus?: number,
   ) {
     super(message);
     this.name = "JsonRpcError";

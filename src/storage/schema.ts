@@ -181,7 +181,7 @@ export const approvals = sqliteTable(
     /** JSON: the matched rules with their reasons. */
     matchedRules: text("matched_rules").notNull(),
     approvalsRequired: integer("approvals_required").notNull(),
-    status: text("status", { enum: ["pending", "approved", "executing", "executed", "failed", "rejected", "expired"] }).notNull(),
+    status: text("status", { enum: ["pending", "approved", "executing", "executed", "failed", "rejected", "expired", "withdrawn"] }).notNull(),
     createdAt: integer("created_at").notNull(),
     expiresAt: integer("expires_at").notNull(),
     decidedAt: integer("decided_at"),

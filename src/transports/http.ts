@@ -1,13 +1,15 @@
 /**
- * MCP over HTTP (Streamable HTTP, JSON responses only, no SSE): request checks that belong to the
- * transport (origin, media types, size, credential, protocol-version header), then the shared
- * dispatcher. The order is fixed: origin → credential and rate limit → role → media types → size →
- * version → body.
+ * MCP over HTTP (Streamable HTTP, JSON responses only, no SSE), both protocol eras on one endpoint:
+ * request checks that belong to the transport (origin, media types, size, credential, protocol headers),
+ * then the shared dispatcher, whose answer carries its HTTP status. The order is fixed: origin →
+ * credential and rate limit → role → media types → size → body → headers against the body (modern
+ * era) or the version header (legacy).
  */
 import { isRefusal, type AccessGate, type AccessRefusal } from "../governance/access.ts";
 import { authorizeMcpAccess } from "../governance/authorize.ts";
 import type { McpDispatcher } from "../protocol/dispatcher.ts";
-import { JsonRpcErrorCode, type JsonRpcResponse } from "../protocol/jsonrpc.ts";
+import { errorResponse, JsonRpcErrorCode, type JsonRpcRequest } from "../protocol/jsonrpc.ts";
+import { envelopeVersion, isModernRequest } from "../protocol/modern.ts";
 import { DEFAULT_HTTP_VERSION, isSupportedVersion, SUPPORTED_VERSIONS } from "../protocol/versions.ts";
 import { json, rpcRefusal } from "../http/respond.ts";
 import { requestInfos } from "../observability/requests.ts";
@@ -54,11 +56,48 @@ function isJsonContentType(contentType: string | null): boolean {
   return type === "application/json" || (type !== undefined && type.startsWith("application/") && type.endsWith("+json"));
 }
 
-/** The HTTP status of a dispatch outcome: the error table says envelope and parse errors are 400. */
-function statusOf(response: JsonRpcResponse | JsonRpcResponse[]): number {
-  if (Array.isArray(response) || !("error" in response)) return 200;
-  const code = response.error.code;
-  return code === JsonRpcErrorCode.ParseError || code === JsonRpcErrorCode.InvalidRequest ? 400 : 200;
+/** Where `Mcp-Name` comes from in the body, per method (streamable-http: standard request headers; tasks extension). */
+const NAME_SOURCES: Record<string, string> = {
+  "tools/call": "name",
+  "prompts/get": "name",
+  "resources/read": "uri",
+  "tasks/get": "taskId",
+  "tasks/update": "taskId",
+  "tasks/cancel": "taskId",
+};
+
+const BASE64_SENTINEL = /^=\?base64\?([A-Za-z0-9+/]*={0,2})\?=$/;
+
+/** A header value as the client meant it: trimmed, and decoded when it uses the Base64 sentinel; null when the encoding is broken. */
+function headerValue(raw: string): string | null {
+  const value = raw.trim();
+  if (!value.startsWith("=?base64?")) return value;
+  const encoded = BASE64_SENTINEL.exec(value)?.[1];
+  return encoded === undefined || encoded.length % 4 !== 0 ? null : Buffer.from(encoded, "base64").toString("utf8");
+}
+
+/**
+ * Why a modern request's headers disagree with its body (streamable-http: server validation), or
+ * undefined when they agree: `MCP-Protocol-Version` and `Mcp-Method` on every request, `Mcp-Name` where
+ * the method names something, each present and equal to the body's value.
+ */
+function headerMismatch(headers: Headers, message: JsonRpcRequest): string | undefined {
+  const expect: [string, unknown][] = [
+    ["MCP-Protocol-Version", envelopeVersion(message)],
+    ["Mcp-Method", message.method],
+  ];
+  const nameSource = NAME_SOURCES[message.method];
+  if (nameSource !== undefined) expect.push(["Mcp-Name", message.params?.[nameSource]]);
+  for (const [name, body] of expect) {
+    const raw = headers.get(name);
+    if (raw === null) return `Header mismatch: the ${name} header is required`;
+    const value = headerValue(raw);
+    if (value === null) return `Header mismatch: the ${name} header has a malformed Base64 value`;
+    // A body without the value (no _meta version) is the envelope's error, reported by the dispatcher.
+    if (body === undefined && name === "MCP-Protocol-Version") continue;
+    if (value !== body) return `Header mismatch: ${name} header value '${value}' does not match body value '${typeof body === "string" ? body : JSON.stringify(body ?? null)}'`;
+  }
+  return undefined;
 }
 
 /** Builds the POST handler of the MCP endpoint. */
@@ -96,14 +135,6 @@ export function createMcpHttpHandler(options: McpHttpOptions): (request: Request
     const declaredLength = Number(headers.get("content-length") ?? 0);
     if (declaredLength > maxBodyBytes) return tooLarge(maxBodyBytes);
 
-    const version = headers.get("mcp-protocol-version") ?? DEFAULT_HTTP_VERSION;
-    if (!isSupportedVersion(version)) {
-      return rpcRefusal(400, JsonRpcErrorCode.UnsupportedProtocolVersion, `Unsupported MCP-Protocol-Version: ${version}`, {
-        supported: SUPPORTED_VERSIONS,
-        requested: version,
-      });
-    }
-
     const body = await request.text();
     // A string of n UTF-16 units holds at most 3n UTF-8 bytes: count bytes only when that could matter.
     if (body.length * 3 > maxBodyBytes && Buffer.byteLength(body) > maxBodyBytes) return tooLarge(maxBodyBytes);
@@ -114,16 +145,32 @@ export function createMcpHttpHandler(options: McpHttpOptions): (request: Request
       return rpcRefusal(400, JsonRpcErrorCode.ParseError, "Parse error: the body is not valid JSON.");
     }
 
+    const version = headers.get("mcp-protocol-version") ?? DEFAULT_HTTP_VERSION;
+    const message = typeof payload === "object" && payload !== null && !Array.isArray(payload) ? (payload as JsonRpcRequest) : undefined;
+    if (message !== undefined && typeof message.method === "string" && isModernRequest(message, version)) {
+      // The modern era: headers must agree with the body (an unsupported version is then the dispatcher's -32022).
+      const mismatch = headerMismatch(headers, message);
+      if (mismatch !== undefined) {
+        const id = typeof message.id === "string" || typeof message.id === "number" ? message.id : undefined;
+        return json(errorResponse(id, JsonRpcErrorCode.HeaderMismatch, mismatch), 400);
+      }
+    } else if (!isSupportedVersion(version)) {
+      return rpcRefusal(400, JsonRpcErrorCode.UnsupportedProtocolVersion, `Unsupported MCP-Protocol-Version: ${version}`, {
+        supported: SUPPORTED_VERSIONS,
+        requested: version,
+      });
+    }
+
     // Stateless HTTP has no session to remember the client by: an agent names itself per request.
     const agentId = request.headers.get("x-invoke-agent-id") ?? undefined;
-    const response = await dispatcher.handlePayload(payload, {
+    const { response, status } = await dispatcher.handlePayload(payload, {
       caller,
       protocolVersion: version,
       agent: { agentId: agentId?.slice(0, 200), clientName: request.headers.get("user-agent")?.slice(0, 200) ?? null },
       request: info,
     });
     if (response === undefined) return new Response(null, { status: 202 });
-    return json(response, statusOf(response));
+    return json(response, status);
   };
 }
 

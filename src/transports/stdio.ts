@@ -47,7 +47,7 @@ export async function serveStdio({ dispatcher, caller, gate, input, write, logge
     }
     // Each message is a request of its own: an id for its records and its log line.
     const request: RequestInfo = { id: newRequestId(), started: performance.now(), method: "STDIO", path: "stdio", tenantId: caller.tenantId, keyId: caller.keyId };
-    const response = await dispatcher.handlePayload(payload, {
+    const { response, status } = await dispatcher.handlePayload(payload, {
       caller,
       protocolVersion,
       onInitialized: (version, name) => {
@@ -58,7 +58,7 @@ export async function serveStdio({ dispatcher, caller, gate, input, write, logge
       request,
     });
     if (response !== undefined) write(JSON.stringify(response));
-    logger?.request(request, response !== undefined && !Array.isArray(response) && "error" in response ? 400 : 200, performance.now() - request.started);
+    logger?.request(request, status, performance.now() - request.started);
   };
 
   const decoder = new TextDecoder();
