@@ -140,9 +140,16 @@ export async function rpc(
     for (const message of Array.isArray(payload) ? payload : [payload]) {
       if (message && typeof message === "object" && "id" in message) methods.set(message.id, (message as { method?: string }).method ?? "");
     }
-    for (const response of Array.isArray(answer.body) ? answer.body : [answer.body]) assertValidResponse(response, methods.get(response.id));
+    const version = isModernPayload(payload, headers["mcp-protocol-version"]) ? "2026-07-28" : "2025-11-25";
+    for (const response of Array.isArray(answer.body) ? answer.body : [answer.body]) assertValidResponse(response, methods.get(response.id), version);
   }
   return answer;
+}
+
+/** Whether a payload is a modern-era request: its _meta names a protocol version, or the header names 2026-07-28. */
+function isModernPayload(payload: unknown, header: string | undefined): boolean {
+  const meta = (payload as { params?: { _meta?: Record<string, unknown> } } | null)?.params?._meta;
+  return header === "2026-07-28" || (typeof payload === "object" && meta?.["io.modelcontextprotocol/protocolVersion"] !== undefined);
 }
 
 /** A JSON-RPC request object. */
