@@ -184,14 +184,14 @@ describe("real clients of both SDK generations, in one run", () => {
     const seen: { method?: string; version: string | null }[] = [];
     const fetcher = async (input: string | URL | Request, init?: RequestInit) => {
       const request = new Request(String(input), init);
-      const body = request.method === "POST" ? await request.clone().json() : undefined;
+      const body = request.method === "POST" ? ((await request.clone().json()) as { method?: string }) : undefined;
       seen.push({ method: body?.method, version: request.headers.get("mcp-protocol-version") });
       const response = await server.app.handle(request);
       // Every answer either SDK gets is valid for its era.
       if (response.headers.get("content-type")?.startsWith("application/json")) {
-        const message = await response.clone().json();
-        const modernAnswer = "result" in message ? message.result.resultType !== undefined : request.headers.get("mcp-protocol-version") === MODERN;
-        assertMatches(modernAnswer ? "2026-07-28" : "2025-11-25", "result" in message ? "JSONRPCResultResponse" : "JSONRPCErrorResponse", message);
+        const message = (await response.clone().json()) as { result?: { resultType?: string } };
+        const modernAnswer = message.result !== undefined ? message.result.resultType !== undefined : request.headers.get("mcp-protocol-version") === MODERN;
+        assertMatches(modernAnswer ? "2026-07-28" : "2025-11-25", message.result !== undefined ? "JSONRPCResultResponse" : "JSONRPCErrorResponse", message);
       }
       return response;
     };
