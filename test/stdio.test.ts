@@ -7,7 +7,10 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { Client as ClientV2 } from "@modelcontextprotocol/client";
+import { StdioClientTransport as StdioTransportV2 } from "@modelcontextprotocol/client/stdio";
 import { tempDir } from "./support/harness.ts";
+import { modern } from "./support/modern.ts";
 import { CLI, cleanEnv, initDatabase, isAlive, REPO_ROOT, runCli, spawnProcess, type InitOutput, type RunningProcess } from "./support/process.ts";
 import { assertValidResponse } from "./support/spec.ts";
 
@@ -16,12 +19,17 @@ type Message = { jsonrpc: "2.0"; id?: string | number; result?: any; error?: { c
 /** One `invoke mcp` process: send lines, await answers by id, and at the end check everything it wrote. */
 class StdioSession implements AsyncDisposable {
   private readonly methods = new Map<unknown, string>();
+  /** Requests sent in the modern era (their answers are checked against the 2026-07-28 schema). */
+  private readonly modern = new Set<unknown>();
 
   constructor(private readonly server: RunningProcess) {}
 
   /** Writes one line: a message object, or raw text as it is. */
   send(message: object | string): void {
-    if (typeof message === "object" && "id" in message && "method" in message) this.methods.set(message.id, String(message.method));
+    if (typeof message === "object" && "id" in message && "method" in message) {
+      this.methods.set(message.id, String(message.method));
+      if ((message as { params?: { _meta?: object } }).params?._meta) this.modern.add(message.id);
+    }
     this.server.write(`${typeof message === "string" ? message : JSON.stringify(message)}\n`);
   }
 
@@ -41,7 +49,7 @@ class StdioSession implements AsyncDisposable {
     const exitCode = await this.server.waitForExit();
     const messages = this.server.stdout.lines.map((line) => {
       const message = JSON.parse(line) as Message;
-      assertValidResponse(message, this.methods.get(message.id));
+      assertValidResponse(message, this.methods.get(message.id), this.modern.has(message.id) ? "2026-07-28" : "2025-11-25");
       return message;
     });
     return { exitCode, messages, stderr: this.server.stderr.text };
@@ -250,5 +258,39 @@ describe("the official MCP SDK client over stdio", () => {
     const connection = await connectSdkClient();
     await connection.client.close();
     expect(isAlive(connection.pid)).toBe(false);
+  });
+});
+
+describe("both protocol eras over stdio", () => {
+  test("one process answers server/discover and modern calls beside an initialize-led legacy exchange", async () => {
+    await using session = startMcp();
+    const discovered = await session.request("probe", "server/discover", modern("probe", "server/discover").body.params);
+    expect(discovered.result).toMatchObject({ resultType: "complete", supportedVersions: expect.arrayContaining(["2026-07-28", "2025-11-25"]), cacheScope: "public" });
+    const initialized = await session.request(1, "initialize", initializeParams("2025-11-25"));
+    expect(initialized.result.protocolVersion).toBe("2025-11-25");
+    const legacyCall = await session.request(2, "tools/call", { name: "invoke.whoami", arguments: {} });
+    expect(legacyCall.result.resultType).toBeUndefined();
+    const modernCall = await session.request(3, "tools/call", modern(3, "tools/call", { name: "invoke.whoami", arguments: {} }).body.params);
+    expect(modernCall.result.resultType).toBe("complete");
+    expect(modernCall.result._meta["io.modelcontextprotocol/serverInfo"].name).toBe("invoke");
+    const unknown = await session.request(4, "ping", modern(4, "ping").body.params);
+    expect(unknown.error?.code).toBe(-32601);
+    const unsupported = await session.request(5, "tools/list", modern(5, "tools/list", {}, { meta: { "io.modelcontextprotocol/protocolVersion": "2099-01-01" } }).body.params);
+    expect(unsupported.error).toMatchObject({ code: -32022, data: { requested: "2099-01-01" } });
+    expect((await session.finish()).exitCode).toBe(0);
+  });
+
+  test("the SDK v2 client in auto mode probes, finds the modern era, lists and calls tools", async () => {
+    const client = new ClientV2({ name: "sdk-v2-stdio", version: "2.4.0" }, { versionNegotiation: { mode: "auto" } });
+    await client.connect(new StdioTransportV2({ command: CLI[0]!, args: [...CLI.slice(1), "mcp", "--db", db], env: cleanEnv({ INVOKE_API_KEY: admin.admin_key }), stderr: "ignore" }));
+    try {
+      expect(client.getProtocolEra()).toBe("modern");
+      const { tools } = await client.listTools();
+      expect(tools.map((tool) => tool.name)).toContain("invoke.whoami");
+      const result = await client.callTool({ name: "invoke.whoami", arguments: {} });
+      expect(result.structuredContent).toMatchObject({ tenant: { id: admin.tenant_id } });
+    } finally {
+      await client.close();
+    }
   });
 });
