@@ -13,6 +13,7 @@ import type { RequestLogger } from "../src/observability/logger.ts";
 import { createRequestLogger } from "../src/observability/logger.ts";
 import { createTracing } from "../src/observability/tracing.ts";
 import { keyFor, request, rest, rpc, send, startTestServer, type TestServer } from "./support/harness.ts";
+import { modern, modernRpc } from "./support/modern.ts";
 import { attributesOf, startCollector } from "./support/otlp.ts";
 
 interface Family {
@@ -184,6 +185,10 @@ describe("tracing", () => {
     // A traceparent in the call's _meta (no header) continues that trace instead.
     const metaTrace = "00-11111111111111111111111111111111-2222222222222222-01";
     await rpc(server, request(2, "tools/call", { name: "invoke.whoami", arguments: {}, _meta: { traceparent: metaTrace } }));
+    // The same in the modern era (MCP 2026-07-28), where _meta also carries the request's envelope.
+    const modernTrace = "00-33333333333333333333333333333333-4444444444444444-01";
+    const modernCall = modern(3, "tools/call", { name: "invoke.whoami", arguments: {} }, { meta: { traceparent: modernTrace } });
+    expect((await modernRpc(server, modernCall)).body.result.resultType).toBe("complete");
     await tracing.shutdown();
 
     const named = (name: string) => collector.spans.filter((span) => span.name === name);
@@ -200,6 +205,8 @@ describe("tracing", () => {
 
     const metaCall = named("tools/call").find((span) => span.traceId === "11111111111111111111111111111111");
     expect(metaCall?.parentSpanId).toBe("2222222222222222");
+    const modernSpan = named("tools/call").find((span) => span.traceId === "33333333333333333333333333333333");
+    expect(modernSpan?.parentSpanId).toBe("4444444444444444");
   });
 
   it("creates no spans without an endpoint", async () => {
