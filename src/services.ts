@@ -13,7 +13,6 @@ import { Metrics, type MetricSources } from "./observability/metrics.ts";
 import { DISABLED_TRACING, type Tracing } from "./observability/tracing.ts";
 import type { Store } from "./storage/db.ts";
 import { ApprovalService } from "./approvals/service.ts";
-import { ApprovalTasks } from "./approvals/tasks.ts";
 import { ConnectorService, type ConnectorFactory } from "./connectors/service.ts";
 import { createConnector } from "./connectors/factory.ts";
 import { startApprovalSweeper } from "./execution/approved.ts";
@@ -34,8 +33,6 @@ export interface Services {
   /** Tenants' connectors, and the production tools they make: enabled, unquarantined. */
   connectors: ConnectorService;
   approvals: ApprovalService;
-  /** Approval requests as MCP tasks (modern clients with the tasks extension). */
-  tasks: ApprovalTasks;
   records: ExecutionLedger;
   metrics: Metrics;
   /** OpenTelemetry spans; disabled (free) unless an OTLP endpoint is configured. */
@@ -79,7 +76,6 @@ export function createServices(options: ServiceOptions): Services {
     brain: new BrainService(options.store, now),
     connectors,
     approvals,
-    tasks: new ApprovalTasks(approvals, now),
     records,
     metrics,
     tracing: options.tracing ?? DISABLED_TRACING,

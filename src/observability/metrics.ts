@@ -108,7 +108,6 @@ export class Metrics {
     sources: MetricSources,
     readonly enabled = true,
   ) {
-    const registers = [this.registry];
     const registry = this.registry;
     this.httpRequests = new Family("invoke_http_requests_total", "HTTP requests answered, by method, route and status.", "counter", ["method", "route", "status"], registry);
     this.httpDuration = new Family("invoke_http_request_duration_seconds", "Time to answer an HTTP request.", "histogram", ["method", "route"], registry);
@@ -119,7 +118,7 @@ export class Metrics {
       name: "invoke_approvals_pending",
       help: "Approval requests waiting for people, by tenant.",
       labelNames: ["tenant"],
-      registers,
+      registers: [registry],
       collect() {
         this.reset();
         for (const { tenant, count } of sources.approvalsPending()) this.set({ tenant }, count);
@@ -129,7 +128,7 @@ export class Metrics {
       name: "invoke_connector_up",
       help: "1 when the connector's upstream is reachable, 0 otherwise, by tenant and connector.",
       labelNames: ["tenant", "connector"],
-      registers,
+      registers: [registry],
       collect() {
         this.reset();
         for (const { tenant, connector, healthy } of sources.connectors()) this.set({ tenant, connector }, healthy ? 1 : 0);

@@ -25,6 +25,7 @@ import {
   type RequestId,
 } from "./jsonrpc.ts";
 import { checkEnvelope, isModernRequest, modernResult, requireTasksExtension, TASKS_EXTENSION, type ModernRequest } from "./modern.ts";
+import { ApprovalTasks } from "./tasks.ts";
 import { allowsBatches, negotiateVersion, SUPPORTED_VERSIONS } from "./versions.ts";
 
 /** Per-request facts a transport supplies. */
@@ -77,26 +78,37 @@ export class McpDispatcher {
   private readonly logError: (message: string, error: unknown) => void;
   private readonly methods: Record<string, MethodHandler>;
   private readonly modernMethods: Record<string, MethodHandler>;
+  /** Approval requests as MCP tasks (modern clients with the tasks extension). */
+  private readonly tasks: ApprovalTasks;
 
   constructor(options: DispatcherOptions) {
     this.services = options.services;
     this.pageSize = options.pageSize ?? 100;
     this.logError = options.logError ?? ((message, error) => console.error(message, error));
+    this.tasks = new ApprovalTasks(this.services.approvals, this.services.now);
+    const callTool: MethodHandler = (request, context, modern) => this.callTool(request, context, modern);
     this.methods = {
       initialize: (request, context) => this.initialize(request, context),
       ping: () => ({}),
       "tools/list": (request, context) => this.listTools(request, context),
-      "tools/call": (request, context) => this.callTool(request, context, undefined),
+      "tools/call": callTool,
     };
+    /** A tasks/* method: only for clients that declared the extension (-32021 otherwise). */
+    const task =
+      (run: (caller: Caller, taskId: unknown, modern: ModernRequest) => Record<string, unknown>): MethodHandler =>
+      (request, context, modern) => {
+        requireTasksExtension(modern!);
+        return run(context.caller, request.params?.taskId, modern!);
+      };
     // The modern era has no initialize or ping; tools/list is cacheable (per key, as the list varies by key).
     this.modernMethods = {
       "server/discover": () => this.discover(),
       "tools/list": (request, context) => ({ ...this.listTools(request, context), ttlMs: TOOLS_LIST_TTL_MS, cacheScope: "private" }),
-      "tools/call": (request, context, modern) => this.callTool(request, context, modern),
-      "tasks/get": (request, context, modern) => (requireTasksExtension(modern!), this.services.tasks.get(context.caller, request.params?.taskId)),
-      "tasks/cancel": (request, context, modern) => (requireTasksExtension(modern!), this.services.tasks.cancel(context.caller, request.params?.taskId, modern!.clientName)),
-      // Invoke's tasks never ask for input: responses are acknowledged and ignored, as the extension allows.
-      "tasks/update": (request, context, modern) => (requireTasksExtension(modern!), this.services.tasks.get(context.caller, request.params?.taskId), {}),
+      "tools/call": callTool,
+      "tasks/get": task((caller, taskId) => this.tasks.get(caller, taskId)),
+      "tasks/cancel": task((caller, taskId, modern) => this.tasks.cancel(caller, taskId, modern.clientName)),
+      // Invoke's tasks never ask for input: responses to a known task are acknowledged and ignored, as the extension allows.
+      "tasks/update": task((caller, taskId) => (this.tasks.get(caller, taskId), {})),
     };
   }
 
@@ -255,7 +267,7 @@ export class McpDispatcher {
     });
     finish(name, outcome.decision, outcome.status);
     // A modern client that declared the tasks extension gets an approval-gated call as a task to poll.
-    if (modern?.tasks && outcome.status === "pending_approval" && outcome.approvalId !== null) return this.services.tasks.created(caller, outcome.approvalId);
+    if (modern?.tasks && outcome.status === "pending_approval" && outcome.approvalId !== null) return this.tasks.created(caller, outcome.approvalId);
     return outcome.result;
   }
 

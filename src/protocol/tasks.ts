@@ -9,9 +9,9 @@
  * (a tool error is a result with isError, as the extension says); a rejection or an expiry is `failed`
  * with the refusal as a JSON-RPC error; a withdrawn request (`tasks/cancel`) is `cancelled`.
  */
+import type { ApprovalRow, ApprovalService } from "../approvals/service.ts";
 import type { Caller } from "../governance/caller.ts";
-import { JsonRpcError, JsonRpcErrorCode } from "../protocol/jsonrpc.ts";
-import type { ApprovalRow, ApprovalService } from "./service.ts";
+import { JsonRpcError, JsonRpcErrorCode } from "./jsonrpc.ts";
 
 /** How often a client should poll: people decide in minutes, not milliseconds. */
 const POLL_INTERVAL_MS = 5_000;
