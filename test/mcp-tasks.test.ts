@@ -5,21 +5,11 @@
  * tasks/cancel. Clients without the extension keep getting the pending_approval result. Every answer
  * is validated against the 2026-07-28 schema (the harness's rpc).
  */
-import { afterAll, describe, expect, it } from "bun:test";
+import { describe, expect, it } from "bun:test";
 import { Database } from "bun:sqlite";
-import { rmSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { DEFAULT_CONFIG } from "../src/config.ts";
-import { createApp } from "../src/http/app.ts";
-import { createServices } from "../src/services.ts";
-import { openStore } from "../src/storage/db.ts";
-import { keyFor, rest, startTestServer, type TestServer } from "./support/harness.ts";
+import { keyFor, rest, restartTestServer, startTestServer, type TestServer } from "./support/harness.ts";
 import { modern, modernRpc } from "./support/modern.ts";
-
-const folders: string[] = [];
-afterAll(() => {
-  for (const folder of folders) rmSync(folder, { recursive: true, force: true });
-});
 
 const POLICY = `
 version: 1
@@ -54,32 +44,6 @@ async function governed() {
   return { server, agent, statusOf };
 }
 
-/** Stops the server as a process exit would (connectors closed, records committed) and starts a new one on the same database. */
-async function restart(server: TestServer): Promise<TestServer> {
-  await server.services.connectors.close();
-  await server.services.records.flush();
-  server.store.close();
-  folders.push(dirname(server.dbPath));
-  const store = openStore(server.dbPath);
-  const services = createServices({ store, config: { ...DEFAULT_CONFIG, db: server.dbPath, logLevel: "off" } });
-  await services.connectors.reconcile();
-  const app = createApp({ services });
-  return {
-    ...server,
-    app,
-    services,
-    store,
-    [Symbol.dispose]() {
-      store.close();
-    },
-    async [Symbol.asyncDispose]() {
-      await services.connectors.close();
-      await services.records.flush();
-      store.close();
-    },
-  };
-}
-
 const update = (id: number) => ({ name: "database.execute", arguments: { sql: `UPDATE invoices SET status = 'paid' WHERE id = ${id}` } });
 const task = (server: TestServer, key: string, method: string, taskId: string) => modernRpc(server, modern(`${method}-${taskId}`, method, { taskId }, { tasks: true }), {}, key);
 
@@ -96,7 +60,7 @@ describe("approvals as tasks", () => {
     // Durably created before the answer: tasks/get resolves at once.
     expect((await task(first, agent, "tasks/get", handle.taskId)).body.result).toMatchObject({ resultType: "complete", taskId: handle.taskId, status: "working" });
 
-    using server = await restart(first);
+    await using server = await restartTestServer(first);
     const polled = await task(server, agent, "tasks/get", handle.taskId);
     expect(polled.body.result).toMatchObject({ status: "working", statusMessage: expect.stringContaining("Waiting for approval") });
     expect(statusOf(1)).toBe("open");

@@ -7,7 +7,7 @@ import type { Tracing } from "../../src/observability/tracing.ts";
 import { Database } from "bun:sqlite";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { DEFAULT_CONFIG, type ServerConfig } from "../../src/config.ts";
 import { bootstrapIfEmpty } from "../../src/governance/bootstrap.ts";
 import { createApp } from "../../src/http/app.ts";
@@ -37,23 +37,43 @@ export interface TestServer {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
+/** What a test server is built with. */
+type TestServerOptions = {
+  config?: Partial<ServerConfig>;
+  registry?: ToolRegistry;
+  pageSize?: number;
+  limiter?: RateLimiter;
+  now?: () => number;
+  /** Where request log lines go (default: none, the config's level is off in tests). */
+  logger?: RequestLogger;
+  tracing?: Tracing;
+};
+
 /** A fresh, bootstrapped app on its own database file. */
-export function startTestServer(
-  options: {
-    config?: Partial<ServerConfig>;
-    registry?: ToolRegistry;
-    pageSize?: number;
-    limiter?: RateLimiter;
-    now?: () => number;
-    /** Where request log lines go (default: none, the config's level is off in tests). */
-    logger?: RequestLogger;
-    tracing?: Tracing;
-  } = {},
-): TestServer {
+export function startTestServer(options: TestServerOptions = {}): TestServer {
   const dir = tempDir();
   const dbPath = join(dir.path, "invoke.db");
   const store = openStore(dbPath);
   const boot = bootstrapIfEmpty(store)!;
+  return serveStore(store, dbPath, { tenant_id: boot.tenant_id, user_id: boot.user_id, admin_key: boot.admin_key }, options, () => dir[Symbol.dispose]());
+}
+
+/**
+ * Stops `server` as a process exit would (connectors closed, records committed, store closed) and
+ * starts a new one on the same database, its connectors started from the store as at boot.
+ */
+export async function restartTestServer(server: TestServer, options: TestServerOptions = {}): Promise<TestServer> {
+  await server.services.connectors.close();
+  await server.services.records.flush();
+  server.store.close();
+  const restarted = serveStore(openStore(server.dbPath), server.dbPath, { tenant_id: server.tenantId, user_id: server.userId, admin_key: server.adminKey }, options, () =>
+    rmSync(dirname(server.dbPath), { recursive: true, force: true }),
+  );
+  await restarted.services.connectors.reconcile();
+  return restarted;
+}
+
+function serveStore(store: Store, dbPath: string, boot: { tenant_id: string; user_id: string; admin_key: string }, options: TestServerOptions, removeFiles: () => void): TestServer {
   const services = createServices({
     store,
     config: { ...DEFAULT_CONFIG, db: dbPath, logLevel: "off", ...options.config },
@@ -73,7 +93,7 @@ export function startTestServer(
     adminKey: boot.admin_key,
     [Symbol.dispose]() {
       store.close();
-      dir[Symbol.dispose]();
+      removeFiles();
     },
     async [Symbol.asyncDispose]() {
       await services.connectors.close();
