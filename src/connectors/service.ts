@@ -15,6 +15,7 @@ import { toolNameMatcher } from "../governance/authorize.ts";
 import type { Store } from "../storage/db.ts";
 import { connectors, connectorTools } from "../storage/schema.ts";
 import type { TenantScope } from "../storage/tenant-scope.ts";
+import { headerParams, InvalidHeaderAnnotation } from "../protocol/param-headers.ts";
 import type { ProductionTool } from "../tools/catalog.ts";
 import { canonicalJson, digestOf } from "../records/canonical.ts";
 import type { Connector, ConnectorHealth, UpstreamTool } from "./connector.ts";
@@ -228,7 +229,7 @@ export class ConnectorService {
     const next = previous.then(async () => {
       if (this.closed) return;
       try {
-        running.declared = await running.connector.listTools();
+        running.declared = (await running.connector.listTools()).filter((tool) => this.isWellFormed(running, tool));
       } catch (error) {
         this.log(`connector ${running.name}: listing tools failed: ${(error as Error).message}`);
         return;
@@ -237,6 +238,21 @@ export class ConnectorService {
     });
     running.refreshing = next;
     return next;
+  }
+
+  /**
+   * Whether a declared tool's `x-mcp-header` annotations keep the rules. One that breaks them is left
+   * out, as the spec tells HTTP clients to do: Invoke's own modern clients would have to drop it.
+   */
+  private isWellFormed(running: Running, tool: UpstreamTool): boolean {
+    try {
+      headerParams(tool.inputSchema);
+      return true;
+    } catch (error) {
+      if (!(error instanceof InvalidHeaderAnnotation)) throw error;
+      this.log(`connector ${running.name}: tool ${tool.name} left out: ${error.message}`);
+      return false;
+    }
   }
 
   private pins(tenantId: string, connector: string): Map<string, Pin & { tool: string }> {
@@ -294,6 +310,7 @@ export class ConnectorService {
       title: tool.title,
       description: tool.description ?? "",
       inputSchema: tool.inputSchema,
+      headerParams: headerParams(tool.inputSchema),
       readOnly,
       get healthy() {
         return connector.health().healthy;

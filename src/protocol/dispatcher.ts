@@ -25,6 +25,7 @@ import {
   type RequestId,
 } from "./jsonrpc.ts";
 import { checkEnvelope, isModernRequest, modernResult, requireTasksExtension, TASKS_EXTENSION, type ModernRequest } from "./modern.ts";
+import { checkParamHeaders } from "./param-headers.ts";
 import { ApprovalTasks } from "./tasks.ts";
 import { allowsBatches, negotiateVersion, SUPPORTED_VERSIONS } from "./versions.ts";
 
@@ -39,6 +40,8 @@ export interface DispatchContext {
   agent?: { agentId?: string; clientName?: string | null };
   /** The request being answered (id, span; the log line's fields are filled in here). */
   request?: RequestInfo;
+  /** The request's HTTP headers (HTTP only: a modern tools/call's `Mcp-Param-*` headers are checked against its arguments). */
+  headers?: Headers;
 }
 
 /** Settings of the dispatcher. */
@@ -245,7 +248,7 @@ export class McpDispatcher {
     };
     let outcome: GovernedOutcome & { classification: "read_only" | "mutating" };
     try {
-      outcome = await this.governedCall(name, args, caller, agent, span);
+      outcome = await this.governedCall(name, args, caller, agent, span, modern ? context.headers : undefined);
     } catch (error) {
       if (error instanceof JsonRpcError) {
         await this.services.records.append({ ...base, status: "refused", error: error.message, latencyMs: performance.now() - started });
@@ -278,6 +281,7 @@ export class McpDispatcher {
     caller: Caller,
     agent: ActingAgent,
     span?: SpanHandle,
+    headers?: Headers,
   ): Promise<GovernedOutcome & { classification: "read_only" | "mutating" }> {
     if (name === "") throw new JsonRpcError(JsonRpcErrorCode.InvalidParams, "tools/call needs params.name (a string)");
     if (typeof args !== "object" || args === null || Array.isArray(args)) {
@@ -292,6 +296,7 @@ export class McpDispatcher {
     }
     const errors = (builtin?.checkArguments ?? production?.checkArguments)?.(args) ?? [];
     if (errors.length > 0) throw new JsonRpcError(JsonRpcErrorCode.InvalidParams, `Invalid arguments for tool ${name}`, { tool: name, errors });
+    if (headers !== undefined && production?.headerParams?.length) checkParamHeaders(production.headerParams, args as Record<string, unknown>, headers);
     if (production !== undefined) {
       const outcome = await callProductionTool(this.services, caller, production, args as Record<string, unknown>, agent, span);
       return { ...outcome, classification: production.readOnly ? "read_only" : "mutating" };

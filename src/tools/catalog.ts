@@ -4,6 +4,7 @@
  * unquarantined connector tools; an action that names none is unknown, which policy treats as mutating.
  */
 import type { UpstreamResult } from "../connectors/connector.ts";
+import type { HeaderParam } from "../protocol/param-headers.ts";
 import type { ArgumentError } from "./registry.ts";
 
 /** A production tool, named `<connector>.<tool>`. */
@@ -14,6 +15,8 @@ export interface ProductionTool {
   description: string;
   /** The upstream's input schema, as it declared it (and as it was pinned). */
   inputSchema: Record<string, unknown>;
+  /** Arguments the schema mirrors into `Mcp-Param-*` headers (modern-era HTTP checks them against the body). */
+  headerParams?: readonly HeaderParam[];
   /** Invoke's classification from the connector's configuration, never the upstream's hints. */
   readOnly: boolean;
   /** Checks arguments against the tool's input schema (compiled once, by whoever registers the tool). */

@@ -10,6 +10,7 @@ import { authorizeMcpAccess } from "../governance/authorize.ts";
 import type { McpDispatcher } from "../protocol/dispatcher.ts";
 import { errorResponse, JsonRpcErrorCode, type JsonRpcRequest } from "../protocol/jsonrpc.ts";
 import { envelopeVersion, isModernRequest } from "../protocol/modern.ts";
+import { headerValue } from "../protocol/param-headers.ts";
 import { DEFAULT_HTTP_VERSION, isSupportedVersion, SUPPORTED_VERSIONS } from "../protocol/versions.ts";
 import { json, rpcRefusal } from "../http/respond.ts";
 import { requestInfos } from "../observability/requests.ts";
@@ -66,16 +67,6 @@ const NAME_SOURCES: Record<string, string> = {
   "tasks/cancel": "taskId",
 };
 
-const BASE64_SENTINEL = /^=\?base64\?([A-Za-z0-9+/]*={0,2})\?=$/;
-
-/** A header value as the client meant it: trimmed, and decoded when it uses the Base64 sentinel; null when the encoding is broken. */
-function headerValue(raw: string): string | null {
-  const value = raw.trim();
-  if (!value.startsWith("=?base64?")) return value;
-  const encoded = BASE64_SENTINEL.exec(value)?.[1];
-  return encoded === undefined || encoded.length % 4 !== 0 ? null : Buffer.from(encoded, "base64").toString("utf8");
-}
-
 /**
  * Why a modern request's headers disagree with its body (streamable-http: server validation), or
  * undefined when they agree: `MCP-Protocol-Version` and `Mcp-Method` on every request, `Mcp-Name` where
@@ -92,7 +83,7 @@ function headerMismatch(headers: Headers, message: JsonRpcRequest): string | und
     const raw = headers.get(name);
     if (raw === null) return `Header mismatch: the ${name} header is required`;
     const value = headerValue(raw);
-    if (value === null) return `Header mismatch: the ${name} header has a malformed Base64 value`;
+    if (value === null) return `Header mismatch: the ${name} header has invalid characters or a malformed Base64 value`;
     // A body without the value (no _meta version) is the envelope's error, reported by the dispatcher.
     if (body === undefined && name === "MCP-Protocol-Version") continue;
     if (value !== body) return `Header mismatch: ${name} header value '${value}' does not match body value '${typeof body === "string" ? body : JSON.stringify(body ?? null)}'`;
@@ -168,6 +159,7 @@ export function createMcpHttpHandler(options: McpHttpOptions): (request: Request
       protocolVersion: version,
       agent: { agentId: agentId?.slice(0, 200), clientName: request.headers.get("user-agent")?.slice(0, 200) ?? null },
       request: info,
+      headers,
     });
     if (response === undefined) return new Response(null, { status: 202 });
     return json(response, status);
