@@ -6,55 +6,25 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import pkg from "../package.json";
+import { BUILD_TIMEOUT_MS, compiledBinary } from "./support/binary.ts";
 import { tempDir } from "./support/harness.ts";
-import { initDatabase, listeningUrl, runProcess, spawnProcess, type InitOutput, type RunningProcess } from "./support/process.ts";
+import { initDatabase, listeningUrl, runProcess, spawnProcess, waitForHealthy, type InitOutput, type RunningProcess } from "./support/process.ts";
 
-const BUILD_TIMEOUT_MS = 90_000;
 /** A sanity bound only: cold start is measured and logged, not benchmarked. */
 const COLD_START_LIMIT_MS = 3_000;
 
-/** Polls GET /healthz until it answers 200. */
-async function waitForHealthy(url: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (performance.now() < deadline) {
-    const status = await fetch(`${url}/healthz`).then((response) => response.status, () => 0);
-    if (status === 200) return;
-    await Bun.sleep(5);
-  }
-  throw new Error(`${url}/healthz did not answer 200 within ${timeoutMs} ms`);
-}
-
-let buildDir: ReturnType<typeof tempDir>;
 let binary: string;
 
 beforeAll(async () => {
-  buildDir = tempDir();
-  binary = join(buildDir.path, "invoke");
-  const build = await runProcess(
-    [
-      process.execPath,
-      "build",
-      "src/cli.ts",
-      "--compile",
-      "--minify",
-      "--no-compile-autoload-dotenv",
-      "--no-compile-autoload-bunfig",
-      "--outfile",
-      binary,
-    ],
-    { timeoutMs: BUILD_TIMEOUT_MS },
-  );
-  if (build.exitCode !== 0) throw new Error(`bun build --compile failed (exit ${build.exitCode}):\n${build.stderr}`);
+  binary = await compiledBinary();
 }, BUILD_TIMEOUT_MS + 10_000);
 
-afterAll(() => buildDir?.[Symbol.dispose]());
-
 test("the build is a single file", () => {
-  expect(readdirSync(buildDir.path)).toEqual(["invoke"]);
+  expect(readdirSync(dirname(binary))).toEqual(["invoke"]);
 });
 
 test("init --json in an empty folder creates ./invoke.db there", async () => {

@@ -248,3 +248,14 @@ export async function runOnFreshDatabase(args: string[]): Promise<RunResult> {
   // Awaited here: the folder is removed when this function returns.
   return await runCli([...args, "--db", db]);
 }
+
+/** Polls GET /healthz until it answers 200. */
+export async function waitForHealthy(url: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    const status = await fetch(`${url}/healthz`).then((response) => response.status, () => 0);
+    if (status === 200) return;
+    await Bun.sleep(5);
+  }
+  throw new Error(`${url}/healthz did not answer 200 within ${timeoutMs} ms`);
+}
