@@ -9,21 +9,16 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { alternate } from "./alternate.ts";
 import { LOADGEN_CPU, installExitHandlers, killAllSync, pinSelf } from "./procs.ts";
 import { SCENARIOS } from "./scenarios.ts";
 import { invoke, invokeQuiet, type BenchContext } from "./targets.ts";
-import { ensureWrk, runWrk } from "./wrk.ts";
+import { ensureWrk } from "./wrk.ts";
 
 const TARGET = 0.05;
 const rounds = Number(process.env.BENCH_ROUNDS ?? 4);
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 16);
-
-function median(values: number[]): number {
-  const sorted = values.toSorted((a, b) => a - b);
-  const middle = sorted.length / 2;
-  return Number.isInteger(middle) ? (sorted[middle - 1]! + sorted[middle]!) / 2 : sorted[Math.floor(middle)]!;
-}
 
 installExitHandlers();
 pinSelf(LOADGEN_CPU);
@@ -35,20 +30,14 @@ process.once("exit", () => {
 });
 const scenario = SCENARIOS[0]!;
 const servers = [
-  { label: "log + metrics on ", running: await invoke.start(ctx), rps: [] as number[] },
-  { label: "log + metrics off", running: await invokeQuiet.start(ctx), rps: [] as number[] },
+  { label: "log + metrics on", running: await invoke.start(ctx) },
+  { label: "log + metrics off", running: await invokeQuiet.start(ctx) },
 ];
 console.log(`${scenario.title}, c=${connections}, ${rounds} rounds of ${seconds} s per server, alternating\n`);
-for (const { running } of servers) await runWrk({ url: running.url, body: scenario.body, headers: running.headers, connections, seconds: 2 }); // warm-up
-for (let round = 1; round <= rounds; round++) {
-  for (const server of servers) {
-    const { running } = server;
-    const stats = await runWrk({ url: running.url, body: scenario.body, headers: running.headers, connections, seconds });
-    server.rps.push(stats.rps);
-    console.log(`  round ${round}  ${server.label}  ${Math.round(stats.rps).toLocaleString("en-US").padStart(7)} req/s  p99 ${stats.p99Ms.toFixed(2)} ms`);
-  }
-}
-const [on, off] = servers.map((server) => median(server.rps)) as [number, number];
+const [on, off] = (await alternate(
+  servers.map(({ label, running }) => ({ label, url: running.url, body: scenario.body, headers: running.headers })),
+  { rounds, seconds, connections },
+)) as [number, number];
 const cost = 1 - on / off;
 console.log(`\n  median: on ${Math.round(on).toLocaleString("en-US")} req/s, off ${Math.round(off).toLocaleString("en-US")} req/s`);
 console.log(`  TARGET request log + metrics cost < ${TARGET * 100}% of req/s: ${(cost * 100).toFixed(1)}% (${cost < TARGET ? "met" : "MISSED"})`);
