@@ -1,6 +1,36 @@
 // Alternating wrk runs for A/B benchmarks on this noisy machine: each variant is loaded in turn,
 // round after round, so slow drifts fall on all alike; the medians are compared.
-import { runWrk, type WrkStats } from "./wrk.ts";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { LOADGEN_CPU, installExitHandlers, killAllSync, pinSelf } from "./procs.ts";
+import type { BenchContext } from "./targets.ts";
+import { ensureWrk, runWrk, type WrkStats } from "./wrk.ts";
+
+/** Settings of an alternating benchmark, from BENCH_ROUNDS (default 4), BENCH_SECONDS (per run, default 5) and BENCH_CONNECTIONS (default 16). */
+export interface AlternateSettings {
+  rounds: number;
+  seconds: number;
+  connections: number;
+}
+
+/**
+ * Prepares an alternating benchmark: this process pinned to the load generator's CPU, wrk at hand, a
+ * temporary folder for the servers (removed, and the servers killed, on exit); the settings from the
+ * environment.
+ */
+export async function prepare(name: string): Promise<{ ctx: BenchContext; settings: AlternateSettings }> {
+  installExitHandlers();
+  pinSelf(LOADGEN_CPU);
+  await ensureWrk();
+  const ctx: BenchContext = { repoRoot: dirname(import.meta.dir), tmpDir: mkdtempSync(join(tmpdir(), `invoke-bench-${name}-`)) };
+  process.once("exit", () => {
+    killAllSync();
+    rmSync(ctx.tmpDir, { recursive: true, force: true });
+  });
+  const setting = (variable: string, fallback: number) => Number(process.env[variable] ?? fallback);
+  return { ctx, settings: { rounds: setting("BENCH_ROUNDS", 4), seconds: setting("BENCH_SECONDS", 5), connections: setting("BENCH_CONNECTIONS", 16) } };
+}
 
 /** One side of an A/B comparison: what wrk sends, and where. */
 export interface Variant {
@@ -17,7 +47,7 @@ export function median(values: number[]): number {
 }
 
 /** Warms each variant up (2 s), then runs them in turn for `rounds` rounds; prints each run and returns the median req/s of each. */
-export async function alternate(variants: Variant[], options: { rounds: number; seconds: number; connections: number }): Promise<number[]> {
+export async function alternate(variants: Variant[], options: AlternateSettings): Promise<number[]> {
   const { rounds, seconds, connections } = options;
   const rps = variants.map(() => [] as number[]);
   for (const variant of variants) await runWrk({ ...variant, connections, seconds: 2 });

@@ -4,27 +4,12 @@
 // loads the two request kinds in turn, BENCH_ROUNDS times each; prints each round and the medians.
 //
 // Environment: BENCH_ROUNDS (default 4), BENCH_SECONDS (per run, default 5), BENCH_CONNECTIONS (default 16).
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { alternate } from "./alternate.ts";
-import { LOADGEN_CPU, installExitHandlers, killAllSync, pinSelf } from "./procs.ts";
+import { alternate, prepare } from "./alternate.ts";
 import { SCENARIOS } from "./scenarios.ts";
-import { invoke, type BenchContext } from "./targets.ts";
-import { ensureWrk } from "./wrk.ts";
+import { invoke } from "./targets.ts";
 
-const rounds = Number(process.env.BENCH_ROUNDS ?? 4);
-const seconds = Number(process.env.BENCH_SECONDS ?? 5);
-const connections = Number(process.env.BENCH_CONNECTIONS ?? 16);
-
-installExitHandlers();
-pinSelf(LOADGEN_CPU);
-await ensureWrk();
-const ctx: BenchContext = { repoRoot: dirname(import.meta.dir), tmpDir: mkdtempSync(join(tmpdir(), "invoke-bench-eras-")) };
-process.once("exit", () => {
-  killAllSync();
-  rmSync(ctx.tmpDir, { recursive: true, force: true });
-});
+const { ctx, settings } = await prepare("eras");
+const { rounds, seconds, connections } = settings;
 
 const legacy = SCENARIOS[0]!;
 const call = JSON.parse(legacy.body) as { params: Record<string, unknown> };
@@ -53,7 +38,7 @@ const [old, modern] = (await alternate(
     { label: "2025-11-25 (legacy)", url: server.url, body: legacy.body, headers: server.headers },
     { label: "2026-07-28 (modern)", url: server.url, body: modernBody, headers: modernHeaders },
   ],
-  { rounds, seconds, connections },
+  settings,
 )) as [number, number];
 console.log(`\n  median: legacy ${Math.round(old).toLocaleString("en-US")} req/s, modern ${Math.round(modern).toLocaleString("en-US")} req/s`);
 console.log(`  modern / legacy: ${(modern / old).toFixed(3)} (${((1 - modern / old) * 100).toFixed(1)}% cost)`);

@@ -6,28 +6,13 @@
 // below 5% of req/s at concurrency 16.
 //
 // Environment: BENCH_ROUNDS (default 4), BENCH_SECONDS (per run, default 5), BENCH_CONNECTIONS (default 16).
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { alternate } from "./alternate.ts";
-import { LOADGEN_CPU, installExitHandlers, killAllSync, pinSelf } from "./procs.ts";
+import { alternate, prepare } from "./alternate.ts";
 import { SCENARIOS } from "./scenarios.ts";
-import { invoke, invokeQuiet, type BenchContext } from "./targets.ts";
-import { ensureWrk } from "./wrk.ts";
+import { invoke, invokeQuiet } from "./targets.ts";
 
 const TARGET = 0.05;
-const rounds = Number(process.env.BENCH_ROUNDS ?? 4);
-const seconds = Number(process.env.BENCH_SECONDS ?? 5);
-const connections = Number(process.env.BENCH_CONNECTIONS ?? 16);
-
-installExitHandlers();
-pinSelf(LOADGEN_CPU);
-await ensureWrk();
-const ctx: BenchContext = { repoRoot: dirname(import.meta.dir), tmpDir: mkdtempSync(join(tmpdir(), "invoke-bench-obs-")) };
-process.once("exit", () => {
-  killAllSync();
-  rmSync(ctx.tmpDir, { recursive: true, force: true });
-});
+const { ctx, settings } = await prepare("obs");
+const { rounds, seconds, connections } = settings;
 const scenario = SCENARIOS[0]!;
 const servers = [
   { label: "log + metrics on", running: await invoke.start(ctx) },
@@ -36,7 +21,7 @@ const servers = [
 console.log(`${scenario.title}, c=${connections}, ${rounds} rounds of ${seconds} s per server, alternating\n`);
 const [on, off] = (await alternate(
   servers.map(({ label, running }) => ({ label, url: running.url, body: scenario.body, headers: running.headers })),
-  { rounds, seconds, connections },
+  settings,
 )) as [number, number];
 const cost = 1 - on / off;
 console.log(`\n  median: on ${Math.round(on).toLocaleString("en-US")} req/s, off ${Math.round(off).toLocaleString("en-US")} req/s`);
