@@ -3,14 +3,16 @@
  * parameters), through a real upstream over stdio: tools whose annotations break the rules are left
  * out; a modern tools/call's headers must say what its arguments say (plain or Base64, integers
  * compared as numbers, nested properties), or it is refused with -32020 and HTTP 400 before the
- * upstream is reached; legacy calls and stdio need no such headers; the SDK v2 client mirrors the
- * arguments itself and is served.
+ * upstream is reached; legacy calls, and modern calls over stdio, need no such headers; the SDK v2
+ * client mirrors the arguments itself and is served.
  */
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { Client as ClientV2, StreamableHTTPClientTransport as TransportV2 } from "@modelcontextprotocol/client";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { keyFor, request, rest, rpc, startTestServer, type TestServer } from "./support/harness.ts";
+import { keyFor, request, rest, rpc, startTestServer, tempDir, type TestServer } from "./support/harness.ts";
 import { modern, modernRpc } from "./support/modern.ts";
+import { CLI, cleanEnv, initDatabase, runCli, runProcess } from "./support/process.ts";
 
 const FIXTURE = join(import.meta.dir, "fixtures", "upstream-stdio.ts");
 
@@ -113,6 +115,20 @@ describe("Mcp-Param-* headers against the arguments", () => {
     const answer = await rpc(server, request(1, "tools/call", { name: "up.route", arguments: { region: "eu-west1" } }), { key: agent });
     expect(answer.status).toBe(200);
     expect(answer.body.result.structuredContent).toEqual({ region: "eu-west1" });
+  });
+
+  it("asks nothing of a modern call over stdio, which has no headers", async () => {
+    using dir = tempDir();
+    const db = join(dir.path, "invoke.db");
+    const admin = await initDatabase(CLI, ["--db", db]);
+    const file = join(dir.path, "up.yaml");
+    writeFileSync(file, `name: up\ntype: mcp_stdio\ncommand: ${process.execPath}\nargs: ["${FIXTURE}"]\nread_only_tools: ["route"]\nenable_tools: ["route"]\n`);
+    expect((await runCli(["connectors", "add", "--file", file, "--db", db])).exitCode).toBe(0);
+    const call = modern(1, "tools/call", { name: "up.route", arguments: { region: "eu-west1" } });
+    const session = await runProcess([...CLI, "mcp", "--db", db], { env: cleanEnv({ INVOKE_API_KEY: admin.admin_key }), stdin: `${JSON.stringify(call.body)}\n` });
+    expect(session.exitCode).toBe(0);
+    const answer = JSON.parse(session.stdout.trim());
+    expect(answer.result).toMatchObject({ resultType: "complete", structuredContent: { region: "eu-west1" } });
   });
 
   it("serves the SDK v2 client, which mirrors the annotated arguments itself", async () => {
