@@ -43,7 +43,6 @@ const OFF_CHAIN_KEYWORDS = [
 ];
 /** Of those, the ones whose value maps names to subschemas. */
 const NAMED_SUBSCHEMAS = new Set(["patternProperties", "dependentSchemas", "$defs", "definitions"]);
-const MAX_SAFE_INTEGER = Number.MAX_SAFE_INTEGER;
 
 /**
  * A header value as the client meant it: trimmed, and decoded when it uses the Base64 sentinel; null
@@ -126,7 +125,7 @@ function sameValue(header: string, body: unknown): boolean {
     case "boolean":
       return header === String(body);
     case "number":
-      return /^[+-]?\d+(\.\d+)?([eE][+-]?\d+)?$/.test(header) && Number(header) === body && Math.abs(body) <= MAX_SAFE_INTEGER;
+      return /^[+-]?\d+(\.\d+)?([eE][+-]?\d+)?$/.test(header) && Number(header) === body && Math.abs(body) <= Number.MAX_SAFE_INTEGER;
     default:
       return header === JSON.stringify(body);
   }
