@@ -6,7 +6,7 @@
  * upstream is reached; legacy calls, and modern calls over stdio, need no such headers; the SDK v2
  * client mirrors the arguments itself and is served.
  */
-import { afterAll, beforeAll, describe, expect, it } from "bun:test";
+import { afterAll, beforeAll, describe, expect, it, spyOn } from "bun:test";
 import { Client as ClientV2, StreamableHTTPClientTransport as TransportV2 } from "@modelcontextprotocol/client";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -18,17 +18,22 @@ const FIXTURE = join(import.meta.dir, "fixtures", "upstream-stdio.ts");
 
 let server: TestServer;
 let agent: string;
+/** Invoke's log lines (stderr) while the connector starts. */
+const logged: string[] = [];
 
 beforeAll(async () => {
+  const stderr = spyOn(console, "error").mockImplementation((line: unknown) => void logged.push(String(line)));
   server = startTestServer({ config: { rateLimit: { requests: 10_000, per_seconds: 60 } } });
   const added = await rest(server, "POST", "/v1/connectors", {
     name: "up",
     type: "mcp_stdio",
     command: process.execPath,
     args: [FIXTURE],
+    env: { BAD_HEADER_TOOLS: "1" },
     read_only_tools: ["route"],
     enable_tools: ["route", "echo"],
   });
+  stderr.mockRestore();
   expect(added.status).toBe(201);
   agent = await keyFor(server, "editor", "operator", "agent@example.com");
 });
@@ -55,6 +60,10 @@ describe("tool definitions", () => {
     expect(names).toContain("route");
     expect(names).toContain("echo");
     expect(names.filter((name) => name.startsWith("bad_header"))).toEqual([]);
+    // The upstream did declare them: each is named in the log with the reason.
+    for (const reason of ["empty", "object", "array", "null", "number", "duplicate", "space", "colon", "non_ascii", "control", "under_items", "under_union"]) {
+      expect(logged.some((line) => line.includes(`tool bad_header_${reason} left out: x-mcp-header`))).toBe(true);
+    }
 
     const listed = await modernRpc(server, modern(1, "tools/list"), {}, agent);
     const routeTool = listed.body.result.tools.find((tool: { name: string }) => tool.name === "up.route");
