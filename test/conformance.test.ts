@@ -39,9 +39,9 @@ beforeAll(async () => {
   const url = await listeningUrl(server);
   await waitForHealthy(url);
 
-  const admin_ = (path: string, body: unknown) =>
+  const asAdmin = (path: string, body: unknown) =>
     fetch(`${url}${path}`, { method: "POST", headers: { "content-type": "application/json", "x-api-key": admin.admin_key }, body: JSON.stringify(body) });
-  const connector = await admin_("/v1/connectors", {
+  const connector = await asAdmin("/v1/connectors", {
     name: "up",
     type: "mcp_stdio",
     command: process.execPath,
@@ -50,10 +50,11 @@ beforeAll(async () => {
     enable_tools: ["route"],
   });
   expect(connector.status).toBe(201);
-  const user = (await (await admin_("/v1/beta/users", { email: "agent@example.com", role: "editor" })).json()) as { id: string };
-  const key = (await (await admin_(`/v1/beta/users/${user.id}/keys`, { name: "conformance", profile: "operator" })).json()) as { key: string };
+  const user = (await (await asAdmin("/v1/beta/users", { email: "agent@example.com", role: "editor" })).json()) as { id: string };
+  const key = (await (await asAdmin(`/v1/beta/users/${user.id}/keys`, { name: "conformance", profile: "operator" })).json()) as { key: string };
 
-  // The suite's client cannot send X-API-Key: the proxy adds it and passes everything else as it came.
+  // The suite's client cannot send X-API-Key: the proxy adds it and passes the rest on as it came (but
+  // Host, which fetch sets for the server).
   proxy = Bun.serve({
     port: 0,
     async fetch(request) {
