@@ -289,14 +289,15 @@ export class McpDispatcher {
     }
     const builtin = this.services.registry.get(name);
     const production = builtin === undefined ? this.services.connectors.get(caller.tenantId, name) : undefined;
-    if (builtin === undefined && production === undefined) throw new JsonRpcError(JsonRpcErrorCode.InvalidParams, `Unknown tool: ${name}`);
+    const tool = builtin ?? production;
+    if (tool === undefined) throw new JsonRpcError(JsonRpcErrorCode.InvalidParams, `Unknown tool: ${name}`);
     const refusal = authorizeTool(caller, builtin?.definition ?? asDefinition(production!));
     if (refusal !== undefined) {
       throw new JsonRpcError(JsonRpcErrorCode.InvalidParams, `Tool ${name} is not available to this key: ${refusal.message}`, { tool: name, rule: refusal.rule });
     }
-    const errors = (builtin?.checkArguments ?? production?.checkArguments)?.(args) ?? [];
+    const errors = tool.checkArguments?.(args) ?? [];
     if (errors.length > 0) throw new JsonRpcError(JsonRpcErrorCode.InvalidParams, `Invalid arguments for tool ${name}`, { tool: name, errors });
-    if (headers !== undefined && production?.headerParams?.length) checkParamHeaders(production.headerParams, args as Record<string, unknown>, headers);
+    if (headers !== undefined && tool.headerParams?.length) checkParamHeaders(tool.headerParams, args as Record<string, unknown>, headers);
     if (production !== undefined) {
       const outcome = await callProductionTool(this.services, caller, production, args as Record<string, unknown>, agent, span);
       return { ...outcome, classification: production.readOnly ? "read_only" : "mutating" };

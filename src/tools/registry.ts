@@ -6,6 +6,7 @@
 import type { TObject } from "@sinclair/typebox";
 import { TypeCompiler, type TypeCheck } from "@sinclair/typebox/compiler";
 import type { ToolDefinition } from "./tool.ts";
+import { headerParams, type HeaderParam } from "../protocol/param-headers.ts";
 import { approvalsGetTool } from "./approvals-get.ts";
 import { approvalsListTool } from "./approvals-list.ts";
 import { companyBrainQueryTool } from "./company-brain-query.ts";
@@ -43,6 +44,8 @@ export interface RegisteredTool {
   wire: WireTool;
   /** Checks arguments; returns the failures (empty when valid). */
   checkArguments(args: unknown): ArgumentError[];
+  /** Arguments the input schema mirrors into `Mcp-Param-*` headers (none so far). */
+  headerParams: readonly HeaderParam[];
 }
 
 /** TypeBox schemas are JSON Schema plus symbol-keyed metadata; a JSON round trip keeps only the schema. */
@@ -68,6 +71,7 @@ function register(definition: ToolDefinition): RegisteredTool {
   return {
     definition,
     wire,
+    headerParams: headerParams(wire.inputSchema),
     checkArguments: (args) =>
       checker.Check(args) ? [] : [...checker.Errors(args)].map((error) => ({ path: error.path || "/", message: error.message })),
   };
