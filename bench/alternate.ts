@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { LOADGEN_CPU, installExitHandlers, killAllSync, pinSelf } from "./procs.ts";
 import type { BenchContext } from "./targets.ts";
+import { median } from "./stats.ts";
 import { ensureWrk, runWrk, type WrkStats } from "./wrk.ts";
 
 /** Settings of an alternating benchmark, from BENCH_ROUNDS (default 4), BENCH_SECONDS (per run, default 5) and BENCH_CONNECTIONS (default 16). */
@@ -38,12 +39,6 @@ export interface Variant {
   url: string;
   body: string;
   headers: Record<string, string>;
-}
-
-export function median(values: number[]): number {
-  const sorted = values.toSorted((a, b) => a - b);
-  const middle = sorted.length / 2;
-  return Number.isInteger(middle) ? (sorted[middle - 1]! + sorted[middle]!) / 2 : sorted[Math.floor(middle)]!;
 }
 
 /** Warms each variant up (2 s), then runs them in turn for `rounds` rounds; prints each run and returns the median req/s of each. */

@@ -12,7 +12,7 @@ import { BrainService, type EntityInput, type RelationInput } from "../src/brain
 import { createTenant } from "../src/governance/bootstrap.ts";
 import { openStore } from "../src/storage/db.ts";
 import { TenantScope } from "../src/storage/tenant-scope.ts";
-import { percentile } from "./policy.ts";
+import { percentile } from "./stats.ts";
 
 const WORDS = ["acme", "globex", "initech", "umbrella", "stark", "wayne", "wonka", "tyrell", "cyberdyne", "soylent", "hooli", "vandelay", "dunder", "monarch", "oscorp", "aperture"];
 const word = (i: number) => WORDS[i % WORDS.length]! + (i % 997);

@@ -5,6 +5,7 @@ import { statSync } from "node:fs";
 import { join } from "node:path";
 import { freePort, pollUntil, stopProcess } from "./procs.ts";
 import type { Scenario } from "./scenarios.ts";
+import { median } from "./stats.ts";
 import { initInvoke, invokeCommand, invokeHeaders, spawnInvoke, waitHealthy, type BenchContext } from "./targets.ts";
 
 const POLL_MS = 2;
@@ -72,9 +73,6 @@ function isOlderThanSources(file: string, repoRoot: string): boolean {
 
 /** Median, min and max of `samples`, rounded to 0.01 ms. */
 function spread(samples: number[]): Spread {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  const median = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
   const ms = (n: number) => Math.round(n * 100) / 100;
-  return { median: ms(median), min: ms(sorted[0]!), max: ms(sorted[sorted.length - 1]!) };
+  return { median: ms(median(samples)), min: ms(Math.min(...samples)), max: ms(Math.max(...samples)) };
 }

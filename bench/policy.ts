@@ -7,6 +7,7 @@ import { compilePolicy } from "../src/policy/compile.ts";
 import { analyzeAction } from "../src/policy/analyzers/index.ts";
 import type { ActionContext } from "../src/policy/model.ts";
 import { DEFAULT_POLICY_SOURCE } from "../src/policy/service.ts";
+import { percentile } from "./stats.ts";
 
 /** A policy of `count` rules: exact actions, connector globs, agent globs, argument conditions, SQL facts. */
 export function generatePolicy(count: number): string {
@@ -31,11 +32,6 @@ export function generatePolicy(count: number): string {
     }
   }
   return `${lines.join("\n")}\n`;
-}
-
-/** The p-th percentile of ascending `sorted`. */
-export function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
 /** Evaluates `contexts` `rounds` times each and returns per-evaluation times in µs. */

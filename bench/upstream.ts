@@ -10,7 +10,7 @@ import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { percentile } from "./policy.ts";
+import { percentile } from "./stats.ts";
 import { LOADGEN_CPU, SERVER_CPU, freePort, installExitHandlers, killAllSync, logTail, pinSelf, pollUntil, spawnPinned, stopProcess } from "./procs.ts";
 import { initInvoke, invokeCommand, invokeHeaders, spawnInvoke, waitHealthy, type BenchContext } from "./targets.ts";
 
