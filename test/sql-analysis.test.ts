@@ -14,7 +14,8 @@ interface Case {
 
 const read = (tables: string[], more: Partial<SqlAnalysis> = {}) => ({ kind: "read" as const, destructive: false, tables, ...more });
 const unknown = { kind: "unknown" as const, destructive: true, tables: [], parsed: false, statements: 0 };
-const nothing = { kind: "read" as const, destructive: false, tables: [], parsed: true, statements: 0, multiple: false, statement_kinds: [] };
+// The database connector runs exactly one statement per call: no statement at all, or several, is never safe.
+const nothing = { kind: "unknown" as const, destructive: true, tables: [], parsed: true, statements: 0, multiple: false, statement_kinds: [] };
 
 const cases: Case[] = [
   // Reads
@@ -61,9 +62,9 @@ const cases: Case[] = [
   },
   { name: "trailing semicolons", sql: "select * from invoices;;", expected: read(["invoices"], { statements: 1, multiple: false }) },
   {
-    name: "several reads",
+    name: "several reads (not one statement)",
     sql: "select * from invoices; select * from customers",
-    expected: read(["customers", "invoices"], { statements: 2, multiple: true, statement_kinds: ["select", "select"] }),
+    expected: { kind: "unknown", destructive: true, tables: ["customers", "invoices"], statements: 2, multiple: true, statement_kinds: ["select", "select"] },
   },
   {
     name: "SELECT … INTO (writes a new table)",
@@ -126,9 +127,9 @@ const cases: Case[] = [
     expected: { kind: "write", destructive: false, tables: ["invoices"], tables_written: ["invoices"], statement_kinds: ["with"] },
   },
   {
-    name: "a write inside a transaction",
+    name: "a write inside a transaction (not one statement)",
     sql: "begin; update invoices set paid = true where id = 1; commit;",
-    expected: { kind: "write", destructive: false, tables: ["invoices"], statements: 3, multiple: true, statement_kinds: ["begin", "update", "commit"] },
+    expected: { kind: "unknown", destructive: true, tables: ["invoices"], statements: 3, multiple: true, statement_kinds: ["begin", "update", "commit"] },
   },
 
   // DDL
@@ -201,21 +202,21 @@ const cases: Case[] = [
     expected: { kind: "unknown", destructive: true, tables: [], parsed: true, statement_kinds: ["call"] },
   },
 
-  // Several statements: the riskiest wins
+  // Several statements: never one the connector runs, so unknown, with every statement's facts
   {
     name: "a read, then a drop",
     sql: "select * from invoices; drop table invoices",
-    expected: { kind: "ddl", destructive: true, tables: ["invoices"], statements: 2, multiple: true, statement_kinds: ["select", "drop"] },
+    expected: { kind: "unknown", destructive: true, tables: ["invoices"], statements: 2, multiple: true, statement_kinds: ["select", "drop"] },
   },
   {
     name: "an injection-style text",
     sql: "select * from invoices where id = 1; drop table invoices; --",
-    expected: { kind: "ddl", destructive: true, tables: ["invoices"], statements: 2, multiple: true },
+    expected: { kind: "unknown", destructive: true, tables: ["invoices"], statements: 2, multiple: true },
   },
   {
     name: "a grant after a delete",
     sql: "delete from invoices where id = 1; grant all on invoices to intern",
-    expected: { kind: "admin", destructive: false, tables: ["invoices"], statements: 2 },
+    expected: { kind: "unknown", destructive: true, tables: ["invoices"], statements: 2 },
   },
 
   // Nothing to run
@@ -266,39 +267,45 @@ const cases: Case[] = [
     dialect: "sqlite",
     expected: { kind: "ddl", destructive: true, tables: ["invoices"] },
   },
-  { name: "sqlite: ATTACH", sql: "attach database 'other.db' as other", dialect: "sqlite", expected: { kind: "admin", destructive: false, tables: [] } },
+  // ATTACH reaches another database file: denied outright, like VACUUM, DETACH and PRAGMA.
+  { name: "sqlite: ATTACH", sql: "attach database 'other.db' as other", dialect: "sqlite", expected: { kind: "admin", destructive: true, tables: [] } },
   {
-    name: "sqlite: a trigger whose body deletes every row",
+    name: "sqlite: a trigger whose body deletes every row (a trigger is administration: it runs later)",
     sql: "create trigger purge after insert on invoices begin delete from audit; end",
     dialect: "sqlite",
-    expected: { kind: "ddl", destructive: true, tables: ["audit", "invoices"] },
+    expected: { kind: "admin", destructive: true, tables: ["audit", "invoices"] },
   },
-  { name: "sqlite: PRAGMA (unsupported by the parser)", sql: "PRAGMA foreign_keys = OFF", dialect: "sqlite", expected: unknown },
+  {
+    name: "sqlite: a PRAGMA that sets (read from SQLite's own tokens)",
+    sql: "PRAGMA foreign_keys = OFF",
+    dialect: "sqlite",
+    expected: { kind: "admin", destructive: true, tables: [], parsed: true, statement_kinds: ["pragma"] },
+  },
 ];
 
 describe("analyzeSql", () => {
   it.each(cases)("$name", ({ sql, dialect, expected }) => {
-    expect(analyzeSql(sql, dialect)).toMatchObject(expected);
+    expect(analyzeSql(sql, dialect ?? "postgresql")).toMatchObject(expected);
   });
 
-  it("defaults to PostgreSQL, whose dollar-quoted strings SQLite does not parse", () => {
+  it("reads each dialect's own syntax: PostgreSQL's dollar-quoted strings are no SQLite", () => {
     const sql = "select $$it's$$ from invoices";
-    expect(analyzeSql(sql)).toMatchObject({ parsed: true, kind: "read", tables: ["invoices"] });
+    expect(analyzeSql(sql, "postgresql")).toMatchObject({ parsed: true, kind: "read", tables: ["invoices"] });
     expect(analyzeSql(sql, "sqlite")).toMatchObject({ parsed: false, kind: "unknown" });
   });
 
   it("explains a parse failure in one line with its position", () => {
-    const analysis = analyzeSql("select * from invoices where");
+    const analysis = analyzeSql("select * from invoices where", "postgresql");
     expect(analysis.error).toStartWith("line 1, column 29: Expected");
     expect(analysis.error).not.toContain("\n");
   });
 
   it("refuses oversized and pathologically nested texts fast, and parses normally afterwards", () => {
     const started = performance.now();
-    expect(analyzeSql("x".repeat(200_000)).error).toBe("the text is longer than 100000 characters");
-    expect(analyzeSql(`select ${"(select ".repeat(12)}1 +`).error).toContain("too costly to parse");
+    expect(analyzeSql("x".repeat(200_000), "postgresql").error).toBe("the text is longer than 100000 characters");
+    expect(analyzeSql(`select ${"(select ".repeat(12)}1 +`, "postgresql").error).toContain("too costly to parse");
     expect(performance.now() - started).toBeLessThan(1_000);
-    expect(analyzeSql("delete from invoices where id = 1")).toMatchObject({ parsed: true, kind: "write", tables: ["invoices"] });
+    expect(analyzeSql("delete from invoices where id = 1", "postgresql")).toMatchObject({ parsed: true, kind: "write", tables: ["invoices"] });
   });
 
   it("never throws, and never calls text it did not parse safe", () => {

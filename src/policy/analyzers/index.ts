@@ -1,9 +1,25 @@
 /**
  * Argument analysers: they tell policies what an action really does (e.g. what a SQL text touches).
- * An analyser applies to some actions, reads their params, and contributes facts under its name
- * (`sql.kind`, `sql.destructive`, …). Adding one is adding its file and one line here.
+ * Which analyser applies follows the kind of tool the action names, never its name: the SQL analysis
+ * covers every database connector's tools, in that connector's own dialect, whatever the connector is
+ * called. An action that names no configured tool but carries SQL is analysed in every dialect, and the
+ * worst verdict stands. Adding an analyser is adding its file and one line here.
  */
-import { analyzeSql } from "./sql.ts";
+import { analyzeSql, analyzeSqlEveryDialect, type SqlDialect } from "./sql.ts";
+
+/** The kind of tool an action names: a connector's kind, one of Invoke's own tools, or nothing configured. */
+export const TOOL_KINDS = ["database", "mcp_stdio", "mcp_http", "invoke", "unconfigured"] as const;
+export type ToolKind = (typeof TOOL_KINDS)[number];
+
+/** What an action names, as far as analysis cares: the tool's kind and, for databases, how SQL is judged. */
+export interface ActionTarget {
+  kind: ToolKind;
+  /** A database connector's dialect and the functions its reads may call beyond the built-in list. */
+  sql?: { dialect: SqlDialect; readFunctions?: readonly string[] };
+}
+
+/** Facts by analyser name, e.g. `{ sql: { kind: "read", … } }`. */
+export type Analysis = Record<string, Record<string, unknown>>;
 
 /** An analyser. */
 export interface Analyzer {
@@ -11,31 +27,35 @@ export interface Analyzer {
   name: string;
   /** The facts it produces, for validating rule fields. */
   facts: readonly string[];
-  /** The literal action-name prefix it applies to (e.g. "database."), for validating rules and skipping work. */
-  actionPrefix: string;
-  /** The facts about `params`, or undefined when there is nothing to analyse. */
-  analyze(params: Record<string, unknown>): Record<string, unknown> | undefined;
+  /** The facts about `params` of `action`, or undefined when there is nothing to analyse. */
+  analyze(action: string, params: Record<string, unknown>, target: ActionTarget): Record<string, unknown> | undefined;
 }
 
 const sqlAnalyzer: Analyzer = {
   name: "sql",
-  facts: ["kind", "destructive", "statements", "multiple", "statement_kinds", "tables", "tables_written", "parsed", "error"],
-  actionPrefix: "database.",
-  analyze(params) {
-    const text = typeof params.sql === "string" ? params.sql : typeof params.query === "string" ? params.query : undefined;
-    return text === undefined ? undefined : { ...analyzeSql(text) };
+  facts: ["kind", "destructive", "statements", "multiple", "statement_kinds", "tables", "tables_written", "functions", "parsed", "error"],
+  analyze(action, params, target) {
+    if (target.kind === "database") {
+      if (typeof params.sql !== "string") return undefined;
+      const { dialect, readFunctions } = target.sql ?? { dialect: "sqlite" };
+      return { ...analyzeSql(params.sql, dialect, { readFunctions }) };
+    }
+    if (target.kind !== "unconfigured") return undefined;
+    // Nothing configured says which engine would run it: SQL is judged as every engine would run it.
+    const named = action.startsWith("database.");
+    const text = typeof params.sql === "string" ? params.sql : named && typeof params.query === "string" ? params.query : undefined;
+    return text === undefined ? undefined : { ...analyzeSqlEveryDialect(text) };
   },
 };
 
 /** Every analyser. */
 export const ANALYZERS: readonly Analyzer[] = [sqlAnalyzer];
 
-/** Runs every analyser that applies to `action`. */
-export function analyzeAction(action: string, params: Record<string, unknown>): Record<string, Record<string, unknown>> {
-  const analysis: Record<string, Record<string, unknown>> = {};
+/** Runs every analyser that applies to `action` on its target. */
+export function analyzeAction(action: string, params: Record<string, unknown>, target: ActionTarget): Analysis {
+  const analysis: Analysis = {};
   for (const analyzer of ANALYZERS) {
-    if (!action.startsWith(analyzer.actionPrefix)) continue;
-    const facts = analyzer.analyze(params);
+    const facts = analyzer.analyze(action, params, target);
     if (facts !== undefined) analysis[analyzer.name] = facts;
   }
   return analysis;
