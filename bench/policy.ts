@@ -62,7 +62,8 @@ export function runPolicyBenchmark(ruleCount = 1000) {
   const contexts: ActionContext[] = Array.from({ length: 500 }, (_, i) => {
     const action = i % 4 === 0 ? "database.execute" : `svc${i % 50}.op${i % 1000}`;
     const params = i % 4 === 0 ? { sql: `select * from table_${i % 1000} where id = ${i}` } : { amount: i * 7, path: `/data/${i}/x` };
-    return { action, agentId: `agent_${i % 100}_x`, profile: "operator", role: "editor", classification: "mutating", params, analysis: analyzeAction(action, params) };
+    const target = { kind: "unconfigured" } as const;
+    return { action, agentId: `agent_${i % 100}_x`, profile: "operator", role: "editor", classification: "mutating", connectorKind: target.kind, params, analysis: analyzeAction(action, params, target) };
   });
   const baseline = compilePolicy(DEFAULT_POLICY_SOURCE);
   timeEvaluations(policy.evaluate, contexts, 20);

@@ -7,6 +7,7 @@ import { Value } from "@sinclair/typebox/value";
 import { parse as parseYaml } from "yaml";
 import { StartupError } from "./errors.ts";
 import { ConfigConnector } from "./connectors/model.ts";
+import { TenantConnectorsSchema, type TenantConnectors } from "./connectors/host-access.ts";
 import type { RateLimit } from "./governance/profiles.ts";
 
 export const LOG_LEVELS = ["info", "warn", "error", "off"] as const;
@@ -35,6 +36,7 @@ export const ConfigFileSchema = Type.Object(
     rate_limit: Type.Optional(RateLimitSchema),
     profile_rate_limits: Type.Optional(Type.Record(Type.String(), RateLimitSchema, { description: "Per key profile, overrides rate_limit." })),
     connectors: Type.Optional(Type.Array(ConfigConnector, { description: "Connectors per tenant (by name, default `default`); synced into the database at start." })),
+    tenant_connectors: Type.Optional(TenantConnectorsSchema),
     approvals: Type.Optional(
       Type.Object(
         { ttl_minutes: Type.Optional(Type.Integer({ minimum: 1, description: "How long an approval request waits before it expires (default 1440, a day)." })) },
@@ -85,6 +87,8 @@ export interface ServerConfig {
   rateLimit: RateLimit;
   profileRateLimits: Record<string, RateLimit>;
   connectors: ConfigConnector[];
+  /** What connectors added by tenant admins may reach on the host (nothing by default). */
+  tenantConnectors: TenantConnectors;
   /** How long approval requests wait, in ms. */
   approvalTtlMs: number;
   logLevel: LogLevel;
@@ -109,6 +113,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   rateLimit: { requests: 60, per_seconds: 60 },
   profileRateLimits: {},
   connectors: [],
+  tenantConnectors: {},
   approvalTtlMs: 24 * 3_600_000,
   logLevel: "info",
   logFormat: "auto",
@@ -146,6 +151,7 @@ export function resolveConfig(file: ConfigFile, overrides: Partial<ServerConfig>
     ...(file.rate_limit !== undefined && { rateLimit: file.rate_limit }),
     ...(file.profile_rate_limits !== undefined && { profileRateLimits: file.profile_rate_limits }),
     ...(file.connectors !== undefined && { connectors: file.connectors }),
+    ...(file.tenant_connectors !== undefined && { tenantConnectors: file.tenant_connectors }),
     ...(file.approvals?.ttl_minutes !== undefined && { approvalTtlMs: file.approvals.ttl_minutes * 60_000 }),
     ...(file.log?.level !== undefined && { logLevel: file.log.level }),
     ...(file.log?.format !== undefined && { logFormat: file.log.format }),

@@ -9,6 +9,8 @@ import type { BrainService } from "./brain/service.ts";
 import { createDemoDatabase } from "./connectors/demo-database.ts";
 import { registerConnector } from "./connectors/service.ts";
 import type { TenantScope } from "./storage/tenant-scope.ts";
+import { connectors } from "./storage/schema.ts";
+import { and, eq } from "drizzle-orm";
 
 /** Where the demo's SQLite database lives: beside Invoke's own database. */
 export function demoDatabasePath(storePath: string): string {
@@ -20,6 +22,13 @@ export function installDemo(brain: BrainService, scope: TenantScope) {
   const loaded = loadDemoCompany(brain, scope);
   const path = demoDatabasePath(scope.store.path);
   createDemoDatabase(path);
-  registerConnector(scope, { name: "database", type: "database", dialect: "sqlite", path });
+  const spec = { type: "database", dialect: "sqlite", path } as const;
+  registerConnector(scope, { name: "database", ...spec }, "operator");
+  // A demo connector stored by an older Invoke was marked as added over REST; the operator's `--demo` owns it.
+  scope.store.db
+    .update(connectors)
+    .set({ origin: "operator" })
+    .where(scope.where(connectors, and(eq(connectors.name, "database"), eq(connectors.config, JSON.stringify(spec)))))
+    .run();
   return { ...loaded, database: path };
 }

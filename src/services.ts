@@ -15,6 +15,7 @@ import type { Store } from "./storage/db.ts";
 import { ApprovalService } from "./approvals/service.ts";
 import { ConnectorService, type ConnectorFactory } from "./connectors/service.ts";
 import { createConnector } from "./connectors/factory.ts";
+import { HostAccess } from "./connectors/host-access.ts";
 import { startApprovalSweeper } from "./execution/approved.ts";
 import { listTenants, tenantIdByName } from "./governance/directory.ts";
 import { every } from "./every.ts";
@@ -57,7 +58,8 @@ export function createServices(options: ServiceOptions): Services {
   const now = options.now ?? Date.now;
   const limiter = options.limiter ?? new RateLimiter({ defaultLimit: options.config.rateLimit, now });
   const records = new ExecutionLedger(options.store, now);
-  const connectors = new ConnectorService(options.store, options.connectorFactory ?? createConnector, now, logInfo);
+  const hostAccess = new HostAccess(options.store.path, options.config.tenantConnectors);
+  const connectors = new ConnectorService(options.store, options.connectorFactory ?? createConnector, now, logInfo, hostAccess);
   const approvals = new ApprovalService(options.store, records, now, { ttlMs: options.config.approvalTtlMs });
   const metrics = new Metrics(metricSources(options.store, approvals, connectors), options.config.metricsEnabled);
   const onRateLimited = (caller: Caller | undefined) => {

@@ -5,9 +5,35 @@ export function escapeRegExp(text: string): string {
   return text.replace(/[.+?^${}()|[\]\\]/g, "\\$&");
 }
 
-/** A glob over names (`*` matches any run of characters, including dots) as an anchored regular expression. */
-export function globRegExp(glob: string): RegExp {
-  return new RegExp(`^${escapeRegExp(glob).replaceAll("*", ".*")}$`);
+/**
+ * A glob over names (`*` matches any run of characters, including dots) as a matcher. It never
+ * backtracks past the last `*` seen, so a glob with many stars costs at most text × glob steps, where a
+ * regular expression of `.*` runs could take far longer on a long, hostile name.
+ */
+export function globMatcher(glob: string): (text: string) => boolean {
+  if (!glob.includes("*")) return (text) => text === glob;
+  return (text) => {
+    let t = 0;
+    let g = 0;
+    let star = -1;
+    let resume = 0;
+    while (t < text.length) {
+      if (g < glob.length && glob[g] !== "*" && glob[g] === text[t]) {
+        t++;
+        g++;
+      } else if (g < glob.length && glob[g] === "*") {
+        star = g++;
+        resume = t;
+      } else if (star >= 0) {
+        g = star + 1;
+        t = ++resume;
+      } else {
+        return false;
+      }
+    }
+    while (g < glob.length && glob[g] === "*") g++;
+    return g === glob.length;
+  };
 }
 
 /** An epoch-milliseconds time as ISO 8601, keeping null. */

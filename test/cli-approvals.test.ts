@@ -18,7 +18,7 @@ describe("invoke approvals", () => {
   it("refuses the requester, lists and shows the request, and the server runs it once after a CLI approval", async () => {
     const server = startTestServer();
     servers.push(server);
-    const path = join(server.dbPath, "..", "company.sqlite");
+    const path = join(server.filesDir, "company.sqlite");
     const company = new Database(path, { create: true });
     company.run("CREATE TABLE audit (note TEXT)");
     company.close();

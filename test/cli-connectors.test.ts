@@ -47,7 +47,7 @@ describe("invoke connectors", () => {
     const added = await runCli(["connectors", "add", "--file", file, "--json", ...db]);
     expect(added.exitCode).toBe(0);
     const view = JSON.parse(added.stdout);
-    expect(view).toMatchObject({ name: "up", type: "mcp_stdio", origin: "api", health: { healthy: true } });
+    expect(view).toMatchObject({ name: "up", type: "mcp_stdio", origin: "operator", health: { healthy: true } });
     expect(view.tools.find((tool: { name: string }) => tool.name === "echo")).toMatchObject({ status: "available", read_only: true });
 
     // Nothing is callable before an admin pins it, in the CLI's view and in the server's.
@@ -66,7 +66,7 @@ describe("invoke connectors", () => {
     expect(called.body.result.structuredContent).toEqual({ text: "pinned on the CLI" });
 
     const list = await runCli(["connectors", "list", ...db]);
-    expect(list.stdout).toMatch(/^up\s+mcp_stdio\s+from api\s+healthy/m);
+    expect(list.stdout).toMatch(/^up\s+mcp_stdio\s+from operator\s+healthy/m);
     const shown = JSON.parse((await runCli(["connectors", "show", "up", "--json", ...db])).stdout);
     expect(shown.tools.find((tool: { name: string }) => tool.name === "echo")).toMatchObject({ status: "enabled", approved_by: "ops@example.com" });
 
@@ -97,6 +97,8 @@ describe("invoke connectors", () => {
       [["connectors", "add", '{"name":"x","type":"ftp"}'], 1, /invalid connector configuration/],
       [["connectors", "add", JSON.stringify({ name: "books", type: "database", dialect: "sqlite", path: sqlite })], 1, /exists/],
       [["connectors", "add", "--file", join(server.dbPath, "..", "missing.yaml")], 1, /cannot read/],
+      // The operator may use files beside the store (books above), never the store itself.
+      [["connectors", "add", JSON.stringify({ name: "store", type: "database", dialect: "sqlite", path: join(server.dbPath, "..", ".", "invoke.db") })], 1, /Invoke's own store/],
       [["connectors", "show", "nope"], 1, /no connector named "nope"/],
       [["connectors", "enable", "books"], 2, /needs the tools/],
     ];

@@ -32,8 +32,10 @@ let proxy: ReturnType<typeof Bun.serve>;
 beforeAll(async () => {
   const binary = await compiledBinary();
   site = tempDir();
-  // The suite sends hundreds of requests in a few seconds, more than the default limit allows.
-  writeFileSync(join(site.path, "invoke.yaml"), "rate_limit: {requests: 1000000, per_seconds: 60}\n");
+  // The suite sends hundreds of requests in a few seconds, more than the default limit allows; the
+  // operator lets the tenant admin run the upstream fixture.
+  const config = { rate_limit: { requests: 1_000_000, per_seconds: 60 }, tenant_connectors: { commands: [{ command: process.execPath, args: [UPSTREAM] }] } };
+  writeFileSync(join(site.path, "invoke.yaml"), JSON.stringify(config));
   const admin = await initDatabase([binary], ["--db", "./invoke.db"], { cwd: site.path });
   server = spawnProcess([binary, "serve", "--port", "0", "--db", "./invoke.db", "--config", "./invoke.yaml"], { cwd: site.path });
   const url = await listeningUrl(server);

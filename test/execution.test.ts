@@ -68,7 +68,7 @@ afterEach(async () => {
 async function governedServer(config: Parameters<typeof startTestServer>[0] = {}, company?: Company) {
   const server = startTestServer(config);
   servers.push(server);
-  company ??= sqliteCompany(join(server.dbPath, ".."));
+  company ??= sqliteCompany(server.filesDir);
   const added = await rest(server, "POST", "/v1/connectors", { name: "database", ...company.spec });
   expect(added.status).toBe(201);
   const agentKey = await keyFor(server, "editor", "operator", "agent@example.com");

@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from "bun:test";
 import { Database } from "bun:sqlite";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { keyFor, rest, restartTestServer, startTestServer, type TestServer } from "./support/harness.ts";
 import { modern, modernRpc } from "./support/modern.ts";
 
@@ -25,7 +25,7 @@ rules:
 /** A server with a `database` connector on a small company database, writes sent to approval; and an agent key. */
 async function governed() {
   const server = startTestServer();
-  const company = join(dirname(server.dbPath), "company.sqlite");
+  const company = join(server.filesDir, "company.sqlite");
   const db = new Database(company, { create: true });
   db.run("CREATE TABLE invoices (id INTEGER PRIMARY KEY, status TEXT)");
   db.run("INSERT INTO invoices VALUES (1, 'open'), (2, 'open'), (3, 'open')");

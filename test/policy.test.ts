@@ -14,6 +14,7 @@ const context = (overrides: Partial<ActionContext> = {}): ActionContext => ({
   profile: "operator",
   role: "editor",
   classification: "mutating",
+  connectorKind: "unconfigured",
   params: {},
   analysis: {},
   ...overrides,
@@ -186,7 +187,7 @@ describe("invalid policies", () => {
     ["an operator-less condition", rule("effect: deny\nmatch: { action: a.b }\nwhen: [{ field: params.x }]"), /no operator/],
     ["an unknown field root", rule("effect: deny\nmatch: { action: a.b }\nwhen: [{ field: secrets.x, equals: 1 }]"), /unknown field secrets.x/],
     ["an unknown sql fact", rule("effect: deny\nmatch: { action: database.execute }\nwhen: [{ field: sql.danger, equals: true }]"), /unknown fact sql.danger/],
-    ["sql facts on a non-SQL action", rule("effect: deny\nmatch: { action: fs.write_file }\nwhen: [{ field: sql.destructive, equals: true }]"), /can never match/],
+    ["sql facts on a non-SQL kind of tool", rule("effect: deny\nmatch: { connector_kind: [mcp_stdio] }\nwhen: [{ field: sql.destructive, equals: true }]"), /can never match/],
     ["an invalid regular expression", rule("effect: deny\nmatch: { action: a.b }\nwhen: [{ field: params.x, matches: '(' }]"), /invalid regular expression/],
     ["contradictory equals", rule("effect: deny\nmatch: { action: a.b }\nwhen: [{ field: params.x, equals: 1 }, { field: params.x, equals: 2 }]"), /can never match/],
     ["an empty in list", rule("effect: allow\nmatch: { action: a.b }\nwhen: [{ field: params.x, in: [] }]"), /`in` lists nothing/],
@@ -300,7 +301,7 @@ describe("backtest", () => {
       { id: "r3", at: 0, agentId: "a", action: "fs.read_file", params: {}, profile: "operator", role: "editor", classification: "read_only", decision: "allow" },
     ];
     const candidate = compilePolicy("version: 1\ndefaults: { read_only: allow }\nrules:\n  - { id: freeze, effect: deny, reason: frozen, match: { action: 'database.*' } }\n");
-    const report = backtest(candidate, records, 7);
+    const report = backtest(candidate, records, 7, () => ({ kind: "unconfigured" }));
     expect(report).toMatchObject({ actions: 3, changed: 2, by_change: { "allow->deny": 1, "require_approval->deny": 1 } });
     expect(report.changes.map((change) => change.record_id)).toEqual(["r1", "r2"]);
   });

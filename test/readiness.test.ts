@@ -100,6 +100,7 @@ describe("the tool", () => {
       "default_deny",
       "tool_coverage",
       "destructive_sql_denied",
+      "connector_privileges",
       "four_eyes",
       "admin_keys_not_used_from_mcp",
       "keys_expire",
@@ -138,27 +139,33 @@ describe("policy checks", () => {
     expect(await item(server, key, "default_deny")).toMatchObject({ status: "pass", fix: null });
   });
 
-  test("tool_coverage: a connector's tools no rule covers fail on the built-in pack and pass once a published rule covers them", async () => {
+  test("tool_coverage: connector tools no rule covers fail on the built-in pack and pass once a published rule covers them", async () => {
     await using server = startTestServer();
-    using dir = tempDir();
     const key = await keyFor(server, "editor", "mcp_readonly");
     expect((await item(server, key, "tool_coverage")).detail).toContain("No connector tools");
 
-    const path = join(dir.path, "crm.db");
+    // The built-in pack's SQL rules follow the kind of tool: a database connector's tools are covered, whatever its name.
+    const path = join(server.filesDir, "crm.db");
     const crm = new Database(path);
     crm.run("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)");
     crm.close();
     expect((await rest(server, "POST", "/v1/connectors", { name: "crm", type: "database", dialect: "sqlite", path })).status).toBe(201);
+    expect((await item(server, key, "tool_coverage")).status).toBe("pass");
+
+    const upstream = { name: "fx", type: "mcp_stdio", command: process.execPath, args: [FIXTURE], read_only_tools: ["*"], enable_tools: ["echo"] };
+    expect((await rest(server, "POST", "/v1/connectors", upstream)).status).toBe(201);
     const before = await item(server, key, "tool_coverage");
     expect(before.status).toBe("fail");
-    expect(before.detail).toContain("crm.query (falls to allow)");
-    expect(before.detail).toContain("crm.execute (falls to require_approval)");
-    expect(before.fix).toContain("crm.query, crm.execute");
+    expect(before.detail).toContain("fx.echo (falls to allow)");
+    expect(before.detail).not.toContain("crm.");
+    expect(before.fix).toContain("fx.echo");
 
     await publish(server, "version: 1\nrules:\n  - {id: crm-reads, effect: allow, reason: Reads are fine., match: {action: crm.query}}\n");
-    expect((await item(server, key, "tool_coverage")).detail).toContain("crm.execute (falls to deny)");
-    expect((await item(server, key, "tool_coverage")).status).toBe("warn");
-    await publish(server, "version: 1\nrules:\n  - {id: crm, effect: require_approval, reason: A person looks first., match: {action: crm.*}}\n");
+    const narrowed = await item(server, key, "tool_coverage");
+    expect(narrowed.detail).toContain("crm.execute (falls to deny)");
+    expect(narrowed.detail).toContain("fx.echo (falls to deny)");
+    expect(narrowed.status).toBe("warn");
+    await publish(server, "version: 1\nrules:\n  - {id: connectors, effect: require_approval, reason: A person looks first., match: {connector_kind: [database, mcp_stdio]}}\n");
     expect((await item(server, key, "tool_coverage")).status).toBe("pass");
   });
 

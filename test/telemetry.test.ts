@@ -45,7 +45,7 @@ const whoami = (id: number) => request(id, "tools/call", { name: "invoke.whoami"
 async function withDatabase(options: Parameters<typeof startTestServer>[0] = {}) {
   const server = startTestServer(options);
   cleanups.push(() => server[Symbol.asyncDispose]());
-  const path = join(server.dbPath, "..", "company.sqlite");
+  const path = join(server.filesDir, "company.sqlite");
   const company = new Database(path, { create: true });
   company.run("CREATE TABLE invoices (id INTEGER PRIMARY KEY, amount INTEGER)");
   company.close();
@@ -217,10 +217,12 @@ describe("tracing", () => {
 });
 
 describe("health", () => {
-  it("/healthz says alive; /readyz checks the store, migrations and connectors with JSON detail", async () => {
+  it("/healthz says alive; /readyz checks the store, migrations and connectors, with JSON detail for an admin", async () => {
     const server = await withDatabase();
     expect((await send(server.app, "/healthz")).body).toMatchObject({ status: "ok" });
-    const ready = await send(server.app, "/readyz");
+    expect(await send(server.app, "/readyz")).toMatchObject({ status: 200, body: { status: "ready" } });
+    const asAdmin = { headers: { "x-api-key": server.adminKey } };
+    const ready = await send(server.app, "/readyz", asAdmin);
     expect(ready.status).toBe(200);
     expect(ready.body).toMatchObject({
       status: "ready",
@@ -232,7 +234,8 @@ describe("health", () => {
     other.run("BEGIN IMMEDIATE");
     server.store.sqlite.run("PRAGMA busy_timeout = 50");
     try {
-      const busy = await send(server.app, "/readyz");
+      expect(await send(server.app, "/readyz")).toMatchObject({ status: 503, body: { status: "not_ready" } });
+      const busy = await send(server.app, "/readyz", asAdmin);
       expect(busy.status).toBe(503);
       expect(busy.body.checks.store).toMatchObject({ ok: false, writable: false, detail: expect.stringContaining("locked") });
     } finally {

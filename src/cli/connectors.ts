@@ -99,7 +99,7 @@ export const connectorsCommand: Command = {
       case "add": {
         const input = definition(name, values.file as string | undefined);
         return withServices(values, async (services, scope) => {
-          const connector = await change(services, scope, "POST /v1/connectors", {}, input, () => services.connectors.add(scope, input));
+          const connector = await change(services, scope, "POST /v1/connectors", {}, input, () => services.connectors.add(scope, input, "operator"));
           const next = connector.tools.some((tool) => tool.status === "available") ? `\nEnable its tools with: invoke connectors enable ${connector.name} TOOL…` : "";
           return output(values, connector, `${describe(connector)}${next}`);
         });

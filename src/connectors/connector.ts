@@ -30,6 +30,8 @@ export interface ConnectorHealth {
   detail?: string;
   /** How often the upstream was restarted or reconnected since the server started. */
   restarts: number;
+  /** Governance gaps the connector found in its own set-up (e.g. a database role that is a superuser). */
+  warnings?: string[];
 }
 
 /** A connector's failure to deliver a call (upstream died, timed out, unreachable): the agent gets an isError result. */
@@ -49,6 +51,11 @@ export interface Connector {
   health(): ConnectorHealth;
   /** Stops the upstream for good (children reaped, connections closed). */
   close(): Promise<void>;
+  /**
+   * The facts policy decides a call on, when the connector can gather them better than the analysers
+   * (a database asks its own engine): `{ sql: {...} }`. Runs nothing.
+   */
+  analyzeCall?(tool: string, args: Record<string, unknown>): Promise<Record<string, Record<string, unknown>>>;
   /** Set by the service: called when the upstream's tool list may have changed (list_changed, restart). */
   onToolsChanged?: () => void;
 }

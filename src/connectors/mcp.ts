@@ -400,7 +400,11 @@ export class McpHttpConnector extends McpConnector<StreamableHTTPClientTransport
   }
 
   protected openTransport(): StreamableHTTPClientTransport {
-    return new StreamableHTTPClientTransport(new URL(this.config.url), { requestInit: { headers: { ...this.config.headers } } });
+    return new StreamableHTTPClientTransport(new URL(this.config.url), {
+      requestInit: { headers: { ...this.config.headers } },
+      // The configured URL is what the operator allowed: a redirect must not take the call elsewhere.
+      fetch: (url, init) => fetch(url, { ...init, redirect: "error" }),
+    });
   }
 
   protected describe(): string {

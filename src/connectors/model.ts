@@ -41,6 +41,11 @@ const database = {
   url: Type.Optional(Type.String({ pattern: "^postgres(ql)?://", description: "PostgreSQL: the connection URL." })),
   max_rows: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
   timeout_ms: Timeout,
+  read_functions: Type.Optional(
+    Type.Array(Type.String({ pattern: "^[A-Za-z_][A-Za-z0-9_$.]*$" }), {
+      description: "PostgreSQL: functions (beyond Invoke's built-in list of side-effect-free ones) that a read may call, e.g. a schema's own pure functions.",
+    }),
+  ),
 };
 
 /** The three kinds, each with `extra` properties, closed to anything else. */

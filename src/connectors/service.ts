@@ -17,8 +17,10 @@ import { connectors, connectorTools } from "../storage/schema.ts";
 import type { TenantScope } from "../storage/tenant-scope.ts";
 import { headerParams, InvalidHeaderAnnotation } from "../protocol/param-headers.ts";
 import type { ProductionTool } from "../tools/catalog.ts";
+import type { ActionTarget } from "../policy/analyzers/index.ts";
 import { canonicalJson, digestOf } from "../records/canonical.ts";
 import type { Connector, ConnectorHealth, UpstreamTool } from "./connector.ts";
+import { HostAccess, type ConnectorOrigin } from "./host-access.ts";
 import { ConnectorSpec, DEFAULT_TIMEOUT_MS, type ConfigConnector, type NewConnector } from "./model.ts";
 
 /** Builds a connector instance from its configuration. */
@@ -41,7 +43,7 @@ export interface ConnectorToolView {
 export interface ConnectorView {
   name: string;
   type: ConnectorSpec["type"];
-  origin: "config" | "api";
+  origin: ConnectorOrigin;
   health: ConnectorHealth;
   tools: ConnectorToolView[];
 }
@@ -61,7 +63,7 @@ interface Running {
   spec: ConnectorSpec;
   /** The stored configuration it runs, to notice a change made by another process. */
   config: string;
-  origin: "config" | "api";
+  origin: ConnectorOrigin;
   connector: Connector;
   /** What the upstream declared at the last refresh. */
   declared: UpstreamTool[];
@@ -80,16 +82,22 @@ function isReadOnly(spec: ConnectorSpec, tool: string): boolean {
   return spec.type === "database" ? tool === "query" : toolNameMatcher(spec.read_only_tools ?? [])(tool);
 }
 
+/** What a connector's tools are, for the analysers: its kind and, for a database, its SQL dialect. */
+function targetOfSpec(spec: ConnectorSpec): ActionTarget {
+  if (spec.type !== "database") return { kind: spec.type };
+  return { kind: "database", sql: { dialect: spec.dialect === "postgres" ? "postgresql" : "sqlite", readFunctions: spec.read_functions ?? [] } };
+}
+
 /** The stored text of a definition. */
 const definitionText = (tool: UpstreamTool) => canonicalJson(tool) ?? "null";
 
 /** Stores a connector for the next start unless one of that name exists (the demo's, `invoke init --demo`); true when stored. */
-export function registerConnector(scope: TenantScope, input: NewConnector, now = Date.now()): boolean {
+export function registerConnector(scope: TenantScope, input: NewConnector, origin: ConnectorOrigin, now = Date.now()): boolean {
   const { name, ...spec } = input;
   return (
     scope.store.db
       .insert(connectors)
-      .values({ tenantId: scope.tenantId, name, config: JSON.stringify(spec), origin: "api", createdAt: now, updatedAt: now })
+      .values({ tenantId: scope.tenantId, name, config: JSON.stringify(spec), origin, createdAt: now, updatedAt: now })
       .onConflictDoNothing()
       .returning({ name: connectors.name })
       .all().length === 1
@@ -108,6 +116,7 @@ export class ConnectorService {
     private readonly factory: ConnectorFactory,
     private readonly now: () => number = Date.now,
     private readonly log: (line: string) => void = () => {},
+    private readonly hostAccess: HostAccess = new HostAccess(store.path),
   ) {}
 
   // ---- the production tools (hot path: in-memory only) ----
@@ -126,11 +135,25 @@ export class ConnectorService {
     return this.running.get(runningKey(tenantId, name.slice(0, dot)))?.tools.get(name.slice(dot + 1));
   }
 
+  /**
+   * What kind of tool `action` (`<connector>.<tool>`) names by its connector's configuration, running or
+   * not (a connector that is down is still a database); undefined when the tenant has no such connector.
+   */
+  targetOf(tenantId: string, action: string): ActionTarget | undefined {
+    const dot = action.indexOf(".");
+    if (dot <= 0) return undefined;
+    const name = action.slice(0, dot);
+    const running = this.running.get(runningKey(tenantId, name));
+    if (running !== undefined) return targetOfSpec(running.spec);
+    const row = this.store.db.select({ config: connectors.config }).from(connectors).where(and(eq(connectors.tenantId, tenantId), eq(connectors.name, name))).get();
+    return row === undefined ? undefined : targetOfSpec(JSON.parse(row.config) as ConnectorSpec);
+  }
+
   /** Every running connector's health, all tenants (for metrics and readiness). */
-  healthAll(): { tenantId: string; name: string; healthy: boolean; detail?: string }[] {
+  healthAll(): { tenantId: string; name: string; healthy: boolean; detail?: string; warnings?: string[] }[] {
     return [...this.running.values()].map((running) => {
-      const { healthy, detail } = running.connector.health();
-      return { tenantId: running.tenantId, name: running.name, healthy, detail };
+      const { healthy, detail, warnings } = running.connector.health();
+      return { tenantId: running.tenantId, name: running.name, healthy, detail, ...(warnings?.length && { warnings }) };
     });
   }
 
@@ -207,11 +230,23 @@ export class ConnectorService {
     await Promise.allSettled(all.map((running) => running.connector.close()));
   }
 
-  private async launch(tenantId: string, name: string, config: string, origin: "config" | "api"): Promise<Running> {
-    const spec = JSON.parse(config) as ConnectorSpec;
-    const connector = this.factory(name, spec);
+  private async launch(tenantId: string, name: string, config: string, origin: ConnectorOrigin): Promise<Running> {
+    const stored = JSON.parse(config) as ConnectorSpec;
+    let spec = stored;
+    let refusal: string | undefined;
+    try {
+      // Checked at every start: a connector the operator no longer allows does not run.
+      spec = await this.hostAccess.check(stored, origin);
+    } catch (error) {
+      refusal = (error as Error).message;
+    }
+    const connector = refusal === undefined ? this.factory(name, spec) : refusedConnector(name, refusal);
     const running: Running = { tenantId, name, spec, config, origin, connector, declared: [], tools: new Map() };
     this.running.set(runningKey(tenantId, name), running);
+    if (refusal !== undefined) {
+      this.log(`connector ${name} not started: ${refusal}`);
+      return running;
+    }
     connector.onToolsChanged = () => void this.refresh(running);
     try {
       await connector.start();
@@ -304,6 +339,7 @@ export class ConnectorService {
     const connector = running.connector;
     const timeoutMs = running.spec.timeout_ms ?? DEFAULT_TIMEOUT_MS;
     const readOnly = isReadOnly(running.spec, tool.name);
+    const analyzeCall = connector.analyzeCall?.bind(connector);
     return {
       name: `${running.name}.${tool.name}`,
       connector: running.name,
@@ -312,6 +348,8 @@ export class ConnectorService {
       inputSchema: tool.inputSchema,
       headerParams: headerParams(tool.inputSchema),
       readOnly,
+      target: targetOfSpec(running.spec),
+      ...(analyzeCall && { analyze: (args: Record<string, unknown>) => analyzeCall(tool.name, args) }),
       get healthy() {
         return connector.health().healthy;
       },
@@ -354,15 +392,20 @@ export class ConnectorService {
     return { name, type: running.spec.type, origin: running.origin, health: running.connector.health(), tools };
   }
 
-  /** Adds a connector to the tenant and starts it; it is kept (and retried) even when the first start fails. */
-  async add(scope: TenantScope, input: NewConnector): Promise<ConnectorView> {
+  /**
+   * Adds a connector to the tenant and starts it; it is kept (and retried) even when the first start
+   * fails. What it may reach on the host depends on who adds it: a tenant admin over REST (`api`), or
+   * the operator with the CLI (`operator`).
+   */
+  async add(scope: TenantScope, input: NewConnector, origin: Exclude<ConnectorOrigin, "config">): Promise<ConnectorView> {
     const { name, ...spec } = input;
     if (!Value.Check(ConnectorSpec, spec)) throw new BadRequest("invalid connector configuration", undefined, "invalid_connector");
     if (spec.type === "database" && (spec.dialect === "sqlite" ? !spec.path : !spec.url)) {
       throw new BadRequest(`a ${spec.dialect} database connector needs ${spec.dialect === "sqlite" ? "path" : "url"}`, undefined, "invalid_connector");
     }
-    if (!registerConnector(scope, input, this.now())) throw new Conflict(`a connector named "${name}" exists`, "connector_exists");
-    await this.launch(scope.tenantId, name, JSON.stringify(spec), "api");
+    await this.hostAccess.check(spec, origin);
+    if (!registerConnector(scope, input, origin, this.now())) throw new Conflict(`a connector named "${name}" exists`, "connector_exists");
+    await this.launch(scope.tenantId, name, JSON.stringify(spec), origin);
     return this.view(scope, name);
   }
 
@@ -404,4 +447,16 @@ export class ConnectorService {
     this.applyPins(running);
     return this.view(scope, name);
   }
+}
+
+/** A connector the host access rules refused: never started, always unhealthy, no tools. */
+function refusedConnector(name: string, reason: string): Connector {
+  return {
+    name,
+    start: async () => {},
+    listTools: async () => [],
+    callTool: async () => ({ content: [{ type: "text", text: reason }], isError: true }),
+    health: () => ({ healthy: false, detail: `refused: ${reason}`, restarts: 0 }),
+    close: async () => {},
+  };
 }

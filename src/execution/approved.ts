@@ -5,7 +5,7 @@
  * another process (the CLI) is picked up by the server's sweeper, which also expires due requests.
  */
 import { every } from "../every.ts";
-import { classifyAction } from "../policy/ask.ts";
+import { analyzeIntended, classifyAction } from "../policy/ask.ts";
 import type { Effect } from "../policy/model.ts";
 import type { Services } from "../services.ts";
 import { TenantScope } from "../storage/tenant-scope.ts";
@@ -27,6 +27,7 @@ export async function runApproved(services: Services, tenantId: string, id: stri
   if (tool === undefined) {
     error = `${row.tool} is no longer available (connector removed, tool quarantined or not enabled); the approved action did not run`;
   } else {
+    const { target, analysis } = await analyzeIntended(services, tenantId, row.tool, args);
     const answer = services.policy.evaluate(new TenantScope(services.store, tenantId), {
       agentId: row.agentId,
       action: row.tool,
@@ -34,6 +35,8 @@ export async function runApproved(services: Services, tenantId: string, id: stri
       profile: row.profile,
       role: row.role,
       classification,
+      target,
+      analysis,
     });
     matchedRules = answer.matched_rules.map((rule) => rule.id);
     decision = answer.decision;

@@ -67,8 +67,8 @@ export async function callProductionTool(
   agent: ActingAgent,
   trace?: SpanHandle,
 ): Promise<GovernedOutcome> {
-  const answer = inSpan(services.tracing, "policy.evaluate", trace, undefined, (span) => {
-    const answer = askPolicy(services, caller, { agentId: agent.agentId, action: tool.name, params: args });
+  const answer = await inSpan(services.tracing, "policy.evaluate", trace, undefined, async (span) => {
+    const answer = await askPolicy(services, caller, { agentId: agent.agentId, action: tool.name, params: args });
     span?.setAttribute("invoke.decision", answer.decision);
     return answer;
   });

@@ -2,7 +2,7 @@
  * The one function that decides whether a caller may use a tool. `tools/list` shows exactly the tools
  * it allows and `tools/call` refuses exactly the ones it refuses, so the two can never disagree.
  */
-import { globRegExp } from "../text.ts";
+import { globMatcher } from "../text.ts";
 import type { ToolDefinition } from "../tools/tool.ts";
 import { roleAtLeast, type Caller } from "./caller.ts";
 
@@ -19,8 +19,8 @@ export function toolNameMatcher(globs: readonly string[]): (name: string) => boo
   const cacheKey = globs.join("\n");
   let matcher = matchers.get(cacheKey);
   if (matcher === undefined) {
-    const patterns = globs.map(globRegExp);
-    matcher = (name) => patterns.some((pattern) => pattern.test(name));
+    const patterns = globs.map(globMatcher);
+    matcher = (name) => patterns.some((matches) => matches(name));
     matchers.set(cacheKey, matcher);
   }
   return matcher;

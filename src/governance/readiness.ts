@@ -12,12 +12,13 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { and, count, eq, inArray, isNull, max } from "drizzle-orm";
 import { originPolicy } from "./origins.ts";
-import { classifyAction } from "../policy/ask.ts";
+import { classifyAction, targetOf } from "../policy/ask.ts";
 import type { Effect } from "../policy/model.ts";
 import type { Services } from "../services.ts";
 import { apiKeys, connectorTools, connectors, executionRecords, users } from "../storage/schema.ts";
 import type { TenantScope } from "../storage/tenant-scope.ts";
 import { toolNameMatcher } from "./authorize.ts";
+import type { ProductionTool } from "../tools/catalog.ts";
 import { roleAtLeast, ROLES, type Role } from "./caller.ts";
 import { listTenants } from "./directory.ts";
 import { PROFILES, type RateLimit } from "./profiles.ts";
@@ -50,7 +51,7 @@ const MAX_REQUESTS_PER_MINUTE = 600;
 /** Statements that must never run through an agent. */
 const DESTRUCTIVE_SQL = ["drop table invoices", "truncate table invoices", "delete from invoices"];
 /** A rule denying destructive SQL, like the default pack's, as one line of YAML. */
-const DENY_DESTRUCTIVE_SQL = '{id: deny-destructive-sql, effect: deny, reason: Destructive SQL never runs through agents., match: {action: "database.*"}, when: [{field: sql.destructive, equals: true}]}';
+const DENY_DESTRUCTIVE_SQL = "{id: deny-destructive-sql, effect: deny, reason: Destructive SQL never runs through agents., when: [{field: sql.destructive, equals: true}]}";
 /** Origins of pages an attacker controls: an allow-list admitting any of them is open. */
 const FOREIGN_ORIGINS = ["https://attacker.example", "http://attacker.example", "https://attacker", "null"];
 /** How many offenders a detail or fix names before it says how many more there are. */
@@ -141,12 +142,17 @@ function toolCoverage(context: Context): ReadinessItem {
   const tools = context.services.connectors.list(context.scope.tenantId);
   if (tools.length === 0) return pass(id, "No connector tools are configured; there is nothing to cover.");
   const { version, policy } = context.services.policy.active(context.scope);
-  const rules = policy.document.rules.map((rule) => rule.match?.action);
-  // A rule without match.action concerns every action.
-  const covers = (name: string) => rules.some((action) => action === undefined || toolNameMatcher(Array.isArray(action) ? action : [action])(name));
+  // A rule without match.action concerns every action of its kinds; one deciding on sql.* facts, only SQL tools.
+  const covers = (tool: ProductionTool) =>
+    policy.document.rules.some((rule) => {
+      const action = rule.match?.action;
+      const kinds: readonly string[] = rule.match?.connector_kind ?? [tool.target.kind];
+      const readsSql = (rule.when ?? []).some((condition) => condition.field.startsWith("sql."));
+      return (action === undefined || toolNameMatcher(Array.isArray(action) ? action : [action])(tool.name)) && kinds.includes(tool.target.kind) && (!readsSql || tool.target.kind === "database");
+    });
   // The built-in pack's defaults were not chosen by the tenant; a published policy's stated ones were.
   const stated = version > 0 ? (policy.document.defaults ?? {}) : {};
-  const uncovered = tools.filter((tool) => !covers(tool.name) && stated[tool.readOnly ? "read_only" : "mutating"] === undefined);
+  const uncovered = tools.filter((tool) => !covers(tool) && stated[tool.readOnly ? "read_only" : "mutating"] === undefined);
   if (uncovered.length === 0) return pass(id, `Every connector tool (${counted(tools.length, "tool")}) is covered by a rule or a stated default of policy version ${version}.`);
   const decisionOf = (readOnly: boolean): Effect => (readOnly ? policy.document.defaults?.read_only : policy.document.defaults?.mutating) ?? "deny";
   const names = uncovered.map((tool) => `${tool.name} (falls to ${decisionOf(tool.readOnly)})`);
@@ -174,7 +180,7 @@ function destructiveSql(context: Context): ReadinessItem {
     const classification = classifyAction(services, scope.tenantId, action);
     for (const sql of DESTRUCTIVE_SQL) {
       for (const caller of callers) {
-        const answer = services.policy.evaluate(scope, { agentId: "readiness_probe", action, params: { sql }, ...caller, classification });
+        const answer = services.policy.evaluate(scope, { agentId: "readiness_probe", action, params: { sql }, ...caller, classification, target: targetOf(services, scope.tenantId, action) });
         if (answer.decision === "deny") continue;
         if (answer.decision === "allow" || worst === "deny") worst = answer.decision;
         const leak = `"${sql}" on ${action} is ${answer.decision}`;
@@ -184,10 +190,7 @@ function destructiveSql(context: Context): ReadinessItem {
   }
   const probes = `${DESTRUCTIVE_SQL.length} destructive statements on ${actions.join(", ")}`;
   if (leaks.size === 0) return pass(id, `The policy denies ${probes} for every key profile and role.`);
-  const unanalysed = actions.filter((action) => !action.startsWith("database."));
-  // The SQL analyser reads only database.* actions: other database connectors' SQL has no sql.* facts.
-  const others = unanalysed.length === 0 ? "" : ` and a rule denying ${unanalysed.join(", ")} outright (SQL is analysed only for tools named database.*; or register that connector as "database")`;
-  const fix = editPolicy(context, `add the rule ${DENY_DESTRUCTIVE_SQL}${others}; deny outranks every allow`);
+  const fix = editPolicy(context, `add the rule ${DENY_DESTRUCTIVE_SQL}; deny outranks every allow`);
   const found = [...leaks].map(([leak, callers]) => `${leak} for ${callers.join(", ")}`);
   return gap(id, worst === "allow" ? "fail" : "warn", `Not denied: ${listed(found)}.`, fix);
 }
@@ -333,11 +336,25 @@ function quarantinedTools(context: Context): ReadinessItem {
   );
 }
 
+function connectorPrivileges(context: Context): ReadinessItem {
+  const id = "connector_privileges";
+  const mine = context.services.connectors.healthAll().filter((item) => item.tenantId === context.scope.tenantId);
+  const flagged = mine.filter((item) => item.warnings !== undefined);
+  if (flagged.length === 0) return pass(id, mine.length === 0 ? "No connectors are configured." : `No connector (${counted(mine.length, "connector")}) reports a privileged database role.`);
+  return gap(
+    id,
+    "fail",
+    `${listed(flagged.map((item) => `${item.name}: ${item.warnings!.join("; ")}`))}. The database cannot refuse what such a role is let through.`,
+    `Connect ${listed(flagged.map((item) => item.name))} as a role that is neither a superuser nor the owner of the schema or its tables, granted only what agents need (e.g. GRANT SELECT, INSERT, UPDATE ON the tables), and change the connector's URL (config file, or ${route("DELETE", "/v1/connectors/NAME")} then ${route("POST", "/v1/connectors", { name: "NAME", type: "database", dialect: "postgres", url: "postgres://ROLE@HOST/DB" })}).`,
+  );
+}
+
 /** The checks, in the order the checklist lists them. */
 const CHECKS: ((context: Context) => ReadinessItem)[] = [
   defaultDecision,
   toolCoverage,
   destructiveSql,
+  connectorPrivileges,
   fourEyes,
   adminKeysOffMcp,
   keysExpire,

@@ -22,7 +22,7 @@ import { json, restError, restErrorFrom, validationError } from "./respond.ts";
 import { restCaller } from "./rest-access.ts";
 import { createRequestLogger, type RequestLogger } from "../observability/logger.ts";
 import { requestInfoFor, requestInfos } from "../observability/requests.ts";
-import { readiness } from "../observability/health.ts";
+import { readiness, storeReady } from "../observability/health.ts";
 
 const KNOWN_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
 
@@ -132,8 +132,13 @@ export function createApp({ services, pageSize, logger = createRequestLogger({ l
       await finish(request, route, set, response, status, { params, body, result: response instanceof Response ? undefined : response });
     })
     .get("/healthz", () => json({ status: "ok", version: VERSION }))
-    .get("/readyz", () => {
-      const report = readiness(services);
+    .get("/readyz", ({ request }) => {
+      // Without a credential: ready or not, nothing about tenants, connectors or paths.
+      if (!request.headers.has("x-api-key") && !request.headers.has("authorization")) {
+        const status = storeReady(services) ? "ready" : "not_ready";
+        return json({ status }, status === "ready" ? 200 : 503);
+      }
+      const report = readiness(services, restCaller(services, request, () => clientAddress(request), "admin").caller.tenantId);
       return json(report, report.status === "ready" ? 200 : 503);
     })
     .get("/metrics", async ({ request }) => {

@@ -1,6 +1,7 @@
 /**
  * REST for connectors (admin key; reads: scope tools:read): add, remove, inspect, and enable (pin)
- * upstream tools — which is also how a quarantined tool's new definition is approved.
+ * upstream tools — which is also how a quarantined tool's new definition is approved. A connector added
+ * here may reach only what the operator's `tenant_connectors` allows.
  */
 import { Type } from "@sinclair/typebox";
 import { Elysia } from "elysia";
@@ -23,7 +24,7 @@ export function connectorRoutes(services: Services, addressOf: AddressOf) {
   return new Elysia({ name: "connector-routes" })
     .get("/v1/connectors", ({ request }) => ({ connectors: connectors.listConnectors(reader(request).scope) }))
     .get("/v1/connectors/:name", ({ request, params }) => connectors.view(reader(request).scope, params.name))
-    .post("/v1/connectors", async ({ request, body }) => json(await connectors.add(admin(request).scope, body), 201), { body: NewConnector })
+    .post("/v1/connectors", async ({ request, body }) => json(await connectors.add(admin(request).scope, body, "api"), 201), { body: NewConnector })
     .delete("/v1/connectors/:name", ({ request, params }) => connectors.remove(admin(request).scope, params.name))
     .post("/v1/connectors/:name/tools/enable", ({ request, params, body }) => {
       const { caller, scope } = admin(request);

@@ -1,6 +1,8 @@
 /**
  * Readiness: the store answers and takes writes, every migration is applied, and each connector's
  * state. Connectors are reported, not required: one unreachable upstream degrades its tools, not Invoke.
+ * Anyone may learn whether Invoke is ready; the detail (connectors, their targets and warnings) is for
+ * an admin of the tenant they belong to.
  */
 import type { Services } from "../services.ts";
 import { SCHEMA_VERSION } from "../storage/db.ts";
@@ -10,16 +12,14 @@ export interface Readiness {
   checks: {
     store: { ok: boolean; writable: boolean; detail?: string };
     migrations: { ok: boolean; schema_version: number | null; expected_schema_version: number };
-    connectors: { ok: boolean; items: { tenant_id: string; name: string; healthy: boolean; detail?: string }[] };
+    connectors: { ok: boolean; items: { name: string; healthy: boolean; detail?: string; warnings?: string[] }[] };
   };
 }
 
-/** What /readyz answers (503 unless status is ready). */
-export function readiness(services: Services): Readiness {
+/** The store's state: its schema version, and whether it takes writes (with why not). */
+function storeState(services: Services): { version: number | null; writable: boolean; detail?: string } {
   const sqlite = services.store.sqlite;
   let version: number | null = null;
-  let writable = false;
-  let detail: string | undefined;
   try {
     version = (sqlite.query("PRAGMA user_version").get() as { user_version: number }).user_version;
     // Taking the write lock (and giving it back) is what every recorded call needs.
@@ -27,11 +27,25 @@ export function readiness(services: Services): Readiness {
       sqlite.run("BEGIN IMMEDIATE");
       sqlite.run("ROLLBACK");
     }
-    writable = true;
+    return { version, writable: true };
   } catch (error) {
-    detail = (error as Error).message;
+    return { version, writable: false, detail: (error as Error).message };
   }
-  const items = services.connectors.healthAll().map(({ tenantId, name, healthy, detail }) => ({ tenant_id: tenantId, name, healthy, ...(detail && { detail }) }));
+}
+
+/** Whether Invoke is ready: the store takes writes and is migrated. */
+export function storeReady(services: Services): boolean {
+  const { version, writable } = storeState(services);
+  return writable && version === SCHEMA_VERSION;
+}
+
+/** What /readyz answers to an admin of `tenantId` (503 unless status is ready): only that tenant's connectors. */
+export function readiness(services: Services, tenantId: string): Readiness {
+  const { version, writable, detail } = storeState(services);
+  const items = services.connectors
+    .healthAll()
+    .filter((item) => item.tenantId === tenantId)
+    .map(({ name, healthy, detail, warnings }) => ({ name, healthy, ...(detail && { detail }), ...(warnings && { warnings }) }));
   const migrated = version === SCHEMA_VERSION;
   return {
     status: writable && migrated ? "ready" : "not_ready",

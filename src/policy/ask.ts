@@ -5,12 +5,18 @@ import { TenantScope } from "../storage/tenant-scope.ts";
 import { backtest, type BacktestReport } from "./backtest.ts";
 import { compilePolicy } from "./compile.ts";
 import type { PolicyAnswer } from "./service.ts";
+import { analyzeAction, type ActionTarget, type Analysis } from "./analyzers/index.ts";
 
 /** An intended action. */
 export interface IntendedAction {
   agentId: string;
   action: string;
   params: Record<string, unknown>;
+}
+
+/** What `action` names for the tenant: a production tool (its connector's kind), one of Invoke's own tools, or nothing configured. */
+export function targetOf(services: Services, tenantId: string, action: string): ActionTarget {
+  return services.connectors.targetOf(tenantId, action) ?? (services.registry.get(action) ? { kind: "invoke" } : { kind: "unconfigured" });
 }
 
 /** Invoke's classification of `action` for the tenant: unknown and unclassified tools are mutating. */
@@ -21,8 +27,20 @@ export function classifyAction(services: Services, tenantId: string, action: str
   return builtin?.definition.readOnly ? "read_only" : "mutating";
 }
 
+/**
+ * The facts policy decides on: the tool's own connector gathers them when it can (a database checks
+ * SQL with the engine that will run it), else the analysers read the params by the tool's kind.
+ */
+export async function analyzeIntended(services: Services, tenantId: string, action: string, params: Record<string, unknown>): Promise<{ target: ActionTarget; analysis: Analysis }> {
+  const production = services.connectors.get(tenantId, action);
+  const target = targetOf(services, tenantId, action);
+  const analysis = (await production?.analyze?.(params)) ?? analyzeAction(action, params, target);
+  return { target, analysis };
+}
+
 /** Evaluates `intended` for `caller` with the one evaluator (active policy, or `version`). Runs nothing. */
-export function askPolicy(services: Services, caller: Caller, intended: IntendedAction, version?: number): PolicyAnswer {
+export async function askPolicy(services: Services, caller: Caller, intended: IntendedAction, version?: number): Promise<PolicyAnswer> {
+  const { target, analysis } = await analyzeIntended(services, caller.tenantId, intended.action, intended.params);
   return services.policy.evaluate(
     new TenantScope(services.store, caller.tenantId),
     {
@@ -32,6 +50,8 @@ export function askPolicy(services: Services, caller: Caller, intended: Intended
       profile: caller.profile,
       role: caller.role,
       classification: classifyAction(services, caller.tenantId, intended.action),
+      target,
+      analysis,
     },
     version,
   );
@@ -51,5 +71,5 @@ export function runBacktest(services: Services, scope: TenantScope, candidate: B
     candidate.source !== undefined
       ? compilePolicy(candidate.source, candidate.file)
       : services.policy.atVersion(scope, candidate.version ?? services.policy.active(scope).version).policy;
-  return backtest(policy, services.records.recordedActions(scope.tenantId, services.now() - days * 86_400_000), days);
+  return backtest(policy, services.records.recordedActions(scope.tenantId, services.now() - days * 86_400_000), days, (action) => targetOf(services, scope.tenantId, action));
 }

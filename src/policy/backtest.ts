@@ -4,12 +4,12 @@
  * log; a tenant without records gets an empty, honest report.
  */
 import type { CompiledPolicy } from "./compile.ts";
-import { analyzeAction } from "./analyzers/index.ts";
+import { analyzeAction, type ActionTarget } from "./analyzers/index.ts";
 import type { Effect } from "./model.ts";
 import type { PolicyQuestion } from "./service.ts";
 
 /** A recorded action, as the execution log keeps it: the question that was asked, and the answer. */
-export interface RecordedAction extends PolicyQuestion {
+export interface RecordedAction extends Omit<PolicyQuestion, "target" | "analysis"> {
   id: string;
   at: number;
   decision: Effect;
@@ -24,12 +24,13 @@ export interface BacktestReport {
   changes: { record_id: string; at: string; agent_id: string; action: string; was: Effect; would_be: Effect; rules: string[] }[];
 }
 
-/** Replays `records` through `candidate`; lists at most `limit` changes (all are counted). */
-export function backtest(candidate: CompiledPolicy, records: Iterable<RecordedAction>, windowDays: number, limit = 100): BacktestReport {
+/** Replays `records` through `candidate`, each analysed as what its action names today; lists at most `limit` changes (all are counted). */
+export function backtest(candidate: CompiledPolicy, records: Iterable<RecordedAction>, windowDays: number, targetOf: (action: string) => ActionTarget, limit = 100): BacktestReport {
   const report: BacktestReport = { window_days: windowDays, actions: 0, changed: 0, by_change: {}, changes: [] };
   for (const record of records) {
     report.actions++;
-    const decision = candidate.evaluate({ ...record, analysis: analyzeAction(record.action, record.params) });
+    const target = targetOf(record.action);
+    const decision = candidate.evaluate({ ...record, connectorKind: target.kind, analysis: analyzeAction(record.action, record.params, target) });
     if (decision.decision === record.decision) continue;
     report.changed++;
     const key = `${record.decision}->${decision.decision}`;

@@ -7,7 +7,8 @@
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { LineCounter, parseDocument, type Document } from "yaml";
 import { InvokeError } from "../errors.ts";
-import { globRegExp } from "../text.ts";
+import { RE2JS } from "re2js";
+import { globMatcher } from "../text.ts";
 import { findProfile } from "../governance/profiles.ts";
 import { ANALYZERS } from "./analyzers/index.ts";
 import { evaluateCompiled, indexRules, type CompiledRule, type RuleIndex } from "./evaluate.ts";
@@ -109,19 +110,25 @@ function compileRule(rule: Rule, index: number, report: (field: string, message:
   for (const profile of match.profile ?? []) {
     if (!findProfile(profile)) report("match.profile", `unknown key profile ${profile}: the rule could never match it`, ["match", "profile"]);
   }
-  const conditions = (rule.when ?? []).map((condition, position) => compileCondition(condition, actions, (message) => report(`when[${position}].${condition.field}`, message, ["when", position])));
+  const conditions = (rule.when ?? []).map((condition, position) => compileCondition(condition, (message) => report(`when[${position}].${condition.field}`, message, ["when", position])));
   checkSatisfiable(rule.when ?? [], (message) => report("when", message, ["when"]));
+  // sql.* facts exist only for database tools and for SQL sent to tools that are not configured.
+  const sqlKinds = ["database", "unconfigured"];
+  if (match.connector_kind && !match.connector_kind.some((kind) => sqlKinds.includes(kind)) && (rule.when ?? []).some((condition) => condition.field.startsWith("sql."))) {
+    report("match.connector_kind", `sql.* facts are only known for ${sqlKinds.join(" and ")} tools, which match.connector_kind excludes: the rule can never match`, ["match", "connector_kind"]);
+  }
 
-  const broad = (actions === undefined || actions.includes("*")) && !agents && !match.profile && !match.role && !match.classification && conditions.length === 0;
+  const broad = (actions === undefined || actions.includes("*")) && !agents && !match.profile && !match.role && !match.classification && !match.connector_kind && conditions.length === 0;
   if (broad && !rule.catch_all) {
     const verb = rule.effect === "deny" ? "deny" : rule.effect === "allow" ? "allow" : "require approval for";
     report("match", `matches every action with no condition, so it would ${verb} everything; narrow it, or add catch_all: true if that is intended`);
   }
 
-  const actionPatterns = actions?.map(globRegExp);
-  const agentPatterns = agents?.map(globRegExp);
+  const actionPatterns = actions?.map(globMatcher);
+  const agentPatterns = agents?.map(globMatcher);
   const profiles = match.profile && new Set(match.profile);
   const roles = match.role && new Set<string>(match.role);
+  const kinds = match.connector_kind && new Set<string>(match.connector_kind);
   return {
     id: rule.id,
     order: index,
@@ -130,11 +137,12 @@ function compileRule(rule: Rule, index: number, report: (field: string, message:
     approvalsRequired: rule.approvals_required ?? 1,
     actionGlobs: actions,
     matches: (context) =>
-      (!actionPatterns || actionPatterns.some((pattern) => pattern.test(context.action))) &&
-      (!agentPatterns || agentPatterns.some((pattern) => pattern.test(context.agentId))) &&
+      (!actionPatterns || actionPatterns.some((matches) => matches(context.action))) &&
+      (!agentPatterns || agentPatterns.some((matches) => matches(context.agentId))) &&
       (!profiles || profiles.has(context.profile)) &&
       (!roles || roles.has(context.role)) &&
       (!match.classification || match.classification === context.classification) &&
+      (!kinds || kinds.has(context.connectorKind)) &&
       conditions.every((condition) => condition(context)),
   };
 }
@@ -146,7 +154,7 @@ function numeric(value: unknown): number | undefined {
   return undefined;
 }
 
-function fieldReader(field: string, actions: string[] | undefined, problem: (message: string) => void): (context: ActionContext) => unknown {
+function fieldReader(field: string, problem: (message: string) => void): (context: ActionContext) => unknown {
   const [root, ...rest] = field.split(".");
   if (ROOT_FIELDS.has(field)) {
     const key = field === "agent_id" ? "agentId" : (field as "action" | "profile" | "role");
@@ -158,20 +166,14 @@ function fieldReader(field: string, actions: string[] | undefined, problem: (mes
   const analyzer = ANALYZERS.find((candidate) => candidate.name === root);
   if (analyzer && rest.length === 1) {
     if (!analyzer.facts.includes(rest[0]!)) problem(`unknown fact ${field}; ${analyzer.name} facts are ${analyzer.facts.join(", ")}`);
-    const prefix = analyzer.actionPrefix;
-    const compatible = (glob: string) => {
-      const literal = glob.split("*")[0]!;
-      return literal.startsWith(prefix) || prefix.startsWith(literal);
-    };
-    if (actions && !actions.some(compatible)) problem(`${field} is only known for ${prefix}* actions, which match.action excludes: the rule can never match`);
     return (context) => context.analysis[analyzer.name]?.[rest[0]!];
   }
   problem(`unknown field ${field}; fields are params.<path>, ${ANALYZERS.map((candidate) => `${candidate.name}.<fact>`).join(", ")}, agent_id, action, profile, role`);
   return () => undefined;
 }
 
-function compileCondition(condition: Condition, actions: string[] | undefined, problem: (message: string) => void): (context: ActionContext) => boolean {
-  const read = fieldReader(condition.field, actions, problem);
+function compileCondition(condition: Condition, problem: (message: string) => void): (context: ActionContext) => boolean {
+  const read = fieldReader(condition.field, problem);
   const tests: ((value: unknown) => boolean)[] = [];
   const given = OPERATORS.filter((operator) => condition[operator] !== undefined);
   if (given.length === 0) problem(`no operator; use one of ${OPERATORS.join(", ")}`);
@@ -207,11 +209,12 @@ function compileCondition(condition: Condition, actions: string[] | undefined, p
         break;
       }
       case "matches": {
-        let pattern: RegExp;
+        // RE2 semantics: matching takes time linear in the text, so no pattern can stall evaluation.
+        let pattern: RE2JS;
         try {
-          pattern = new RegExp(expected as string);
+          pattern = RE2JS.compile(expected as string);
         } catch (error) {
-          problem(`matches: invalid regular expression: ${(error as Error).message}`);
+          problem(`matches: invalid regular expression (RE2 syntax: no backreferences or lookaround): ${(error as Error).message}`);
           break;
         }
         tests.push((value) => typeof value === "string" && pattern.test(value));

@@ -4,6 +4,7 @@
  */
 import { Type, type Static } from "@sinclair/typebox";
 import { ROLES } from "../governance/caller.ts";
+import { TOOL_KINDS, type ToolKind } from "./analyzers/index.ts";
 
 /** A decision. Precedence: deny > require_approval > allow. */
 export const EFFECTS = ["deny", "require_approval", "allow"] as const;
@@ -25,7 +26,7 @@ export const ConditionSchema = Type.Object(
     gte: Type.Optional(Type.Number()),
     lt: Type.Optional(Type.Number()),
     lte: Type.Optional(Type.Number()),
-    matches: Type.Optional(Type.String({ description: "A regular expression (JavaScript syntax)." })),
+    matches: Type.Optional(Type.String({ description: "A regular expression in RE2 syntax (no backreferences or lookaround), matched anywhere in the value, in linear time." })),
     present: Type.Optional(Type.Boolean()),
     contains: Type.Optional(Scalar),
     contains_any: Type.Optional(Type.Array(Scalar, { minItems: 1 })),
@@ -46,6 +47,12 @@ export const MatchSchema = Type.Object(
     profile: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })),
     role: Type.Optional(Type.Array(Type.Union(ROLES.map((role) => Type.Literal(role))), { minItems: 1 })),
     classification: Type.Optional(Type.Union([Type.Literal("read_only"), Type.Literal("mutating")])),
+    connector_kind: Type.Optional(
+      Type.Array(Type.Union(TOOL_KINDS.map((kind) => Type.Literal(kind))), {
+        minItems: 1,
+        description: "The kind of tool the action names: database, mcp_stdio, mcp_http (a connector's kind, whatever it is called), invoke (Invoke's own tools), or unconfigured (names no configured tool).",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -94,6 +101,8 @@ export interface ActionContext {
   role: string;
   /** Invoke's classification of the tool; unclassified tools are mutating. */
   classification: "read_only" | "mutating";
+  /** The kind of tool the action names. */
+  connectorKind: ToolKind;
   params: Record<string, unknown>;
   /** Facts from the analysers, e.g. `{ sql: {...} }`. */
   analysis: Record<string, Record<string, unknown>>;

@@ -11,7 +11,7 @@ import { isoTime } from "../text.ts";
 import type { Store } from "../storage/db.ts";
 import { policyVersions } from "../storage/schema.ts";
 import type { TenantScope } from "../storage/tenant-scope.ts";
-import { analyzeAction } from "./analyzers/index.ts";
+import { analyzeAction, type ActionTarget, type Analysis } from "./analyzers/index.ts";
 import { compilePolicy, type CompiledPolicy } from "./compile.ts";
 import defaultPolicySource from "./default-policy.yaml" with { type: "text" };
 import type { ActionContext, PolicyDecision } from "./model.ts";
@@ -36,6 +36,10 @@ export interface PolicyQuestion {
   profile: string;
   role: string;
   classification: ActionContext["classification"];
+  /** What the action names: its kind decides which analysers read its params. */
+  target: ActionTarget;
+  /** Facts already gathered by the tool's own connector (e.g. SQL checked by the engine); analysed here when absent. */
+  analysis?: Analysis;
 }
 
 /** The evaluator's answer with what it was based on. */
@@ -80,8 +84,8 @@ export class PolicyService {
   /** Evaluates a question against the active policy, or against `version` when given. Runs nothing. */
   evaluate(scope: TenantScope, question: PolicyQuestion, version?: number): PolicyAnswer {
     const { version: used, policy } = version === undefined ? this.active(scope) : this.atVersion(scope, version);
-    const analysis = analyzeAction(question.action, question.params);
-    const decision = policy.evaluate({ ...question, analysis });
+    const { target, analysis = analyzeAction(question.action, question.params, target), ...asked } = question;
+    const decision = policy.evaluate({ ...asked, connectorKind: target.kind, analysis });
     return { ...decision, analysis, policy_version: used };
   }
 

@@ -222,7 +222,7 @@ export const connectors = sqliteTable(
     name: text("name").notNull(),
     /** JSON: the connector's configuration (type, command or url or database, classification globs). */
     config: text("config").notNull(),
-    origin: text("origin", { enum: ["config", "api"] }).notNull(),
+    origin: text("origin", { enum: ["config", "operator", "api"] }).notNull(),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },

@@ -6,6 +6,7 @@
 import type { UpstreamResult } from "../connectors/connector.ts";
 import type { HeaderParam } from "../protocol/param-headers.ts";
 import type { ArgumentError } from "./registry.ts";
+import type { ActionTarget, Analysis } from "../policy/analyzers/index.ts";
 
 /** A production tool, named `<connector>.<tool>`. */
 export interface ProductionTool {
@@ -19,6 +20,10 @@ export interface ProductionTool {
   headerParams?: readonly HeaderParam[];
   /** Invoke's classification from the connector's configuration, never the upstream's hints. */
   readOnly: boolean;
+  /** The connector's kind (and SQL dialect): which analysers read the tool's arguments. */
+  target: ActionTarget;
+  /** The facts policy decides on, gathered by the connector itself (a database asks its engine); absent: the analysers' own. */
+  analyze?(args: Record<string, unknown>): Promise<Analysis>;
   /** Checks arguments against the tool's input schema (compiled once, by whoever registers the tool). */
   checkArguments?(args: unknown): ArgumentError[];
   readonly healthy: boolean;

@@ -30,7 +30,7 @@ export const preflightRunTool = defineTool({
   touchesCompanyData: false,
   input: Type.Object(IntendedActionInput, { additionalProperties: false }),
   output: PreflightOutput,
-  handler: ({ agent_id, action, params }, { caller, services }) => {
+  handler: async ({ agent_id, action, params }, { caller, services }) => {
     const checks: Check[] = [];
     const production = services.connectors.get(caller.tenantId, action);
     const builtin = services.registry.get(action);
@@ -59,7 +59,7 @@ export const preflightRunTool = defineTool({
       checks.push(errors.length ? { check: "arguments", status: "fail", detail: `Invalid arguments: ${errors.join("; ")}` } : { check: "arguments", status: "pass", detail: "The arguments match the tool's schema." });
     }
 
-    const answer = askPolicy(services, caller, { agentId: agent_id, action, params });
+    const answer = await askPolicy(services, caller, { agentId: agent_id, action, params });
     const why = answer.reasons.join(" ");
     checks.push(
       answer.decision === "deny"

@@ -39,15 +39,16 @@ export const toolsSearchTool = defineTool({
     { additionalProperties: false },
   ),
   output: ToolsSearchOutput,
-  handler: ({ query, read_only }, { caller, services }) => {
+  handler: async ({ query, read_only }, { caller, services }) => {
     const needle = query?.toLowerCase();
     // One version for the whole answer, even if a publish lands while it is being built.
     const policyVersion = services.policy.active(new TenantScope(services.store, caller.tenantId)).version;
-    const tools = services.connectors
+    const matching = services.connectors
       .list(caller.tenantId)
-      .filter((tool) => (needle === undefined || `${tool.name} ${tool.description}`.toLowerCase().includes(needle)) && (read_only === undefined || tool.readOnly === read_only))
-      .map((tool) => {
-        const answer = askPolicy(services, caller, { agentId: "*", action: tool.name, params: {} }, policyVersion);
+      .filter((tool) => (needle === undefined || `${tool.name} ${tool.description}`.toLowerCase().includes(needle)) && (read_only === undefined || tool.readOnly === read_only));
+    const tools = await Promise.all(
+      matching.map(async (tool) => {
+        const answer = await askPolicy(services, caller, { agentId: "*", action: tool.name, params: {} }, policyVersion);
         return {
           name: tool.name,
           connector: tool.connector,
@@ -58,7 +59,8 @@ export const toolsSearchTool = defineTool({
           default_decision: answer.decision,
           approval_needed: answer.decision === "require_approval",
         };
-      });
+      }),
+    );
     return { tools, policy_version: policyVersion };
   },
 });

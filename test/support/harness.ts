@@ -5,7 +5,7 @@
 import type { RequestLogger } from "../../src/observability/logger.ts";
 import type { Tracing } from "../../src/observability/tracing.ts";
 import { Database } from "bun:sqlite";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { DEFAULT_CONFIG, type ServerConfig } from "../../src/config.ts";
@@ -29,6 +29,8 @@ export interface TestServer {
   services: Services;
   store: Store;
   dbPath: string;
+  /** A folder outside the store's, where tests put the files their connectors use (the store's folder is off limits). */
+  filesDir: string;
   tenantId: string;
   userId: string;
   adminKey: string;
@@ -52,7 +54,9 @@ type TestServerOptions = {
 /** A fresh, bootstrapped app on its own database file. */
 export function startTestServer(options: TestServerOptions = {}): TestServer {
   const dir = tempDir();
-  const dbPath = join(dir.path, "invoke.db");
+  mkdirSync(join(dir.path, "store"));
+  mkdirSync(join(dir.path, "files"));
+  const dbPath = join(dir.path, "store", "invoke.db");
   const store = openStore(dbPath);
   const boot = bootstrapIfEmpty(store)!;
   return serveStore(store, dbPath, { tenant_id: boot.tenant_id, user_id: boot.user_id, admin_key: boot.admin_key }, options, () => dir[Symbol.dispose]());
@@ -67,16 +71,29 @@ export async function restartTestServer(server: TestServer, options: TestServerO
   await server.services.records.flush();
   server.store.close();
   const restarted = serveStore(openStore(server.dbPath), server.dbPath, { tenant_id: server.tenantId, user_id: server.userId, admin_key: server.adminKey }, options, () =>
-    rmSync(dirname(server.dbPath), { recursive: true, force: true }),
+    rmSync(dirname(dirname(server.dbPath)), { recursive: true, force: true }),
   );
   await restarted.services.connectors.reconcile();
   return restarted;
 }
 
+/**
+ * What the tests' operator lets tenant admins' connectors reach: files in the test's own folder, the
+ * test runtime running fixtures, loopback upstreams. (The product's default is nothing.)
+ */
+export function testTenantConnectors(filesDir: string): ServerConfig["tenantConnectors"] {
+  return {
+    paths: [`${realpathSync(filesDir)}/**`],
+    commands: [{ command: process.execPath, args: ["**"], env: ["UPSTREAM_TOKEN", "BAD_HEADER_TOOLS"] }],
+    networks: ["127.0.0.0/8", "::1/128"],
+  };
+}
+
 function serveStore(store: Store, dbPath: string, boot: { tenant_id: string; user_id: string; admin_key: string }, options: TestServerOptions, removeFiles: () => void): TestServer {
+  const filesDir = join(dirname(dirname(dbPath)), "files");
   const services = createServices({
     store,
-    config: { ...DEFAULT_CONFIG, db: dbPath, logLevel: "off", ...options.config },
+    config: { ...DEFAULT_CONFIG, db: dbPath, logLevel: "off", tenantConnectors: testTenantConnectors(filesDir), ...options.config },
     registry: options.registry,
     limiter: options.limiter,
     now: options.now,
@@ -88,6 +105,7 @@ function serveStore(store: Store, dbPath: string, boot: { tenant_id: string; use
     services,
     store,
     dbPath,
+    filesDir,
     tenantId: boot.tenant_id,
     userId: boot.user_id,
     adminKey: boot.admin_key,

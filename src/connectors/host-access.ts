@@ -1,0 +1,198 @@
+/**
+ * What on the host a connector may touch. The instance operator (config file, the CLI on the local
+ * database) owns the host: connectors it defines may use any file, command or address, except Invoke's
+ * own store. Connectors a tenant admin adds over the network may use only what the operator listed in
+ * `tenant_connectors` (paths, commands, URLs and networks; empty by default), and never anything in the
+ * store's folder. Checked when a connector is added and again every time one is started, so narrowing
+ * the config takes effect at the next start.
+ */
+import { lookup } from "node:dns/promises";
+import { existsSync, realpathSync } from "node:fs";
+import { BlockList, isIP } from "node:net";
+import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
+import { Type, type Static } from "@sinclair/typebox";
+import { InvokeError, StartupError } from "../errors.ts";
+import type { ConnectorSpec } from "./model.ts";
+
+/** Who defined a connector: the config file, the operator's CLI (and `--demo`), or a tenant admin over REST. */
+export type ConnectorOrigin = "config" | "operator" | "api";
+
+const Strings = (description: string) => Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description }));
+
+/** A command tenant admins may run as an `mcp_stdio` connector. */
+const CommandRule = Type.Object(
+  {
+    command: Type.String({ minLength: 1, description: "The command exactly as the connector must name it (e.g. /usr/bin/npx)." }),
+    args: Strings('Globs, one per argument, that the arguments must match in order; a last "**" matches any further arguments. Omitted: no arguments.'),
+    env: Strings("Environment variables the connector may set (names); others are refused."),
+  },
+  { additionalProperties: false },
+);
+type CommandRule = Static<typeof CommandRule>;
+
+/** The config file's `tenant_connectors`: what connectors added by tenant admins may reach. */
+export const TenantConnectorsSchema = Type.Object(
+  {
+    paths: Strings("Globs over real (symlink-resolved) paths: SQLite files and stdio working folders, e.g. /srv/invoke/tenants/**/*.sqlite."),
+    commands: Type.Optional(Type.Array(CommandRule, { description: "Commands mcp_stdio connectors may run." })),
+    urls: Strings("URLs mcp_http and PostgreSQL connectors may reach: scheme, host (a leading *. matches subdomains), port, and a path glob, e.g. https://*.example.com/mcp/**."),
+    networks: Strings("CIDR ranges (10.20.0.0/16, fd00::/8): a URL whose host is, or resolves only to, addresses inside them is allowed."),
+  },
+  { additionalProperties: false },
+);
+export type TenantConnectors = Static<typeof TenantConnectorsSchema>;
+
+/** A connector the host access rules refuse (403: the operator decides, not the tenant). */
+export class HostAccessDenied extends InvokeError {
+  constructor(message: string) {
+    super(403, "host_access_denied", message);
+  }
+}
+
+/** The check every connector passes before it is stored and before it starts. */
+export class HostAccess {
+  private readonly storeFolder: string;
+  private readonly storeFile: string;
+  private readonly networks?: BlockList;
+
+  constructor(
+    storePath: string,
+    private readonly tenant: TenantConnectors = {},
+  ) {
+    this.storeFile = realOrResolved(storePath);
+    this.storeFolder = dirname(this.storeFile);
+    if (tenant.networks?.length) {
+      this.networks = new BlockList();
+      for (const cidr of tenant.networks) addNetwork(this.networks, cidr);
+    }
+  }
+
+  /**
+   * Refuses (HostAccessDenied) a connector its origin may not define; resolves to the spec to run,
+   * with a SQLite path made real, so what was checked is what is opened.
+   */
+  async check(spec: ConnectorSpec, origin: ConnectorOrigin): Promise<ConnectorSpec> {
+    const tenant = origin === "api";
+    switch (spec.type) {
+      case "database":
+        if (spec.dialect === "postgres") {
+          if (tenant && spec.url !== undefined) await this.checkUrl(spec.url);
+          return spec;
+        }
+        return spec.path === undefined ? spec : { ...spec, path: this.checkPath(spec.path, tenant, "SQLite database") };
+      case "mcp_http":
+        if (tenant) await this.checkUrl(spec.url);
+        return spec;
+      case "mcp_stdio":
+        if (tenant) this.checkCommand(spec);
+        return spec.cwd === undefined ? spec : { ...spec, cwd: this.checkPath(spec.cwd, tenant, "working folder") };
+    }
+  }
+
+  /** The real path of `path`, refused when it is Invoke's store (any spelling) or, for tenants, outside `paths` or in the store's folder. */
+  private checkPath(path: string, tenant: boolean, what: string): string {
+    // SQLite reads `file:` names as URIs (which can name another file or open options): never accept one.
+    if (/^file:/i.test(path)) throw new HostAccessDenied(`a ${what} is a plain path, not a file: URI`);
+    if (tenant && !isAbsolute(path)) throw new HostAccessDenied(`a ${what} must be an absolute path`);
+    const real = realOrResolved(path);
+    if (real === this.storeFile || (real.startsWith(this.storeFile) && /^-(wal|shm|journal)$/.test(real.slice(this.storeFile.length)))) {
+      throw new HostAccessDenied(`${path} is Invoke's own store: no connector may use it`);
+    }
+    if (!tenant) return real;
+    if (isInside(real, this.storeFolder)) throw new HostAccessDenied(`${path} is in Invoke's data folder, which connectors added by tenants may not use`);
+    if (!(this.tenant.paths ?? []).some((glob) => new Bun.Glob(glob).match(real))) {
+      throw new HostAccessDenied(`${what} ${path} is not allowed by the operator (config tenant_connectors.paths)`);
+    }
+    return real;
+  }
+
+  private checkCommand(spec: Extract<ConnectorSpec, { type: "mcp_stdio" }>): void {
+    const args = spec.args ?? [];
+    const rule = (this.tenant.commands ?? []).find((candidate) => candidate.command === spec.command && argsMatch(candidate, args));
+    if (rule === undefined) {
+      throw new HostAccessDenied(`command ${JSON.stringify([spec.command, ...args].join(" "))} is not allowed by the operator (config tenant_connectors.commands)`);
+    }
+    const refused = Object.keys(spec.env ?? {}).filter((name) => !(rule.env ?? []).includes(name));
+    if (refused.length > 0) throw new HostAccessDenied(`environment variable${refused.length === 1 ? "" : "s"} ${refused.join(", ")} may not be set for ${spec.command} (config tenant_connectors.commands[].env)`);
+  }
+
+  private async checkUrl(text: string): Promise<void> {
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch {
+      throw new HostAccessDenied("the connector's URL is not a valid URL");
+    }
+    const shown = `${url.protocol}//${url.host}${url.pathname}`;
+    if ((this.tenant.urls ?? []).some((allowed) => urlMatches(allowed, url))) return;
+    if (this.networks !== undefined && (await this.resolvesInside(url.hostname))) return;
+    throw new HostAccessDenied(`${shown} is not allowed by the operator (config tenant_connectors.urls or networks)`);
+  }
+
+  /** Whether `host` is, or resolves only to, addresses inside the allowed networks. */
+  private async resolvesInside(host: string): Promise<boolean> {
+    const bare = host.replace(/^\[|\]$/g, "");
+    let addresses: { address: string; family: number }[];
+    if (isIP(bare) !== 0) addresses = [{ address: bare, family: isIP(bare) }];
+    else {
+      try {
+        addresses = await lookup(bare, { all: true });
+      } catch {
+        return false;
+      }
+    }
+    return addresses.length > 0 && addresses.every(({ address, family }) => this.networks!.check(address, family === 6 ? "ipv6" : "ipv4"));
+  }
+}
+
+/** The real path of `path` when it exists (symlinks and `..` resolved), else its absolute form. */
+function realOrResolved(path: string): string {
+  const absolute = resolve(path);
+  if (existsSync(absolute)) return realpathSync(absolute);
+  // A file not made yet: resolve its folder, so a symlinked folder still names the real place.
+  const folder = dirname(absolute);
+  return existsSync(folder) ? resolve(realpathSync(folder), absolute.slice(folder.length + 1)) : absolute;
+}
+
+function isInside(path: string, folder: string): boolean {
+  const rest = relative(folder, path);
+  return rest === "" || (!rest.startsWith(`..${sep}`) && rest !== ".." && !isAbsolute(rest));
+}
+
+function argsMatch(rule: CommandRule, args: string[]): boolean {
+  const globs = rule.args ?? [];
+  const open = globs.at(-1) === "**";
+  const fixed = open ? globs.slice(0, -1) : globs;
+  if (open ? args.length < fixed.length : args.length !== fixed.length) return false;
+  return fixed.every((glob, index) => new Bun.Glob(glob).match(args[index]!));
+}
+
+/** Whether `url` is allowed by the entry `allowed`: same scheme and port, host equal (or under a `*.` suffix), path matching its glob (`/**`: any). */
+function urlMatches(allowed: string, url: URL): boolean {
+  const wildcardHost = /^([a-z][a-z0-9+.-]*:\/\/)\*\./i.exec(allowed);
+  let entry: URL;
+  try {
+    entry = new URL(wildcardHost ? allowed.replace("*.", "wildcard.") : allowed);
+  } catch {
+    return false;
+  }
+  if (entry.protocol !== url.protocol || entry.port !== url.port) return false;
+  const host = url.hostname.toLowerCase();
+  const hostOk = wildcardHost ? host.endsWith(`.${entry.hostname.slice("wildcard.".length)}`) : host === entry.hostname;
+  if (!hostOk) return false;
+  try {
+    return new Bun.Glob(decodeURI(entry.pathname)).match(decodeURI(url.pathname));
+  } catch {
+    return false;
+  }
+}
+
+function addNetwork(list: BlockList, cidr: string): void {
+  const [address = "", bits] = cidr.split("/");
+  const family = isIP(address);
+  const prefix = Number(bits ?? (family === 6 ? 128 : 32));
+  if (family === 0 || !Number.isInteger(prefix) || prefix < 0 || prefix > (family === 6 ? 128 : 32)) {
+    throw new StartupError(`config tenant_connectors.networks: ${cidr} is not a CIDR range`);
+  }
+  list.addSubnet(address, prefix, family === 6 ? "ipv6" : "ipv4");
+}
