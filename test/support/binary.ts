@@ -24,7 +24,7 @@ async function build(): Promise<string> {
   process.once("exit", () => rmSync(folder, { recursive: true, force: true }));
   const binary = join(folder, "invoke");
   const result = await runProcess(
-    [process.execPath, "build", "src/cli.ts", "--compile", "--minify", "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig", "--outfile", binary],
+    [process.execPath, "build", "src/cli.ts", "src/connectors/sqlite-worker.ts", "--compile", "--minify", "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig", "--outfile", binary],
     { timeoutMs: BUILD_TIMEOUT_MS },
   );
   if (result.exitCode !== 0) throw new Error(`bun build --compile failed (exit ${result.exitCode}):\n${result.stderr}`);
