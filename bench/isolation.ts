@@ -5,7 +5,7 @@
 //
 //   bun bench/isolation.ts            (BENCH_SECONDS per phase, default 10; BENCH_BINARY to pick a build)
 import { Database } from "bun:sqlite";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { LOADGEN_CPU, SERVER_CPU, freePort, installExitHandlers, killAllSync, pinSelf, runPinned, stopProcess } from "./procs.ts";
@@ -22,9 +22,11 @@ const EVIL_PATTERN = "^(a+)+$";
 installExitHandlers();
 pinSelf(LOADGEN_CPU);
 const ctx: BenchContext = { repoRoot: dirname(import.meta.dir), tmpDir: mkdtempSync(join(tmpdir(), "invoke-bench-isolation-")) };
+// The tenant's database lives outside the store's folder, which tenant connectors may never use.
+const files = mkdtempSync(join(tmpdir(), "invoke-bench-isolation-files-"));
 process.once("exit", () => {
   killAllSync();
-  rmSync(ctx.tmpDir, { recursive: true, force: true });
+  for (const dir of [ctx.tmpDir, files]) rmSync(dir, { recursive: true, force: true });
 });
 
 const cmd = invokeCommand(ctx, true);
@@ -32,8 +34,6 @@ const db = await initInvoke(ctx, cmd);
 const noisyTenant = await runPinned([...cmd, "tenants", "create", "noisy", "--db", db.dbPath, "--json"], { cpu: SERVER_CPU, cwd: ctx.repoRoot, timeoutMs: 30_000 });
 const noisyKey = (JSON.parse(noisyTenant.stdout.trim().split("\n").at(-1)!) as { admin_key: string }).admin_key;
 
-const files = join(ctx.tmpDir, "files");
-mkdirSync(files);
 const warehouse = join(files, "warehouse.sqlite");
 const seed = new Database(warehouse, { create: true });
 seed.run("CREATE TABLE t (x INTEGER)");
@@ -58,7 +58,7 @@ const policy = [
   "version: 1",
   "defaults: {read_only: allow, mutating: deny}",
   "rules:",
-  `  - {id: evil, effect: deny, reason: evil, match: {action: "warehouse.*"}, when: [{field: params.note, matches: "${EVIL_PATTERN}"}]}`,
+  `  - {id: evil, effect: deny, reason: evil, match: {action: "payments.*"}, when: [{field: params.note, matches: "${EVIL_PATTERN}"}]}`,
   "  - {id: reads, effect: allow, reason: reads, when: [{field: sql.kind, equals: read}]}",
 ].join("\n");
 const published = await call(noisyKey, "POST", "/v1/policies", { source: policy, publish: true });
@@ -104,7 +104,7 @@ const hammers = [1, 2, 3, 4].map(async (lane) => {
   while (noisy) {
     const response = await rpc(noisyKey, lane, "tools/call", {
       name: "invoke.policy.simulate",
-      arguments: { agent_id: "noisy", action: "warehouse.query", params: { sql: "select 1", note: evilNote } },
+      arguments: { agent_id: "noisy", action: "payments.send", params: { amount: 1, note: evilNote } },
     });
     await response.arrayBuffer();
     simulations++;

@@ -189,6 +189,8 @@ describe("invalid policies", () => {
     ["an unknown sql fact", rule("effect: deny\nmatch: { action: database.execute }\nwhen: [{ field: sql.danger, equals: true }]"), /unknown fact sql.danger/],
     ["sql facts on a non-SQL kind of tool", rule("effect: deny\nmatch: { connector_kind: [mcp_stdio] }\nwhen: [{ field: sql.destructive, equals: true }]"), /can never match/],
     ["an invalid regular expression", rule("effect: deny\nmatch: { action: a.b }\nwhen: [{ field: params.x, matches: '(' }]"), /invalid regular expression/],
+    ["a backreference, which RE2 cannot match in linear time", rule("effect: deny\nmatch: { action: a.b }\nwhen: [{ field: params.x, matches: '(a)\\1' }]"), /RE2 syntax/],
+    ["a lookahead", rule("effect: deny\nmatch: { action: a.b }\nwhen: [{ field: params.x, matches: '(?=a)' }]"), /RE2 syntax/],
     ["contradictory equals", rule("effect: deny\nmatch: { action: a.b }\nwhen: [{ field: params.x, equals: 1 }, { field: params.x, equals: 2 }]"), /can never match/],
     ["an empty in list", rule("effect: allow\nmatch: { action: a.b }\nwhen: [{ field: params.x, in: [] }]"), /`in` lists nothing/],
     ["an empty numeric range", rule("effect: allow\nmatch: { action: a.b }\nwhen: [{ field: params.x, gt: 10, lt: 5 }]"), /no number is above 10 and below 5/],
