@@ -7,14 +7,13 @@
  * files and the private PostgreSQL test server; what changed is read through the test's own connection.
  */
 import { Database } from "bun:sqlite";
-import { SQL } from "bun";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { ConnectorError, type UpstreamResult } from "../src/connectors/connector.ts";
 import { DatabaseConnector, type DatabaseConnectorConfig } from "../src/connectors/database.ts";
 import { tempDir } from "./support/harness.ts";
-import { postgresSkipReason, startPostgres, type PostgresServer } from "./support/postgres.ts";
+import { postgresSkipReason, usePostgres } from "./support/postgres.ts";
 
 const CALL = { timeoutMs: 10_000 };
 
@@ -260,28 +259,18 @@ const skipPostgres = postgresSkipReason();
 if (skipPostgres !== undefined) console.warn(skipPostgres);
 
 describe.skipIf(skipPostgres !== undefined)("the database connector's guard on PostgreSQL", () => {
-  let server: PostgresServer;
-  let admin: SQL;
+  const pg = usePostgres();
   /** The test server's URL for another role. */
-  const urlAs = (role: string) => server.url.replace("//invoke@", `//${role}@`);
-  const config = (extra?: Partial<DatabaseConnectorConfig>): DatabaseConnectorConfig => ({ type: "database", dialect: "postgres", url: server.url, ...extra });
-
-  beforeAll(async () => {
-    server = await startPostgres();
-    admin = new SQL(server.url, { max: 1 });
-  });
-  afterAll(async () => {
-    await admin?.close();
-    await server?.stop();
-  });
+  const urlAs = (role: string) => pg.server.url.replace("//invoke@", `//${role}@`);
+  const config = (extra?: Partial<DatabaseConnectorConfig>): DatabaseConnectorConfig => ({ type: "database", dialect: "postgres", url: pg.server.url, ...extra });
   beforeEach(async () => {
-    await admin.unsafe(`
+    await pg.admin.unsafe(`
       DROP TABLE IF EXISTS invoices;
       CREATE TABLE invoices (id SERIAL PRIMARY KEY, customer TEXT NOT NULL, amount INTEGER NOT NULL, status TEXT NOT NULL);
       INSERT INTO invoices (customer, amount, status) VALUES ('Acme', 1250, 'open'), ('Globex', 830, 'overdue'), ('Initech', 95, 'open');
       CREATE OR REPLACE FUNCTION void_everything() RETURNS integer LANGUAGE sql AS $$ UPDATE invoices SET status = 'void' RETURNING 1 $$;`);
   });
-  const statuses = async () => (await admin`SELECT status FROM invoices ORDER BY id`).map((row: { status: string }) => row.status);
+  const statuses = async () => (await pg.admin`SELECT status FROM invoices ORDER BY id`).map((row: { status: string }) => row.status);
 
   test("execute runs what the analysis reads inside a READ ONLY transaction, and a write outside one", async () => {
     await using connector = await startConnector("db", config());
@@ -289,7 +278,7 @@ describe.skipIf(skipPostgres !== undefined)("the database connector's guard on P
     expect(rowsOf(await call(connector, "execute", "UPDATE invoices SET amount = amount + 1 WHERE id = 1 RETURNING current_setting('transaction_read_only') AS read_only"))).toEqual([
       { read_only: "off" },
     ]);
-    expect((await admin`SELECT amount FROM invoices WHERE id = 1`)[0].amount).toBe(1251);
+    expect((await pg.admin`SELECT amount FROM invoices WHERE id = 1`)[0].amount).toBe(1251);
   });
 
   test("a function wrongly declared in read_functions is a read for the analysis, and the database refuses its write", async () => {
@@ -360,11 +349,11 @@ describe.skipIf(skipPostgres !== undefined)("the database connector's guard on P
       expect(rest).toEqual({ search_path: '"$user", public', statement_timeout: "10s", scratch: null, channels: 0, prepared: 0, advisory: 0 });
     }
     // Every connection the connector holds was probed, so each one that took a leak was checked.
-    const backends = await admin`SELECT pid FROM pg_stat_activity WHERE application_name = 'invoke'`;
+    const backends = await pg.admin`SELECT pid FROM pg_stat_activity WHERE application_name = 'invoke'`;
     expect(backends.length).toBeGreaterThan(0);
     for (const { pid } of backends) expect(seen.has(pid)).toBe(true);
-    expect((await admin`SELECT pg_try_advisory_lock(42) AS locked`)[0].locked).toBe(true);
-    await admin`SELECT pg_advisory_unlock(42)`;
+    expect((await pg.admin`SELECT pg_try_advisory_lock(42) AS locked`)[0].locked).toBe(true);
+    await pg.admin`SELECT pg_advisory_unlock(42)`;
   });
 
   test("runaway statements are cancelled on the server at their time limit, and the connector stays usable", async () => {
@@ -382,7 +371,7 @@ describe.skipIf(skipPostgres !== undefined)("the database connector's guard on P
       // The server stops the statement too: no backend is still running it.
       let running = -1;
       for (const until = Date.now() + 3000; running !== 0 && Date.now() < until; await Bun.sleep(50)) {
-        running = (await admin`SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%/* runaway */%' AND pid <> pg_backend_pid()`)[0].n;
+        running = (await pg.admin`SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%/* runaway */%' AND pid <> pg_backend_pid()`)[0].n;
       }
       expect(running).toBe(0);
       expect(rowsOf(await call(connector, "query", "SELECT count(*)::int AS n FROM invoices"))).toEqual([{ n: 3 }]);
@@ -392,7 +381,7 @@ describe.skipIf(skipPostgres !== undefined)("the database connector's guard on P
   });
 
   test("health warns about a superuser role, and about a role that owns the tables it works on, but not about a plain one", async () => {
-    await admin.unsafe(`
+    await pg.admin.unsafe(`
       DROP ROLE IF EXISTS invoke_reader; DROP ROLE IF EXISTS invoke_owner;
       CREATE ROLE invoke_reader LOGIN; GRANT SELECT, UPDATE ON invoices TO invoke_reader;
       CREATE ROLE invoke_owner LOGIN; ALTER TABLE invoices OWNER TO invoke_owner;`);
@@ -411,7 +400,7 @@ describe.skipIf(skipPostgres !== undefined)("the database connector's guard on P
       expect(textOf(await call(reader, "execute", "DROP TABLE invoices"))).toMatch(/must be owner/);
       expect(await statuses()).toEqual(["open", "paid", "open"]);
     } finally {
-      await admin.unsafe("ALTER TABLE invoices OWNER TO invoke; DROP OWNED BY invoke_reader; DROP ROLE invoke_reader; DROP ROLE invoke_owner");
+      await pg.admin.unsafe("ALTER TABLE invoices OWNER TO invoke; DROP OWNED BY invoke_reader; DROP ROLE invoke_reader; DROP ROLE invoke_owner");
     }
   });
 });

@@ -4,8 +4,7 @@
  * reading the database through a connection of the test's own.
  */
 import { Database } from "bun:sqlite";
-import { SQL } from "bun";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import demo from "../src/brain/demo-company.json";
@@ -13,7 +12,7 @@ import { ConnectorError, type UpstreamResult } from "../src/connectors/connector
 import { DatabaseConnector, type DatabaseConnectorConfig } from "../src/connectors/database.ts";
 import { createDemoDatabase } from "../src/connectors/demo-database.ts";
 import { tempDir } from "./support/harness.ts";
-import { postgresSkipReason, startPostgres, type PostgresServer } from "./support/postgres.ts";
+import { postgresSkipReason, startPostgres, usePostgres } from "./support/postgres.ts";
 
 const SEED = [
   { id: 1, customer: "Acme", amount: 1250, status: "open" },
@@ -323,27 +322,18 @@ const skipPostgres = postgresSkipReason();
 if (skipPostgres !== undefined) console.warn(skipPostgres);
 
 describe.skipIf(skipPostgres !== undefined)("database connector on PostgreSQL", () => {
-  let server: PostgresServer;
-  let admin: SQL;
-  beforeAll(async () => {
-    server = await startPostgres();
-    admin = new SQL(server.url, { max: 1 });
-  });
-  afterAll(async () => {
-    await admin?.close();
-    await server?.stop();
-  });
+  const pg = usePostgres();
 
   const fixture: Fixture = {
-    config: (extra) => ({ type: "database", dialect: "postgres", url: server.url, ...extra }),
+    config: (extra) => ({ type: "database", dialect: "postgres", url: pg.server.url, ...extra }),
     placeholder: (n) => `$${n}`,
     reset: async () => {
-      await admin.unsafe(`DROP TABLE IF EXISTS invoices; ${INVOICES_DDL.replace("INTEGER PRIMARY KEY", "SERIAL PRIMARY KEY")}`);
-      await admin`INSERT INTO invoices ${admin(SEED)}`;
-      await admin`SELECT setval('invoices_id_seq', 5)`;
+      await pg.admin.unsafe(`DROP TABLE IF EXISTS invoices; ${INVOICES_DDL.replace("INTEGER PRIMARY KEY", "SERIAL PRIMARY KEY")}`);
+      await pg.admin`INSERT INTO invoices ${pg.admin(SEED)}`;
+      await pg.admin`SELECT setval('invoices_id_seq', 5)`;
     },
-    read: async (sql) => [...(await admin.unsafe(sql, []))],
-    tableExists: async (name) => (await admin`SELECT to_regclass(${name}) AS oid`)[0].oid !== null,
+    read: async (sql) => [...(await pg.admin.unsafe(sql, []))],
+    tableExists: async (name) => (await pg.admin`SELECT to_regclass(${name}) AS oid`)[0].oid !== null,
   };
   sharedCases(() => fixture);
 

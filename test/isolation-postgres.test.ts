@@ -4,36 +4,27 @@
  * reads, simulation predicts enforcement, what changed is read back through the test's own connection,
  * and a superuser role is flagged by readiness and /readyz.
  */
-import { SQL } from "bun";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "bun:test";
+import { afterEach, beforeEach, describe, expect, it } from "bun:test";
 import { keyFor, request, rest, rpc, send, startTestServer, type TestServer } from "./support/harness.ts";
-import { postgresSkipReason, startPostgres, type PostgresServer } from "./support/postgres.ts";
+import { postgresSkipReason, usePostgres } from "./support/postgres.ts";
 
 const skip = postgresSkipReason();
 if (skip) console.warn(skip);
 
 describe.skipIf(skip !== undefined)("a PostgreSQL connector called warehouse", () => {
-  let postgres: PostgresServer;
-  let admin: SQL;
+  const pg = usePostgres();
   let server: TestServer;
   let agent: string;
+  const admin = (strings: TemplateStringsArray, ...values: unknown[]) => pg.admin(strings, ...values);
 
-  beforeAll(async () => {
-    postgres = await startPostgres();
-    admin = new SQL(postgres.url, { max: 1 });
-  });
-  afterAll(async () => {
-    await admin?.close();
-    await postgres?.stop();
-  });
   beforeEach(async () => {
-    await admin.unsafe(`
+    await pg.admin.unsafe(`
       DROP TABLE IF EXISTS invoices; DROP SEQUENCE IF EXISTS numbers;
       CREATE TABLE invoices (id SERIAL PRIMARY KEY, amount INTEGER NOT NULL);
       INSERT INTO invoices (amount) VALUES (100), (200), (300);
       CREATE SEQUENCE numbers;`);
     server = startTestServer();
-    expect((await rest(server, "POST", "/v1/connectors", { name: "warehouse", type: "database", dialect: "postgres", url: postgres.url })).status).toBe(201);
+    expect((await rest(server, "POST", "/v1/connectors", { name: "warehouse", type: "database", dialect: "postgres", url: pg.server.url })).status).toBe(201);
     agent = await keyFor(server, "editor", "operator", "agent@example.com");
   });
   afterEach(() => server[Symbol.asyncDispose]());

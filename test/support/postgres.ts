@@ -8,6 +8,8 @@ import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { SQL } from "bun";
+import { afterAll, beforeAll } from "bun:test";
 
 /** A running test server; `await using` stops it and removes its files. */
 export interface PostgresServer extends AsyncDisposable {
@@ -113,4 +115,29 @@ function systemUser(name: string): { uid: number; gid: number } {
   if (line === undefined) throw new Error(`running as root, PostgreSQL needs the '${name}' system user, which Debian's postgresql package creates`);
   const [, , uid, gid] = line.split(":");
   return { uid: Number(uid), gid: Number(gid) };
+}
+
+/**
+ * A server for the tests of the enclosing `describe`, started before them and stopped after them, with
+ * an admin connection of the test's own (one connection, so session settings stay put).
+ */
+export function usePostgres(): { readonly server: PostgresServer; readonly admin: SQL } {
+  let server: PostgresServer | undefined;
+  let admin: SQL | undefined;
+  beforeAll(async () => {
+    server = await startPostgres();
+    admin = new SQL(server.url, { max: 1 });
+  });
+  afterAll(async () => {
+    await admin?.close();
+    await server?.stop();
+  });
+  return {
+    get server() {
+      return server!;
+    },
+    get admin() {
+      return admin!;
+    },
+  };
 }
