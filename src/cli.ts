@@ -11,6 +11,7 @@ import { connectorsCommand } from "./cli/connectors.ts";
 import { brainCommand } from "./cli/brain.ts";
 import { keysCommand, tenantsCommand, usersCommand } from "./cli/directory.ts";
 import { executionsCommand } from "./cli/executions.ts";
+import { groupsCommand } from "./cli/groups.ts";
 import { initCommand } from "./cli/init.ts";
 import { mcpCommand } from "./cli/mcp.ts";
 import { policyCommand } from "./cli/policy.ts";
@@ -28,7 +29,7 @@ const versionCommand: Command = {
 };
 
 /** Every command, in help order. */
-const commands: Command[] = [serveCommand, initCommand, mcpCommand, smokeCommand, tenantsCommand, usersCommand, keysCommand, brainCommand, policyCommand, connectorsCommand, approvalsCommand, executionsCommand, versionCommand];
+const commands: Command[] = [serveCommand, initCommand, mcpCommand, smokeCommand, tenantsCommand, usersCommand, keysCommand, groupsCommand, brainCommand, policyCommand, connectorsCommand, approvalsCommand, executionsCommand, versionCommand];
 
 function mainHelp(): string {
   const width = Math.max(...commands.map((command) => command.name.length));

@@ -37,6 +37,22 @@ export const ConfigFileSchema = Type.Object(
     profile_rate_limits: Type.Optional(Type.Record(Type.String(), RateLimitSchema, { description: "Per key profile, overrides rate_limit." })),
     connectors: Type.Optional(Type.Array(ConfigConnector, { description: "Connectors per tenant (by name, default `default`); synced into the database at start." })),
     tenant_connectors: Type.Optional(TenantConnectorsSchema),
+    public_url: Type.Optional(
+      Type.String({ pattern: "^https?://[^\\s/?#@]+(/[^\\s?#]*)?$", description: "The URL clients reach this server at, e.g. https://invoke.example.com; names the endpoint in the discovery document (default: relative paths)." }),
+    ),
+    key_file: Type.Optional(Type.String({ minLength: 1, description: "The key file (connector secrets' keys, the checkpoint signing key); default: invoke.keys beside this file." })),
+    checkpoints: Type.Optional(
+      Type.Object(
+        {
+          file: Type.Optional(Type.String({ minLength: 1, description: "The signed checkpoint log (JSON Lines, append-only); default: <db>.checkpoints.jsonl." })),
+          interval_seconds: Type.Optional(Type.Integer({ minimum: 1, description: "How often a serving process checkpoints the heads that moved (default 60)." })),
+          burst_records: Type.Optional(Type.Integer({ minimum: 1, description: "Also checkpoint as soon as this many records were appended since the last checkpoint (default 1000)." })),
+          witness_url: Type.Optional(Type.String({ pattern: "^https?://", description: "POST every signed checkpoint (JSON) to this URL; failures are logged and retried." })),
+          syslog: Type.Optional(Type.String({ pattern: "^(udp|tcp)://", description: "Send every signed checkpoint as an RFC 5424 message to udp://HOST:PORT or tcp://HOST:PORT." })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     approvals: Type.Optional(
       Type.Object(
         { ttl_minutes: Type.Optional(Type.Integer({ minimum: 1, description: "How long an approval request waits before it expires (default 1440, a day)." })) },
@@ -89,6 +105,12 @@ export interface ServerConfig {
   connectors: ConfigConnector[];
   /** What connectors added by tenant admins may reach on the host (nothing by default). */
   tenantConnectors: TenantConnectors;
+  /** The URL clients reach this server at (http or https, no query): the discovery document names the endpoint from it. */
+  publicUrl?: string;
+  /** The key file's path; default beside the database (`<db>.keys`). */
+  keyFile?: string;
+  /** The signed checkpoints of every tenant's chain head (src/records/checkpoints.ts). */
+  checkpoints: CheckpointConfig;
   /** How long approval requests wait, in ms. */
   approvalTtlMs: number;
   logLevel: LogLevel;
@@ -98,6 +120,17 @@ export interface ServerConfig {
   /** Whether GET /metrics needs a key (scope traces:read). */
   metricsRequireKey: boolean;
   tracing: { endpoint?: string; serviceName: string; headers: Record<string, string> };
+}
+
+/** Where and how often the chain heads are checkpointed, and the witnesses that receive them. */
+export interface CheckpointConfig {
+  /** Default: `<db>.checkpoints.jsonl`. */
+  file?: string;
+  intervalMs: number;
+  burstRecords: number;
+  witnessUrl?: string;
+  /** `udp://HOST:PORT` or `tcp://HOST:PORT`. */
+  syslog?: string;
 }
 
 /** Loopback origins on any port: what a local browser-based client sends. */
@@ -114,6 +147,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   profileRateLimits: {},
   connectors: [],
   tenantConnectors: {},
+  checkpoints: { intervalMs: 60_000, burstRecords: 1000 },
   approvalTtlMs: 24 * 3_600_000,
   logLevel: "info",
   logFormat: "auto",
@@ -152,6 +186,17 @@ export function resolveConfig(file: ConfigFile, overrides: Partial<ServerConfig>
     ...(file.profile_rate_limits !== undefined && { profileRateLimits: file.profile_rate_limits }),
     ...(file.connectors !== undefined && { connectors: file.connectors }),
     ...(file.tenant_connectors !== undefined && { tenantConnectors: file.tenant_connectors }),
+    ...(file.public_url !== undefined && { publicUrl: file.public_url }),
+    ...(file.key_file !== undefined && { keyFile: file.key_file }),
+    ...(file.checkpoints !== undefined && {
+      checkpoints: {
+        file: file.checkpoints.file,
+        intervalMs: (file.checkpoints.interval_seconds ?? 60) * 1000,
+        burstRecords: file.checkpoints.burst_records ?? 1000,
+        witnessUrl: file.checkpoints.witness_url,
+        syslog: file.checkpoints.syslog,
+      },
+    }),
     ...(file.approvals?.ttl_minutes !== undefined && { approvalTtlMs: file.approvals.ttl_minutes * 60_000 }),
     ...(file.log?.level !== undefined && { logLevel: file.log.level }),
     ...(file.log?.format !== undefined && { logFormat: file.log.format }),

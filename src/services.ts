@@ -9,6 +9,7 @@ import type { Caller } from "./governance/caller.ts";
 import { RateLimiter } from "./governance/rate-limit.ts";
 import { PolicyService } from "./policy/service.ts";
 import { ExecutionLedger } from "./records/ledger.ts";
+import { checkpointFilePath, startCheckpointing } from "./records/checkpoints.ts";
 import { Metrics, type MetricSources } from "./observability/metrics.ts";
 import { DISABLED_TRACING, type Tracing } from "./observability/tracing.ts";
 import type { Store } from "./storage/db.ts";
@@ -16,6 +17,9 @@ import { ApprovalService } from "./approvals/service.ts";
 import { ConnectorService, type ConnectorFactory } from "./connectors/service.ts";
 import { createConnector } from "./connectors/factory.ts";
 import { HostAccess } from "./connectors/host-access.ts";
+import { ConnectorSecrets } from "./connectors/secrets.ts";
+import { KnownSecrets } from "./records/known-secrets.ts";
+import { keyFilePath, loadInstanceKeys, type InstanceKeys } from "./governance/key-file.ts";
 import { startApprovalSweeper } from "./execution/approved.ts";
 import { listTenants, tenantIdByName } from "./governance/directory.ts";
 import { every } from "./every.ts";
@@ -38,6 +42,8 @@ export interface Services {
   metrics: Metrics;
   /** OpenTelemetry spans; disabled (free) unless an OTLP endpoint is configured. */
   tracing: Tracing;
+  /** The keys kept outside the database: connector secrets' keys, the checkpoint signing key. */
+  keys: InstanceKeys;
   now: () => number;
 }
 
@@ -57,9 +63,13 @@ export interface ServiceOptions {
 export function createServices(options: ServiceOptions): Services {
   const now = options.now ?? Date.now;
   const limiter = options.limiter ?? new RateLimiter({ defaultLimit: options.config.rateLimit, now });
-  const records = new ExecutionLedger(options.store, now);
-  const hostAccess = new HostAccess(options.store.path, options.config.tenantConnectors);
-  const connectors = new ConnectorService(options.store, options.connectorFactory ?? createConnector, now, logInfo, hostAccess);
+  const knownSecrets = new KnownSecrets();
+  const records = new ExecutionLedger(options.store, now, knownSecrets);
+  const keys = loadInstanceKeys(options.config.keyFile ?? keyFilePath({ db: options.store.path }, {}));
+  // The key file and the checkpoint log are no connector's target either.
+  const hostAccess = new HostAccess(options.store.path, options.config.tenantConnectors, [keys.path, checkpointFilePath(options.config.checkpoints, options.store.path)]);
+  const connectorSecrets = new ConnectorSecrets(keys.secretKeys, keys.path);
+  const connectors = new ConnectorService(options.store, options.connectorFactory ?? createConnector, now, logInfo, hostAccess, connectorSecrets, knownSecrets);
   const approvals = new ApprovalService(options.store, records, now, { ttlMs: options.config.approvalTtlMs });
   const metrics = new Metrics(metricSources(options.store, approvals, connectors), options.config.metricsEnabled);
   const onRateLimited = (caller: Caller | undefined) => {
@@ -81,6 +91,7 @@ export function createServices(options: ServiceOptions): Services {
     records,
     metrics,
     tracing: options.tracing ?? DISABLED_TRACING,
+    keys,
     now,
   };
 }
@@ -111,10 +122,13 @@ const RECONCILE_INTERVAL_MS = 2000;
 
 /**
  * Starts what runs beside requests in a serving process (HTTP or stdio): the config file's connectors
- * synced and every connector started (then kept in line with the store), and the approval sweeper.
- * Returns the stop function, which stops connectors (children reaped) and commits the last records.
+ * synced and every connector started (then kept in line with the store), the approval sweeper and the
+ * signed checkpoints of the chain heads. Returns the stop function, which stops connectors (children
+ * reaped), commits the last records and checkpoints the final heads.
  */
 export async function startBackground(services: Services): Promise<() => Promise<void>> {
+  // First: a checkpoint log that cannot be written stops the start before anything else runs.
+  const stopCheckpointing = startCheckpointing({ ...services, config: services.config.checkpoints, log: logInfo, logError });
   services.connectors.syncConfig(services.config.connectors, (name) => tenantIdByName(services.store, name));
   await services.connectors.reconcile();
   const stopSweeper = startApprovalSweeper(services, 1000, logError);
@@ -126,5 +140,7 @@ export async function startBackground(services: Services): Promise<() => Promise
     stopSweeper();
     await services.connectors.close();
     await services.records.flush();
+    // After the last records: the final head is what the last checkpoint signs.
+    await stopCheckpointing();
   };
 }

@@ -47,7 +47,8 @@ describe("invoke policy", () => {
     const list = JSON.parse((await runCli(["policy", "list", "--db", db, "--json"])).stdout);
     expect(list.versions.map((version: { status: string }) => version.status)).toEqual(["active", "superseded", "builtin"]);
     expect((await runCli(["policy", "show", "--version", "0", "--db", db])).stdout).toContain("deny-destructive-sql");
-  });
+    // Nine CLI processes in a row.
+  }, 20_000);
 
   test("simulate of the seed example denies with the rule on the default pack", async () => {
     using dir = tempDir();

@@ -138,7 +138,8 @@ describe("help, version and usage errors", () => {
       expect({ command, exitCode: result.exitCode }).toEqual({ command, exitCode: 0 });
       expect(result.stdout).toStartWith(`Usage: invoke ${command}`);
     }
-  });
+    // One process per command, on two shared cores.
+  }, 30_000);
 
   test.each([
     ["serve", ["--host", "--port", "--db", "--config", "INVOKE_PORT"]],

@@ -113,7 +113,8 @@ test("a server killed with SIGKILL under load loses no record of a call it answe
   const recorded = await recordedAgents(restarted.url, key);
   expect(answered.filter((agent) => !recorded.has(agent))).toEqual([]);
 
-  const verify = await runCli(["executions", "verify", "--db", db, "--json"]);
+  // The server's config: it names the key file that signed the checkpoints.
+  const verify = await runCli(["executions", "verify", "--db", db, "--config", config, "--json"]);
   expect(verify.exitCode).toBe(0);
   const report = JSON.parse(verify.stdout) as { ok: boolean; records: number };
   expect(report.ok).toBe(true);

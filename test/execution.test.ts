@@ -169,6 +169,10 @@ rules:
     expect((await publish(server, twoApprovals)).status).toBe(201);
     // The requester is an admin itself: it still cannot approve its own request.
     const requesterKey = await keyFor(server, "admin", "admin", "requester@example.com");
+    // Voters must be users before the request is made.
+    const viewer = await keyFor(server, "viewer", "mcp_readonly", "viewer@example.com");
+    const editor = await keyFor(server, "editor", "operator", "editor2@example.com");
+    const second = await keyFor(server, "admin", "admin", "second-admin@example.com");
     const pending = await call(server, requesterKey, "database.execute", { sql: "INSERT INTO audit (note) VALUES ('x')" });
     const id = pending.structuredContent.approval_id;
     expect(pending.structuredContent.approvals_required).toBe(2);
@@ -186,13 +190,10 @@ rules:
     const foreign = await rest(server, "POST", `/v1/approvals/${id}/approve`, undefined, otherAdmin);
     expect(foreign.status).toBe(404);
 
-    const viewer = await keyFor(server, "viewer", "mcp_readonly", "viewer@example.com");
     expect((await rest(server, "POST", `/v1/approvals/${id}/approve`, undefined, viewer)).status).toBe(403);
-    const editor = await keyFor(server, "editor", "operator", "editor2@example.com");
     expect((await rest(server, "POST", `/v1/approvals/${id}/approve`, undefined, editor)).status).toBe(403);
 
     expect(await read("SELECT CAST(count(*) AS INTEGER) AS n FROM audit")).toEqual([{ n: 0 }]);
-    const second = await keyFor(server, "admin", "admin", "second-admin@example.com");
     expect((await rest(server, "POST", `/v1/approvals/${id}/approve`, undefined, second)).body).toMatchObject({ status: "executed", approvals: 2 });
     expect(await read("SELECT CAST(count(*) AS INTEGER) AS n FROM audit")).toEqual([{ n: 1 }]);
   });
@@ -200,9 +201,9 @@ rules:
   it("executes a 2-approver request exactly once when 20 admins approve at the same time", async () => {
     const { server, agentKey, read } = await governedServer({ config: { rateLimit: { requests: 1000, per_seconds: 60 } } });
     await publish(server, twoApprovals);
+    const admins = await Promise.all(Array.from({ length: 20 }, (_, i) => keyFor(server, "admin", "admin", `approver${i}@example.com`)));
     const pending = await call(server, agentKey, "database.execute", { sql: "INSERT INTO audit (note) VALUES ('once')" });
     const id = pending.structuredContent.approval_id;
-    const admins = await Promise.all(Array.from({ length: 20 }, (_, i) => keyFor(server, "admin", "admin", `approver${i}@example.com`)));
     const answers = await Promise.all(admins.map((key) => rest(server, "POST", `/v1/approvals/${id}/approve`, undefined, key)));
     expect(answers.filter((answer) => answer.status === 200).length).toBeGreaterThanOrEqual(2);
     expect(answers.every((answer) => answer.status === 200 || answer.status === 409)).toBe(true);

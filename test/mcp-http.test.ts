@@ -424,9 +424,9 @@ describe("GET /v1/mcp", () => {
     expect(answer.body).toMatchObject({
       name: "invoke",
       protocol_versions: ["2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"],
-      endpoint: "http://localhost/v1/mcp",
+      endpoint: "/v1/mcp",
       auth: { header: "X-API-Key" },
-      key_profiles_url: "http://localhost/v1/mcp/key-profiles",
+      key_profiles_url: "/v1/mcp/key-profiles",
     });
   });
 

@@ -28,6 +28,7 @@ export const ApprovalView = Type.Object({
   policy_version: Type.Integer(),
   matched_rules: Type.Array(Type.Object({ id: Type.String(), effect: Type.String(), reason: Type.String() })),
   approvals_required: Type.Integer(),
+  approver_groups: Type.Array(Type.String(), { description: "Groups every approver must belong to (members since before the request); empty: any approver." }),
   approvals: Type.Integer({ description: "Distinct approvals so far." }),
   votes: Type.Array(VoteView),
   created_at: Iso,

@@ -11,11 +11,11 @@ import { Forbidden, InvokeError, NotFound } from "../errors.ts";
 import { roleAtLeast, type Caller, type Role } from "../governance/caller.ts";
 import { newId } from "../ids.ts";
 import type { PolicyAnswer } from "../policy/service.ts";
-import { redact } from "../records/redact.ts";
+import { redact, redactText } from "../records/redact.ts";
 import type { ExecutionLedger } from "../records/ledger.ts";
 import type { Store } from "../storage/db.ts";
 import type { ApprovalStatus, ApprovalView } from "./model.ts";
-import { approvals, approvalVotes, users } from "../storage/schema.ts";
+import { approvals, approvalVotes, groupMembers, users } from "../storage/schema.ts";
 import type { TenantScope } from "../storage/tenant-scope.ts";
 
 /** What the requester is told, in the tool result: nothing ran, here is how to follow it. */
@@ -88,6 +88,7 @@ export class ApprovalService {
         policyVersion: input.answer.policy_version,
         matchedRules: JSON.stringify(input.answer.matched_rules),
         approvalsRequired,
+        approverGroups: input.answer.approver_groups.length > 0 ? JSON.stringify(input.answer.approver_groups) : null,
         status: "pending",
         createdAt: now,
         expiresAt,
@@ -102,6 +103,29 @@ export class ApprovalService {
       reasons: input.answer.reasons,
       poll: { tool: "invoke.approvals.get", arguments: { id } },
     };
+  }
+
+  /**
+   * A voter must have been a user of the tenant before the request was made (a person created
+   * afterwards, e.g. by the requester, cannot vote on it), and a member of each of its approver groups
+   * since before then.
+   */
+  private checkEligible(scope: TenantScope, voter: Caller, row: { id: string; createdAt: number; approverGroups: string | null }): void {
+    const user = this.store.db.select({ createdAt: users.createdAt }).from(users).where(scope.where(users, eq(users.id, voter.userId))).get();
+    if (user === undefined || user.createdAt > row.createdAt) {
+      throw new Forbidden(`${voter.email} became a user after approval ${row.id} was requested, so cannot vote on it`, "voter_too_new");
+    }
+    const required = row.approverGroups === null ? [] : (JSON.parse(row.approverGroups) as string[]);
+    for (const group of required) {
+      const member = this.store.db
+        .select({ addedAt: groupMembers.addedAt })
+        .from(groupMembers)
+        .where(scope.where(groupMembers, and(eq(groupMembers.groupName, group), eq(groupMembers.userId, voter.userId))))
+        .get();
+      if (member === undefined || member.addedAt > row.createdAt) {
+        throw new Forbidden(`approval ${row.id} needs approvers from group ${group}, and ${voter.email} was not a member when it was requested`, "not_in_approver_group");
+      }
+    }
   }
 
   /** Whether `viewer` may decide (and so see the arguments whole). */
@@ -168,6 +192,7 @@ export class ApprovalService {
         }
         if (row.status !== "pending") throw new InvokeError(409, "approval_decided", `approval ${id} is ${row.status}; votes are closed`);
         if (row.requestedBy === voter.userId) throw new Forbidden("the requester of an action can never approve it (four eyes)", "self_approval");
+        this.checkEligible(scope, voter, row);
         const vote = this.store.db
           .insert(approvalVotes)
           .values({ approvalId: id, tenantId: scope.tenantId, userId: voter.userId, decision, comment, at: now })
@@ -333,11 +358,12 @@ export class ApprovalService {
       .all();
     const whole = this.isApprover(viewer);
     const args = JSON.parse(row.arguments);
+    const known = this.records.knownSecrets.of(row.tenantId);
     return {
       id: row.id,
       status: expired ? "expired" : row.status,
       tool: row.tool,
-      arguments: whole ? args : redact(args),
+      arguments: whole ? args : redact(args, known),
       arguments_redacted: !whole,
       agent_id: row.agentId,
       client_name: row.clientName,
@@ -345,13 +371,14 @@ export class ApprovalService {
       policy_version: row.policyVersion,
       matched_rules: JSON.parse(row.matchedRules),
       approvals_required: row.approvalsRequired,
+      approver_groups: row.approverGroups === null ? [] : (JSON.parse(row.approverGroups) as string[]),
       approvals: votes.filter((vote) => vote.decision === "approve").length,
       votes: votes.map((vote) => ({ user_id: vote.userId, email: vote.email, decision: vote.decision, comment: vote.comment, at: new Date(vote.at).toISOString() })),
       created_at: new Date(row.createdAt).toISOString(),
       expires_at: new Date(row.expiresAt).toISOString(),
       decided_at: expired ? new Date(row.expiresAt).toISOString() : row.decidedAt === null ? null : new Date(row.decidedAt).toISOString(),
-      ...(row.outcome !== null && { outcome: JSON.parse(row.outcome) }),
-      ...(row.error !== null && { error: row.error }),
+      ...(row.outcome !== null && { outcome: whole ? JSON.parse(row.outcome) : redact(JSON.parse(row.outcome), known) }),
+      ...(row.error !== null && { error: redactText(row.error, known) }),
     };
   }
 }

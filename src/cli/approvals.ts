@@ -1,37 +1,28 @@
 /**
  * `invoke approvals …`: people decide approval requests on the local database (air-gapped sites).
- * The voter is a user of the tenant named by `--as`; the four-eyes rules are the service's, exactly
- * as over REST. An approval that reaches its count is run by the server (its sweeper picks it up).
+ * The voter proves who they are with their own key (INVOKE_API_KEY); the four-eyes rules are the
+ * service's, exactly as over REST. An approval that reaches its count is run by the server (its sweeper picks it up).
  */
 import { APPROVAL_STATUSES, type ApprovalStatus, type ApprovalView } from "../approvals/model.ts";
 import type { Caller } from "../governance/caller.ts";
-import { findUser } from "../governance/directory.ts";
+import { isRefusal } from "../governance/access.ts";
 import { ROLE_CEILINGS } from "../governance/profiles.ts";
-import type { TenantScope } from "../storage/tenant-scope.ts";
-import { UsageError, type Command } from "./command.ts";
+import type { Services } from "../services.ts";
+import { TenantScope } from "../storage/tenant-scope.ts";
+import { CommandFailure, UsageError, type Command } from "./command.ts";
 import { dbFlag, jsonFlag, output, tenantFlag, withServices } from "./shared.ts";
 
 const SUBCOMMANDS = ["list", "show", "approve", "reject"];
 
-/** The person acting: a user of the tenant, with what their role allows. */
-function person(scope: TenantScope, idOrEmail: string | undefined, tenantName: string): Caller {
-  if (!idOrEmail) throw new UsageError("approve and reject need --as USER (the deciding person's email or id)");
-  const user = findUser(scope, idOrEmail);
-  return {
-    tenantId: scope.tenantId,
-    tenantName,
-    userId: user.id,
-    email: user.email,
-    role: user.role,
-    // No API key acts on the CLI: records show key "cli" for votes cast there.
-    keyId: "cli",
-    keyName: "cli",
-    profile: "cli",
-    expiresAt: null,
-    scopes: ROLE_CEILINGS[user.role],
-    allowedTools: [],
-    readOnly: false,
-  };
+/**
+ * The person deciding, proven by their own key (INVOKE_API_KEY), admitted by the same gate as over
+ * HTTP: never an identity merely asserted on the command line. The vote lands in the key's tenant.
+ */
+function voterOf(services: Services, key: string | undefined): { voter: Caller; scope: TenantScope } {
+  if (!key) throw new UsageError("a vote is cast with the voter's own key: set INVOKE_API_KEY to the deciding person's key");
+  const admitted = services.gate.admit(new Headers({ "x-api-key": key }), () => "cli");
+  if (isRefusal(admitted)) throw new CommandFailure(`INVOKE_API_KEY: ${admitted.message}`);
+  return { voter: admitted, scope: new TenantScope(services.store, admitted.tenantId) };
 }
 
 function summary(approval: ApprovalView): string {
@@ -45,7 +36,7 @@ export const approvalsCommand: Command = {
   flags: {
     db: dbFlag,
     tenant: tenantFlag,
-    as: { type: "string", env: "INVOKE_AS", value: "USER", help: "The deciding person: email or user id (approve, reject). Needs the approver role (admin)." },
+    as: { type: "string", value: "USER", help: "No longer accepted: a vote is cast with the voter's own key in INVOKE_API_KEY." },
     comment: { type: "string", value: "TEXT", help: "Why (approve, reject)." },
     status: { type: "string", value: "STATUS", help: `Filter (list): ${APPROVAL_STATUSES.join(", ")}.` },
     json: jsonFlag,
@@ -53,8 +44,9 @@ export const approvalsCommand: Command = {
   details: [
     "  invoke approvals list [--status pending]",
     "  invoke approvals show ID",
-    "  invoke approvals approve ID --as EMAIL [--comment TEXT]   the requester can never approve its own request",
-    "  invoke approvals reject ID --as EMAIL [--comment TEXT]    one rejection is final",
+    "  INVOKE_API_KEY=<your key> invoke approvals approve ID [--comment TEXT]   the requester can never approve its own request",
+    "  INVOKE_API_KEY=<your key> invoke approvals reject ID [--comment TEXT]    one rejection is final",
+    "The vote is cast as the key's user (role admin, scope approvals:decide), in the key's tenant.",
   ].join("\n"),
   async run(values, positionals) {
     const [sub, id] = positionals;
@@ -75,9 +67,10 @@ export const approvalsCommand: Command = {
           return output(values, approval, JSON.stringify(approval, null, 2));
         });
       default: {
+        if (values.as !== undefined) throw new UsageError("--as is no longer accepted: a vote is cast with the voter's own key; set INVOKE_API_KEY to it");
         const decision = sub === "approve" ? "approve" : "reject";
-        const result = await withServices(values, (services, scope) => {
-          const voter = person(scope, values.as as string | undefined, values.tenant as string);
+        const result = await withServices(values, (services) => {
+          const { voter, scope } = voterOf(services, process.env.INVOKE_API_KEY);
           return services.approvals.decide(scope, voter, id!, decision, (values.comment as string | undefined) ?? null, "invoke approvals (cli)");
         });
         const next = result.approvedNow ? " It has its approvals: the running server executes it within a second." : "";

@@ -2,19 +2,20 @@
  * `invoke connectors …`: a tenant's connectors on the local database — list and inspect them (each is
  * started here to report its health and tools), add and remove them, and enable (pin) upstream tools.
  * A running server takes the changes within seconds (it reconciles its connectors with the store).
- * Changes are recorded in the execution ledger as admin mutations, as over REST.
+ * Changes are recorded in the execution ledger as admin mutations, as over REST. `rotate-key` renews the
+ * key that seals connector secrets at rest (every tenant's): a running server follows it on its own.
  */
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import type { ConnectorView } from "../connectors/service.ts";
+import { addSecretKey, dropOldSecretKeys } from "../governance/key-file.ts";
 import type { NewConnector } from "../connectors/model.ts";
-import { recordAdminChange } from "../records/admin-change.ts";
 import type { Services } from "../services.ts";
 import type { TenantScope } from "../storage/tenant-scope.ts";
 import { CommandFailure, UsageError, type Command } from "./command.ts";
-import { dbFlag, jsonFlag, output, tenantFlag, withServices } from "./shared.ts";
+import { configFlag, dbFlag, jsonFlag, output, recordedChange, tenantFlag, withServices } from "./shared.ts";
 
-const SUBCOMMANDS = ["list", "show", "add", "remove", "enable"];
+const SUBCOMMANDS = ["list", "show", "add", "remove", "enable", "rotate-key"];
 
 function describe(connector: ConnectorView): string {
   const health = connector.health.healthy ? "healthy" : `unhealthy${connector.health.detail ? ` (${connector.health.detail})` : ""}`;
@@ -44,18 +45,8 @@ function definition(text: string | undefined, file: string | undefined): NewConn
 }
 
 /** Runs a change and records it, failed or not, as the REST route doing the same work records its own. */
-async function change<T>(services: Services, scope: TenantScope, route: string, params: Record<string, unknown>, body: unknown, work: () => Promise<T>): Promise<T> {
-  const started = performance.now();
-  const record = (error: string | null) =>
-    recordAdminChange(services.records, { tenantId: scope.tenantId, keyId: "cli", clientName: "invoke connectors (cli)", route, params, body, ok: error === null, error, latencyMs: performance.now() - started });
-  try {
-    const result = await work();
-    await record(null);
-    return result;
-  } catch (error) {
-    await record((error as Error).message);
-    throw error;
-  }
+function change<T>(services: Services, scope: TenantScope, route: string, params: Record<string, unknown>, body: unknown, work: () => Promise<T>): Promise<T> {
+  return recordedChange(services, scope, { client: "invoke connectors (cli)", route, params, body }, work);
 }
 
 export const connectorsCommand: Command = {
@@ -64,6 +55,7 @@ export const connectorsCommand: Command = {
   args: `<${SUBCOMMANDS.join("|")}> [NAME] [TOOL…]`,
   flags: {
     db: dbFlag,
+    config: { ...configFlag, help: "The server's configuration file: the key file beside it is the one rotate-key renews (else INVOKE_KEY_FILE, else <db>.keys)." },
     tenant: tenantFlag,
     file: { type: "string", value: "PATH", help: "The connector to add, as YAML or JSON (add)." },
     as: { type: "string", env: "INVOKE_AS", value: "EMAIL", help: "Who approves the tool definitions (enable); kept with each pin. Default: cli." },
@@ -75,6 +67,7 @@ export const connectorsCommand: Command = {
     "  invoke connectors add --file fs.yaml         or: invoke connectors add '{\"name\":\"fs\",\"type\":\"mcp_stdio\",\"command\":\"npx\",…}'",
     "  invoke connectors remove NAME                connectors from the config file are removed there",
     "  invoke connectors enable NAME 'read_*' …     pins the tools' current definitions (also re-approves quarantined ones)",
+    "  invoke connectors rotate-key                 a new key in the key file seals every connector's secrets, all tenants; old keys are dropped",
     "",
     "A running server picks up these changes within a few seconds.",
   ].join("\n"),
@@ -109,6 +102,16 @@ export const connectorsCommand: Command = {
           await services.connectors.reconcile(scope.tenantId);
           const removed = await change(services, scope, "DELETE /v1/connectors/:name", { name }, null, () => services.connectors.remove(scope, name!));
           return output(values, removed, `Removed connector ${name}.`);
+        });
+      case "rotate-key":
+        return withServices(values, (services) => {
+          const { path, secretKeys } = services.keys;
+          const retired = secretKeys.map((key) => key.id);
+          // New key first, so that a server sealing meanwhile already uses it; the old keys go only once nothing needs them.
+          const current = addSecretKey(path).secretKeys[0]!.id;
+          const resealed = services.connectors.resealAll();
+          dropOldSecretKeys(path);
+          return output(values, { key_id: current, resealed, retired }, `Connector secrets of ${resealed} connector${resealed === 1 ? "" : "s"} sealed with key ${current}; retired ${retired.join(", ")} (${path}).`);
         });
       default:
         return withServices(values, async (services, scope) => {

@@ -14,7 +14,8 @@ export const mcpCommand: Command = {
   name: "mcp",
   summary: "Serve MCP over stdio (newline-delimited JSON-RPC) with the same tools and governance as HTTP.",
   flags: { db: dbFlag, config: configFlag },
-  details: "The caller is the API key in the INVOKE_API_KEY environment variable. Logs go to stderr; stdout carries only MCP messages.",
+  details:
+    "The caller is the API key in the INVOKE_API_KEY environment variable, checked again on every message: once it is revoked, expires or its user's role drops below editor, requests are answered with a JSON-RPC error. Logs go to stderr; stdout carries only MCP messages.",
   async run(values) {
     const secret = process.env.INVOKE_API_KEY;
     if (!secret) throw new CommandFailure("INVOKE_API_KEY is not set: the stdio server acts as the key's user");
@@ -23,7 +24,9 @@ export const mcpCommand: Command = {
     try {
       const tracing = await createTracing({ endpoint: config.tracing.endpoint, serviceName: config.tracing.serviceName, headers: config.tracing.headers });
       const services = createServices({ store, config, tracing });
-      const caller = services.gate.callerFor(secret.trim());
+      const credential = { secret: secret.trim() };
+      // Checked once here to fail fast with a reason; from then on every message is admitted afresh.
+      const caller = services.gate.callerFor(credential.secret);
       if (typeof caller === "string") throw new CommandFailure(`INVOKE_API_KEY is refused: the key is ${caller === "unknown" ? "unknown or revoked" : caller}`);
       const refusal = authorizeMcpAccess(caller);
       if (refusal) throw new CommandFailure(`INVOKE_API_KEY is refused: ${refusal.message}`);
@@ -31,7 +34,15 @@ export const mcpCommand: Command = {
       const stopBackground = await startBackground(services);
       try {
         const logger = createRequestLogger({ level: config.logLevel, format: config.logFormat, sink: process.stderr });
-        await serveStdio({ dispatcher, caller, gate: services.gate, input: Bun.stdin.stream(), write: (line) => process.stdout.write(`${line}\n`), logger });
+        await serveStdio({
+          dispatcher,
+          credential,
+          gate: services.gate,
+          input: Bun.stdin.stream(),
+          write: (line) => process.stdout.write(`${line}\n`),
+          logger,
+          onKeyRefused: (message) => process.stderr.write(`invoke mcp: INVOKE_API_KEY is no longer admitted: ${message}\n`),
+        });
       } finally {
         await stopBackground();
         await tracing.shutdown();

@@ -9,6 +9,9 @@ import { createTracing } from "../observability/tracing.ts";
 import { TenantScope } from "../storage/tenant-scope.ts";
 import { openStore } from "../storage/db.ts";
 import { VERSION } from "../version.ts";
+import { lookup } from "node:dns/promises";
+import { isIP } from "node:net";
+import { StartupError } from "../errors.ts";
 import type { Command } from "./command.ts";
 import { configFlag, dbFlag, demoFlag, loadConfig } from "./shared.ts";
 
@@ -55,7 +58,16 @@ export const serveCommand: Command = {
     }
     const stopBackground = await startBackground(services);
     const app = createApp({ services });
-    app.listen({ hostname: config.host, port: config.port });
+    try {
+      // Bun shares a port between processes (SO_REUSEPORT) unless told not to: a second server would silently take half the connections.
+      // Bodies are buffered only up to twice the limit: declared lengths in between still get the JSON 413.
+      app.listen({ hostname: config.host, port: config.port, reusePort: false, maxRequestBodySize: config.maxBodyBytes * 2 });
+    } catch (error) {
+      await stopBackground();
+      await tracing.shutdown();
+      store.close();
+      throw new StartupError(await bindFailure(config.host, config.port, error));
+    }
     const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${app.server!.port}`;
     console.log(`Invoke ${VERSION} listening on ${url} (MCP endpoint ${url}/v1/mcp, database ${config.db})`);
     await stopped;
@@ -66,3 +78,23 @@ export const serveCommand: Command = {
     return 0;
   },
 };
+
+/** One line saying why the server could not bind `host:port` (Bun reports an unknown host as a busy port). */
+async function bindFailure(host: string, port: number, error: unknown): Promise<string> {
+  const where = `${host.includes(":") ? `[${host}]` : host}:${port}`;
+  if (isIP(host) === 0) {
+    const resolved = await lookup(host).then(() => true, () => false);
+    if (!resolved) return `cannot listen on ${where}: the host name ${host} does not resolve to an address`;
+  }
+  switch ((error as { code?: string }).code) {
+    case "EADDRINUSE":
+      return `cannot listen on ${where}: the port is already in use (by another Invoke or another program); choose another with --port`;
+    case "EADDRNOTAVAIL":
+      return `cannot listen on ${where}: ${host} is not an address of this machine`;
+    case "EACCES":
+    case "EPERM":
+      return `cannot listen on ${where}: permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)`;
+    default:
+      return `cannot listen on ${where}: ${String((error as Error).message ?? error).split("\n")[0]}`;
+  }
+}

@@ -1,6 +1,8 @@
 /** What several commands share: flags, configuration loading and running on the local store. */
 import { DEFAULT_CONFIG, LOG_LEVELS, readConfigFile, resolveConfig, type LogLevel, type ServerConfig } from "../config.ts";
 import { otlpTracesEndpointFromEnv } from "../observability/tracing.ts";
+import { keyFilePath } from "../governance/key-file.ts";
+import { recordAdminChange } from "../records/admin-change.ts";
 import { InvokeError } from "../errors.ts";
 import { isInitialised } from "../governance/bootstrap.ts";
 import { tenantIdByName } from "../governance/directory.ts";
@@ -34,6 +36,11 @@ export async function loadConfig(values: Record<string, string | boolean | undef
     if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new UsageError(`INVOKE_LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}`);
     config.logLevel = level as LogLevel;
   }
+  if (env.INVOKE_PUBLIC_URL) {
+    if (!/^https?:\/\/[^/]/.test(env.INVOKE_PUBLIC_URL)) throw new UsageError("INVOKE_PUBLIC_URL must be an http(s) URL, e.g. https://invoke.example.com");
+    config.publicUrl = env.INVOKE_PUBLIC_URL;
+  }
+  config.keyFile = keyFilePath({ keyFile: config.keyFile, configPath: values.config as string | undefined, db: config.db }, env);
   // INVOKE_OTLP_ENDPOINT, then the config file, then the standard OpenTelemetry variables.
   const endpoint = env.INVOKE_OTLP_ENDPOINT || config.tracing.endpoint || otlpTracesEndpointFromEnv(env);
   if (endpoint) config.tracing = { ...config.tracing, endpoint };
@@ -82,7 +89,10 @@ export function withServices<T>(
   return withStore(
     values,
     async (store, path) => {
-      const services = createServices({ store, config: { ...DEFAULT_CONFIG, db: path } });
+      // The same key file the server uses: the config file's key_file, INVOKE_KEY_FILE, beside the config, or beside the database.
+      const file = typeof values.config === "string" ? await readConfigFile(values.config) : {};
+      const keyFile = keyFilePath({ keyFile: file.key_file, db: path, configPath: values.config as string | undefined }, process.env);
+      const services = createServices({ store, config: { ...DEFAULT_CONFIG, db: path, keyFile } });
       try {
         return await work(services, tenantScope(store, values));
       } finally {
@@ -92,6 +102,29 @@ export function withServices<T>(
     },
     describe,
   );
+}
+
+/**
+ * Runs an admin change made on the CLI and records it as REST records the same change (`route`,
+ * params, body, outcome), with the CLI as the client: refused changes are recorded too.
+ */
+export async function recordedChange<T>(
+  services: Services,
+  scope: TenantScope,
+  change: { client: string; route: string; params: Record<string, unknown>; body: unknown },
+  work: () => T | Promise<T>,
+): Promise<T> {
+  const started = performance.now();
+  const record = (error: string | null) =>
+    recordAdminChange(services.records, { tenantId: scope.tenantId, keyId: "cli", clientName: change.client, route: change.route, params: change.params, body: change.body, ok: error === null, error, latencyMs: performance.now() - started });
+  try {
+    const result = await work();
+    await record(null);
+    return result;
+  } catch (error) {
+    await record((error as Error).message);
+    throw error;
+  }
 }
 
 /** Prints `data` as JSON with `--json`, otherwise the human text; returns exit code 0. */

@@ -55,10 +55,15 @@ export class HostAccess {
   private readonly storeFile: string;
   private readonly networks?: BlockList;
 
+  private readonly secrets: string[];
+
   constructor(
     storePath: string,
     private readonly tenant: TenantConnectors = {},
+    /** Other files no connector may use (the key file). */
+    secretFiles: string[] = [],
   ) {
+    this.secrets = secretFiles.map(realOrResolved);
     this.storeFile = realOrResolved(storePath);
     this.storeFolder = dirname(this.storeFile);
     if (tenant.networks?.length) {
@@ -98,6 +103,7 @@ export class HostAccess {
     if (real === this.storeFile || (real.startsWith(this.storeFile) && /^-(wal|shm|journal)$/.test(real.slice(this.storeFile.length)))) {
       throw new HostAccessDenied(`${path} is Invoke's own store: no connector may use it`);
     }
+    if (this.secrets.includes(real)) throw new HostAccessDenied(`${path} is Invoke's key file: no connector may use it`);
     if (!tenant) return real;
     if (isInside(real, this.storeFolder)) throw new HostAccessDenied(`${path} is in Invoke's data folder, which connectors added by tenants may not use`);
     if (!(this.tenant.paths ?? []).some((glob) => new Bun.Glob(glob).match(real))) {

@@ -10,6 +10,7 @@
  */
 import { and, eq } from "drizzle-orm";
 import { Value } from "@sinclair/typebox/value";
+import { randomBytes } from "node:crypto";
 import { BadRequest, Conflict, InvokeError, NotFound } from "../errors.ts";
 import { toolNameMatcher } from "../governance/authorize.ts";
 import type { Store } from "../storage/db.ts";
@@ -19,9 +20,12 @@ import { headerParams, InvalidHeaderAnnotation } from "../protocol/param-headers
 import type { ProductionTool } from "../tools/catalog.ts";
 import type { ActionTarget } from "../policy/analyzers/index.ts";
 import { canonicalJson, digestOf } from "../records/canonical.ts";
-import type { Connector, ConnectorHealth, UpstreamTool } from "./connector.ts";
+import { KnownSecrets } from "../records/known-secrets.ts";
+import { redactText } from "../records/redact.ts";
+import { ConnectorError, type Connector, type ConnectorHealth, type UpstreamTool } from "./connector.ts";
 import { HostAccess, type ConnectorOrigin } from "./host-access.ts";
 import { ConnectorSpec, DEFAULT_TIMEOUT_MS, type ConfigConnector, type NewConnector } from "./model.ts";
+import { ConnectorSecrets, type SecretPlace, secretValues } from "./secrets.ts";
 
 /** Builds a connector instance from its configuration. */
 export type ConnectorFactory = (name: string, spec: ConnectorSpec) => Connector;
@@ -63,6 +67,8 @@ interface Running {
   spec: ConnectorSpec;
   /** The stored configuration it runs, to notice a change made by another process. */
   config: string;
+  /** That configuration in clear, canonical: a re-sealed (rotated) configuration with the same content is no change. */
+  clear: string;
   origin: ConnectorOrigin;
   connector: Connector;
   /** What the upstream declared at the last refresh. */
@@ -91,13 +97,16 @@ function targetOfSpec(spec: ConnectorSpec): ActionTarget {
 /** The stored text of a definition. */
 const definitionText = (tool: UpstreamTool) => canonicalJson(tool) ?? "null";
 
-/** Stores a connector for the next start unless one of that name exists (the demo's, `invoke init --demo`); true when stored. */
-export function registerConnector(scope: TenantScope, input: NewConnector, origin: ConnectorOrigin, now = Date.now()): boolean {
+/**
+ * Stores a connector for the next start unless one of that name exists (the demo's, `invoke init --demo`);
+ * true when stored. `config` is the stored text, its secrets sealed (the demo's SQLite connector has none).
+ */
+export function registerConnector(scope: TenantScope, input: NewConnector, origin: ConnectorOrigin, now = Date.now(), config?: string): boolean {
   const { name, ...spec } = input;
   return (
     scope.store.db
       .insert(connectors)
-      .values({ tenantId: scope.tenantId, name, config: JSON.stringify(spec), origin, createdAt: now, updatedAt: now })
+      .values({ tenantId: scope.tenantId, name, config: config ?? JSON.stringify(spec), origin, createdAt: now, updatedAt: now })
       .onConflictDoNothing()
       .returning({ name: connectors.name })
       .all().length === 1
@@ -115,9 +124,18 @@ export class ConnectorService {
     private readonly store: Store,
     private readonly factory: ConnectorFactory,
     private readonly now: () => number = Date.now,
-    private readonly log: (line: string) => void = () => {},
+    private readonly logLine: (line: string) => void = () => {},
     private readonly hostAccess: HostAccess = new HostAccess(store.path),
+    /** Seals stored secrets; by default with a key of this process only (services pass the key file's). */
+    private readonly secrets: ConnectorSecrets = new ConnectorSecrets([{ id: "sk_ephemeral", key: randomBytes(32) }]),
+    /** Every tenant's connector secrets, for the redaction of records, errors and logs. */
+    readonly known: KnownSecrets = new KnownSecrets(),
   ) {}
+
+  /** Logs a line with every known connector secret (and anything secret-shaped) redacted. */
+  private log(line: string): void {
+    this.logLine(redactText(line, this.known.all()));
+  }
 
   // ---- the production tools (hot path: in-memory only) ----
 
@@ -152,7 +170,7 @@ export class ConnectorService {
   /** Every running connector's health, all tenants (for metrics and readiness). */
   healthAll(): { tenantId: string; name: string; healthy: boolean; detail?: string; warnings?: string[] }[] {
     return [...this.running.values()].map((running) => {
-      const { healthy, detail, warnings } = running.connector.health();
+      const { healthy, detail, warnings } = this.healthOf(running);
       return { tenantId: running.tenantId, name: running.name, healthy, detail, ...(warnings?.length && { warnings }) };
     });
   }
@@ -179,7 +197,10 @@ export class ConnectorService {
       }
       for (const [tenantId, list] of byTenant) {
         for (const { name, tenant: _tenant, ...spec } of list) {
-          const config = JSON.stringify(spec);
+          const stored = this.store.db.select().from(connectors).where(and(eq(connectors.tenantId, tenantId), eq(connectors.name, name))).get();
+          // Unchanged: left as stored, so a fresh nonce does not make every replica restart it.
+          if (stored?.origin === "config" && this.clearConfigOrNone(stored.config, { tenantId, name }) === canonicalJson(spec)) continue;
+          const config = this.secrets.seal(spec as ConnectorSpec, { tenantId, name });
           this.store.db
             .insert(connectors)
             .values({ tenantId, name, config, origin: "config", createdAt: now, updatedAt: now })
@@ -207,7 +228,7 @@ export class ConnectorService {
     const stopping: Promise<void>[] = [];
     for (const [key, running] of this.running) {
       const row = wanted.get(key);
-      if ((tenantId === undefined || running.tenantId === tenantId) && (row === undefined || row.config !== running.config)) {
+      if ((tenantId === undefined || running.tenantId === tenantId) && (row === undefined || !this.runs(running, row.config))) {
         this.running.delete(key);
         stopping.push(running.connector.close());
       }
@@ -230,18 +251,53 @@ export class ConnectorService {
     await Promise.allSettled(all.map((running) => running.connector.close()));
   }
 
+  /**
+   * Whether `running` runs the stored `config`: the same text, or the same content sealed again (a
+   * rotation), which it then adopts. A configuration it cannot open keeps the running one (logged).
+   */
+  private runs(running: Running, config: string): boolean {
+    if (config === running.config) return true;
+    let clear: string | undefined;
+    try {
+      clear = this.clearConfig(config, running);
+    } catch (error) {
+      this.log(`connector ${running.name}: keeps its running configuration: ${(error as Error).message}`);
+      return true;
+    }
+    if (clear !== running.clear) return false;
+    running.config = config;
+    return true;
+  }
+
+  /** Stored text as canonical clear JSON (throws UnreadableSecret when a secret cannot be opened). */
+  private clearConfig(config: string, place: SecretPlace): string | undefined {
+    return canonicalJson(this.secrets.open(config, place));
+  }
+
+  /** As clearConfig; undefined for a configuration that cannot be opened (the config file's version replaces it). */
+  private clearConfigOrNone(config: string, place: SecretPlace): string | undefined {
+    try {
+      return this.clearConfig(config, place);
+    } catch {
+      return undefined;
+    }
+  }
+
   private async launch(tenantId: string, name: string, config: string, origin: ConnectorOrigin): Promise<Running> {
-    const stored = JSON.parse(config) as ConnectorSpec;
+    let stored = JSON.parse(config) as ConnectorSpec;
     let spec = stored;
     let refusal: string | undefined;
     try {
+      stored = this.secrets.open(config, { tenantId, name });
+      this.known.add(tenantId, secretValues(stored));
       // Checked at every start: a connector the operator no longer allows does not run.
       spec = await this.hostAccess.check(stored, origin);
     } catch (error) {
-      refusal = (error as Error).message;
+      refusal = redactText((error as Error).message, this.known.of(tenantId));
     }
     const connector = refusal === undefined ? this.factory(name, spec) : refusedConnector(name, refusal);
-    const running: Running = { tenantId, name, spec, config, origin, connector, declared: [], tools: new Map() };
+    const clear = canonicalJson(stored) ?? "null";
+    const running: Running = { tenantId, name, spec, config, clear, origin, connector, declared: [], tools: new Map() };
     this.running.set(runningKey(tenantId, name), running);
     if (refusal !== undefined) {
       this.log(`connector ${name} not started: ${refusal}`);
@@ -353,7 +409,26 @@ export class ConnectorService {
       get healthy() {
         return connector.health().healthy;
       },
-      call: (args) => connector.callTool(tool.name, args, { timeoutMs }),
+      call: async (args) => {
+        try {
+          return await connector.callTool(tool.name, args, { timeoutMs });
+        } catch (error) {
+          // The message reaches the agent and the record: it must not carry the connector's own credentials.
+          if (error instanceof ConnectorError) throw new ConnectorError(redactText(error.message, this.known.of(running.tenantId)));
+          throw error;
+        }
+      },
+    };
+  }
+
+  /** A connector's health with its secrets redacted from the detail and warnings (a driver's message may quote its URL). */
+  private healthOf(running: Running): ConnectorHealth {
+    const health = running.connector.health();
+    const known = this.known.of(running.tenantId);
+    return {
+      ...health,
+      ...(health.detail !== undefined && { detail: redactText(health.detail, known) }),
+      ...(health.warnings !== undefined && { warnings: health.warnings.map((warning) => redactText(warning, known)) }),
     };
   }
 
@@ -389,7 +464,7 @@ export class ConnectorService {
         ...(pin?.pendingHash && { pending_hash: pin.pendingHash }),
       };
     });
-    return { name, type: running.spec.type, origin: running.origin, health: running.connector.health(), tools };
+    return { name, type: running.spec.type, origin: running.origin, health: this.healthOf(running), tools };
   }
 
   /**
@@ -400,13 +475,33 @@ export class ConnectorService {
   async add(scope: TenantScope, input: NewConnector, origin: Exclude<ConnectorOrigin, "config">): Promise<ConnectorView> {
     const { name, ...spec } = input;
     if (!Value.Check(ConnectorSpec, spec)) throw new BadRequest("invalid connector configuration", undefined, "invalid_connector");
+    // Known before anything else can fail: the record of this change, refused or not, must not show them.
+    this.known.add(scope.tenantId, secretValues(spec));
     if (spec.type === "database" && (spec.dialect === "sqlite" ? !spec.path : !spec.url)) {
       throw new BadRequest(`a ${spec.dialect} database connector needs ${spec.dialect === "sqlite" ? "path" : "url"}`, undefined, "invalid_connector");
     }
     await this.hostAccess.check(spec, origin);
-    if (!registerConnector(scope, input, origin, this.now())) throw new Conflict(`a connector named "${name}" exists`, "connector_exists");
-    await this.launch(scope.tenantId, name, JSON.stringify(spec), origin);
+    const config = this.secrets.seal(spec, { tenantId: scope.tenantId, name });
+    if (!registerConnector(scope, input, origin, this.now(), config)) throw new Conflict(`a connector named "${name}" exists`, "connector_exists");
+    await this.launch(scope.tenantId, name, config, origin);
     return this.view(scope, name);
+  }
+
+  /**
+   * Seals every stored connector secret, all tenants, with the key file's current key, in one
+   * transaction (the second step of a key rotation; clear values of older databases are sealed too).
+   * Returns how many connectors were re-sealed. Throws, changing nothing, when a secret cannot be opened.
+   */
+  resealAll(): number {
+    return this.store.sqlite.transaction(() => {
+      const rows = this.store.db.select().from(connectors).all();
+      for (const row of rows) {
+        const place = { tenantId: row.tenantId, name: row.name };
+        const config = this.secrets.seal(this.secrets.open(row.config, place), place);
+        this.store.db.update(connectors).set({ config }).where(and(eq(connectors.tenantId, row.tenantId), eq(connectors.name, row.name))).run();
+      }
+      return rows.length;
+    })();
   }
 
   /** Stops and removes a connector with its pins. Connectors from the config file are changed there. */

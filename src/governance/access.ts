@@ -1,7 +1,7 @@
 /**
- * The access gate every authenticated surface (MCP over HTTP, admin REST) passes first: credential,
- * then rate limit. Returns the caller or a refusal with its HTTP status; surfaces only choose the body.
- * The `x-user-id` header and cookies never authenticate anyone.
+ * The access gate every authenticated surface (MCP over HTTP and stdio, admin REST) passes first, on
+ * every request: credential, then rate limit. Returns the caller or a refusal with its HTTP status;
+ * surfaces only choose the body. The `x-user-id` header and cookies never authenticate anyone.
  */
 import { eq, sql } from "drizzle-orm";
 import type { Store } from "../storage/db.ts";
@@ -19,6 +19,23 @@ export interface AccessRefusal {
   reason: string;
   message: string;
   headers: Record<string, string>;
+}
+
+/** A credential as presented, whatever carried it: HTTP headers, or the stdio server's environment. */
+export interface PresentedCredential {
+  /** The API key secret, or null when none was sent. */
+  secret: string | null;
+  /** Whether a session cookie came instead of a key. */
+  cookie?: boolean;
+}
+
+/**
+ * The rate-limit tokens of one admitted request's messages. Admission took the first; each further
+ * message (of a JSON-RPC batch) takes its own, so a request of n messages costs n tokens.
+ */
+export interface MessageTokens {
+  /** Takes the token of the next message, or refuses that message alone. */
+  take(): AccessRefusal | undefined;
 }
 
 /** Settings of the gate. */
@@ -44,13 +61,13 @@ const CHALLENGE = { "WWW-Authenticate": 'ApiKey header="X-API-Key"' };
 /** How often a key's `last_used_at` is written at most: once a minute keeps writes off the hot path. */
 const LAST_USED_RESOLUTION_MS = 60_000;
 
-/** The presented secret: `X-API-Key`, else `Authorization: Bearer`. */
-function presentedKey(headers: Headers): string | null {
+/** The credential an HTTP request presents: `X-API-Key`, else `Authorization: Bearer`. */
+function presentedCredential(headers: Headers): PresentedCredential {
   const key = headers.get("x-api-key");
-  if (key !== null) return key.trim();
+  if (key !== null) return { secret: key.trim() };
   const authorization = headers.get("authorization");
-  if (authorization !== null && /^bearer\s+/i.test(authorization)) return authorization.replace(/^bearer\s+/i, "").trim();
-  return null;
+  if (authorization !== null && /^bearer\s+/i.test(authorization)) return { secret: authorization.replace(/^bearer\s+/i, "").trim() };
+  return { secret: null, cookie: headers.has("cookie") };
 }
 
 /** Rate-limit headers (IETF RateLimit header fields draft) plus Retry-After. */
@@ -97,14 +114,18 @@ export class AccessGate {
     return this.limiter.peek(`key:${caller.keyId}`, this.rateLimitFor(caller));
   }
 
-  /** Resolves a secret to its caller without rate limiting (the stdio server, which has one caller for its life). */
+  /** Resolves a secret to its caller without rate limiting (the stdio server's check at start, before it serves). */
   callerFor(secret: string): Caller | KeyRefusal {
     return this.authenticate(secret, this.now());
   }
 
-  /** Resolves the request's caller, or refuses it. `clientAddress` (asked only when needed) keys the limiter for requests without a valid key. */
-  admit(headers: Headers, clientAddress: () => string): Caller | AccessRefusal {
-    const secret = presentedKey(headers);
+  /**
+   * Resolves the request's caller from the key's current row (revocation, expiry, the user's role), or
+   * refuses it, and takes the request's token. `clientAddress` (asked only when needed) keys the limiter
+   * for requests without a valid key.
+   */
+  admit(from: Headers | PresentedCredential, clientAddress: () => string): Caller | AccessRefusal {
+    const { secret, cookie } = from instanceof Headers ? presentedCredential(from) : from;
     const outcome = secret === null ? "missing" : this.authenticate(secret, this.now());
     if (typeof outcome === "string") {
       const limited = this.limit(`addr:${clientAddress()}`, this.limiter.defaultLimit);
@@ -113,7 +134,7 @@ export class AccessGate {
         return limited;
       }
       if (outcome === "missing") {
-        return headers.has("cookie")
+        return cookie
           ? // Seed 003: this surface is for agents holding server credentials; a browser session must not inherit it.
             refusal(403, "session_cookie_rejected", "Session cookies are not accepted here; send an API key in the X-API-Key header.")
           : refusal(401, "missing_key", "Missing API key: send it in the X-API-Key header.", CHALLENGE);
@@ -126,11 +147,17 @@ export class AccessGate {
     return outcome;
   }
 
-  /** Takes one request from an authenticated caller's budget (also used per message on stdio). */
+  /** Takes one request from an authenticated caller's budget. */
   limitCaller(caller: Caller): AccessRefusal | undefined {
     const limited = this.limit(`key:${caller.keyId}`, this.rateLimitFor(caller));
     if (limited) this.onRateLimited(caller);
     return limited;
+  }
+
+  /** The tokens of the messages of a request `admit` let in (its first token already taken). */
+  messageTokens(caller: Caller): MessageTokens {
+    let prepaid = 1;
+    return { take: () => (prepaid-- > 0 ? undefined : this.limitCaller(caller)) };
   }
 
   /** Takes a token; a limiter that fails refuses (fail-closed), never admits unlimited. */

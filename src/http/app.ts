@@ -4,6 +4,7 @@
  */
 import { Elysia } from "elysia";
 import { PROFILES } from "../governance/profiles.ts";
+import { InvokeError } from "../errors.ts";
 import { logError } from "../log.ts";
 import { McpDispatcher } from "../protocol/dispatcher.ts";
 import { isModernVersion, SUPPORTED_VERSIONS } from "../protocol/versions.ts";
@@ -19,6 +20,7 @@ import { userRoutes } from "./users.ts";
 import { originPolicy } from "../governance/origins.ts";
 import { recordMutation, type MutationOutcome } from "./mutations.ts";
 import { json, restError, restErrorFrom, validationError } from "./respond.ts";
+import { groupRoutes } from "./groups.ts";
 import { restCaller } from "./rest-access.ts";
 import { createRequestLogger, type RequestLogger } from "../observability/logger.ts";
 import { requestInfoFor, requestInfos } from "../observability/requests.ts";
@@ -32,6 +34,15 @@ function pathOf(url: string): string {
   if (start < 0) return "/";
   const query = url.indexOf("?", start);
   return query < 0 ? url.slice(start) : url.slice(start, query);
+}
+
+/**
+ * The refusal inside Elysia's parse error, if any: a REST route's parse hook admits the caller and
+ * bounds the body first, and Elysia wraps whatever it throws (401, 403, 429, 413, json_too_deep).
+ */
+function parseRefusal(error: unknown): InvokeError | undefined {
+  const cause = (error as Error).cause;
+  return cause instanceof InvokeError ? cause : undefined;
 }
 
 /** What the app is built from. */
@@ -60,22 +71,23 @@ export function createApp({ services, pageSize, logger = createRequestLogger({ l
   // In-process requests (app.handle) have no socket; they share one limiter bucket per address.
   const clientAddress = (request: Request) => app.server?.requestIP(request)?.address ?? "in-process";
 
-  const discovery = (request: Request) => {
+  const discovery = (request: Request, path: string) => {
     // A modern client never GETs (MCP 2026-07-28 has no GET stream); an SSE-only GET asks for a stream we do not offer.
     if (isModernVersion(request.headers.get("mcp-protocol-version")) || wantsOnlyEventStream(request.headers.get("accept"))) {
       return restError(405, "method_not_allowed", "This endpoint offers no SSE stream; send JSON-RPC requests with POST.", { Allow: "POST" });
     }
-    const base = new URL(request.url);
+    // Named from the operator's public URL, else relative: never from the request's Host, which a client chooses.
+    const base = config.publicUrl?.replace(/\/+$/, "") ?? "";
     return json({
       name: PRODUCT_NAME,
       title: PRODUCT_TITLE,
       version: VERSION,
       protocol_versions: SUPPORTED_VERSIONS,
-      endpoint: new URL(base.pathname, base.origin).href,
+      endpoint: `${base}${path}`,
       transport: "streamable-http",
       streaming: false,
       auth: { header: "X-API-Key", key_format: "inv_live_…" },
-      key_profiles_url: new URL("/v1/mcp/key-profiles", base.origin).href,
+      key_profiles_url: `${base}/v1/mcp/key-profiles`,
     });
   };
 
@@ -88,7 +100,10 @@ export function createApp({ services, pageSize, logger = createRequestLogger({ l
       return restError(404, "not_found", `No route for ${request.method} ${path}.`);
     }
     if (code === "VALIDATION") return validationError(error as never);
-    if (code === "PARSE") return restError(400, "invalid_json", "The request body is not valid JSON.");
+    if (code === "PARSE") {
+      const refusal = parseRefusal(error);
+      return refusal ? restErrorFrom(refusal, logError) : restError(400, "invalid_json", "The request body is not valid JSON.");
+    }
     return restErrorFrom(error, logError);
   };
 
@@ -124,7 +139,7 @@ export function createApp({ services, pageSize, logger = createRequestLogger({ l
     })
     .onError(async ({ code, error, request, route, params, body, set }) => {
       const response = errorResponse(code, error, request);
-      await finish(request, route, set, response, response.status, { params, body, error: (error as Error).message });
+      await finish(request, route, set, response, response.status, { params, body, error: ((code === "PARSE" && parseRefusal(error)) || (error as Error)).message });
       return response;
     })
     .onAfterHandle(async ({ request, route, params, body, response, set }) => {
@@ -158,10 +173,11 @@ export function createApp({ services, pageSize, logger = createRequestLogger({ l
       })),
     }));
   for (const path of MCP_PATHS) {
-    app.get(path, ({ request }) => discovery(request)).post(path, ({ request }) => handleMcp(request, () => clientAddress(request)), { parse: "none" });
+    app.get(path, ({ request }) => discovery(request, path)).post(path, ({ request }) => handleMcp(request, () => clientAddress(request)), { parse: "none" });
   }
   app.use(userRoutes(services, clientAddress)).use(policyRoutes(services, clientAddress)).use(brainRoutes(services, clientAddress)).use(approvalRoutes(services, clientAddress)).use(connectorRoutes(services, clientAddress));
   app.use(executionRoutes(services, clientAddress));
+  app.use(groupRoutes(services, clientAddress));
   return app;
 }
 

@@ -8,7 +8,8 @@ import { Elysia } from "elysia";
 import { NewConnector } from "../connectors/model.ts";
 import type { Services } from "../services.ts";
 import { json } from "./respond.ts";
-import { restCaller, type AddressOf } from "./rest-access.ts";
+import { validBody } from "./request-body.ts";
+import { restAccess, type AddressOf } from "./rest-access.ts";
 
 const EnableBody = Type.Object(
   { tools: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: "Globs over the connector's tool names (without the connector prefix)." }) },
@@ -17,17 +18,15 @@ const EnableBody = Type.Object(
 
 /** The connector routes. */
 export function connectorRoutes(services: Services, addressOf: AddressOf) {
-  const reader = (request: Request) => restCaller(services, request, () => addressOf(request), "tools:read");
-  const admin = (request: Request) => restCaller(services, request, () => addressOf(request), "admin");
+  const reader = { access: "tools:read" } as const;
+  const admin = { access: "admin" } as const;
   const connectors = services.connectors;
 
   return new Elysia({ name: "connector-routes" })
-    .get("/v1/connectors", ({ request }) => ({ connectors: connectors.listConnectors(reader(request).scope) }))
-    .get("/v1/connectors/:name", ({ request, params }) => connectors.view(reader(request).scope, params.name))
-    .post("/v1/connectors", async ({ request, body }) => json(await connectors.add(admin(request).scope, body, "api"), 201), { body: NewConnector })
-    .delete("/v1/connectors/:name", ({ request, params }) => connectors.remove(admin(request).scope, params.name))
-    .post("/v1/connectors/:name/tools/enable", ({ request, params, body }) => {
-      const { caller, scope } = admin(request);
-      return connectors.enableTools(scope, params.name, body.tools, caller.email);
-    }, { body: EnableBody });
+    .use(restAccess(services, addressOf))
+    .get("/v1/connectors", ({ scope }) => ({ connectors: connectors.listConnectors(scope) }), reader)
+    .get("/v1/connectors/:name", ({ scope, params }) => connectors.view(scope, params.name), reader)
+    .post("/v1/connectors", async ({ scope, body }) => json(await connectors.add(scope, validBody(NewConnector, body), "api"), 201), admin)
+    .delete("/v1/connectors/:name", ({ scope, params }) => connectors.remove(scope, params.name), admin)
+    .post("/v1/connectors/:name/tools/enable", ({ caller, scope, params, body }) => connectors.enableTools(scope, params.name, validBody(EnableBody, body).tools, caller.email), admin);
 }

@@ -1,36 +1,43 @@
 /**
  * REST for the execution ledger (scope traces:read): list with filters and a cursor, fetch one record,
- * verify the tenant's chain, and export it as JSON Lines. The same ledger as `invoke executions` and the
- * MCP tools; a key only ever sees its own tenant's records.
+ * verify the tenant's chain against its signed checkpoint, and export it as JSON Lines. The same ledger
+ * as `invoke executions` and the MCP tools; a key only ever sees its own tenant's records.
  */
+import { createPublicKey } from "node:crypto";
 import { Elysia } from "elysia";
 import { NotFound } from "../errors.ts";
 import { parseRecordFilters } from "../records/model.ts";
+import { auditTenantOnly } from "../records/audit.ts";
+import { checkpointFilePath } from "../records/checkpoints.ts";
 import type { Services } from "../services.ts";
-import { restCaller, type AddressOf } from "./rest-access.ts";
+import { restAccess, type AddressOf } from "./rest-access.ts";
 
 /** Lines are sent in chunks of about this many bytes. */
 const EXPORT_CHUNK_BYTES = 64 * 1024;
 
 /** The execution-record routes. */
 export function executionRoutes(services: Services, addressOf: AddressOf) {
-  const reader = (request: Request) => restCaller(services, request, () => addressOf(request), "traces:read").scope;
+  const reader = { access: "traces:read" } as const;
   const ledger = services.records;
+  const publicKey = createPublicKey(services.keys.publicKeyPem);
+  const checkpointPath = checkpointFilePath(services.config.checkpoints, services.store.path);
+  const verifyTenant = (tenantId: string) => auditTenantOnly({ store: services.store, records: ledger, checkpointPath, publicKey }, tenantId);
 
   return new Elysia({ name: "execution-routes" })
-    .get("/v1/executions", ({ request, query }) => ledger.list(reader(request).tenantId, parseRecordFilters(textParams(query))))
-    .get("/v1/executions/verify", ({ request }) => ledger.verify(reader(request).tenantId))
-    .get("/v1/executions/export", ({ request, query }) => {
-      const { tenantId } = reader(request);
+    .use(restAccess(services, addressOf))
+    .get("/v1/executions", ({ caller, query }) => ledger.list(caller.tenantId, parseRecordFilters(textParams(query))), reader)
+    // The caller's tenant only, held to its newest signed checkpoint; other tenants are never named.
+    .get("/v1/executions/verify", ({ caller }) => verifyTenant(caller.tenantId), reader)
+    .get("/v1/executions/export", ({ caller, query }) => {
       const { limit: _limit, cursor: _cursor, ...filters } = parseRecordFilters(textParams(query));
-      return new Response(ndjsonStream(ledger.exportLines(tenantId, filters)), { headers: { "content-type": "application/x-ndjson" } });
-    })
-    .get("/v1/executions/:id", ({ request, params }) => {
-      const record = ledger.get(reader(request).tenantId, params.id);
+      return new Response(ndjsonStream(ledger.exportLines(caller.tenantId, filters)), { headers: { "content-type": "application/x-ndjson" } });
+    }, reader)
+    .get("/v1/executions/:id", ({ caller, params }) => {
+      const record = ledger.get(caller.tenantId, params.id);
       // Another tenant's record is as absent as one that never existed.
       if (!record) throw new NotFound(`no execution record ${params.id}`, "execution_not_found");
       return record;
-    });
+    }, reader);
 }
 
 /** Query parameters given once as text; a repeated parameter keeps its first value. */

@@ -10,6 +10,9 @@ import type { Services } from "../services.ts";
 const MUTATING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 const NOT_MUTATIONS = new Set(["/v1/brain/query", "/v1/policies/check", "/v1/policies/simulate", "/v1/policies/backtest", "/v1/approvals/:id/approve", "/v1/approvals/:id/reject"]);
 
+/** The largest refused body a record keeps whole, as JSON characters; a larger one is recorded by its size. */
+const MAX_REFUSED_BODY_CHARS = 16 * 1024;
+
 /** The caller each REST request authenticated as, and when: set by `restCaller`. */
 export const authenticated = new WeakMap<Request, { caller: Caller; at: number }>();
 
@@ -42,11 +45,17 @@ export async function recordMutation(services: Services, request: Request, route
     clientName: request.headers.get("user-agent")?.slice(0, 200) ?? null,
     route: `${request.method} ${route}`,
     params: outcome.params,
-    body: outcome.body,
+    body: outcome.status >= 400 ? refusedBody(outcome.body) : outcome.body,
     ok: outcome.status < 400,
     error: outcome.error,
     latencyMs: performance.now() - at,
     result: outcome.result,
     requestId: outcome.requestId,
   });
+}
+
+/** A refused request's body as its record keeps it: whole when small, else its size (a refused megabyte is noise, not evidence). */
+function refusedBody(body: unknown): unknown {
+  const length = body === undefined ? 0 : (JSON.stringify(body)?.length ?? 0);
+  return length <= MAX_REFUSED_BODY_CHARS ? body : { omitted: `a refused body of ${length} JSON characters` };
 }

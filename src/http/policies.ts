@@ -9,8 +9,9 @@ import { BadRequest } from "../errors.ts";
 import { askPolicy, runBacktest } from "../policy/ask.ts";
 import type { Services } from "../services.ts";
 import { IntendedActionInput } from "../tools/policy-simulate.ts";
+import { validBody } from "./request-body.ts";
 import { json } from "./respond.ts";
-import { restCaller, type AddressOf } from "./rest-access.ts";
+import { restAccess, type AddressOf } from "./rest-access.ts";
 
 const SourceBody = Type.Object(
   {
@@ -21,59 +22,48 @@ const SourceBody = Type.Object(
   { additionalProperties: false },
 );
 const VersionParam = Type.Object({ version: Type.String({ pattern: "^\\d+$" }) });
+const RollbackBody = Type.Object({ to: Type.Optional(Type.Integer({ minimum: 0 })) }, { additionalProperties: false });
+const SimulateBody = Type.Object({ ...IntendedActionInput, policy_version: Type.Optional(Type.Integer({ minimum: 0 })) }, { additionalProperties: false });
+const BacktestBody = Type.Object(
+  {
+    source: Type.Optional(Type.String({ minLength: 1 })),
+    policy_version: Type.Optional(Type.Integer({ minimum: 0 })),
+    days: Type.Optional(Type.Integer({ minimum: 1, maximum: 365 })),
+  },
+  { additionalProperties: false },
+);
 
 /** The policy routes. */
 export function policyRoutes(services: Services, addressOf: AddressOf) {
-  const reader = (request: Request) => restCaller(services, request, () => addressOf(request), "policy:simulate");
-  const admin = (request: Request) => restCaller(services, request, () => addressOf(request), "admin");
   const policy = services.policy;
+  const reader = { access: "policy:simulate" } as const;
+  const admin = { access: "admin" } as const;
 
   return new Elysia({ name: "policy-routes" })
-    .get("/v1/policies", ({ request }) => ({ versions: policy.list(reader(request).scope) }))
-    .get("/v1/policies/active", ({ request }) => {
-      const { scope } = reader(request);
-      return policy.get(scope, policy.active(scope).version);
-    })
-    .get("/v1/policies/diff", ({ request, query }) => {
-      const { scope } = reader(request);
+    .use(restAccess(services, addressOf))
+    .get("/v1/policies", ({ scope }) => ({ versions: policy.list(scope) }), reader)
+    .get("/v1/policies/active", ({ scope }) => policy.get(scope, policy.active(scope).version), reader)
+    .get("/v1/policies/diff", ({ scope, query }) => {
       const from = Number(query.from);
       const to = Number(query.to ?? policy.active(scope).version);
       if (!Number.isInteger(from) || !Number.isInteger(to) || from < 0 || to < 0) throw new BadRequest("from and to must be version numbers", undefined, "invalid_version");
       return { from, to, diff: policy.diff(scope, from, to) };
-    })
-    .get("/v1/policies/:version", ({ request, params }) => policy.get(reader(request).scope, Number(params.version)), { params: VersionParam })
-    .post("/v1/policies/check", ({ request, body }) => {
-      reader(request);
-      return { valid: true, ...policy.check(body.source, "request body") };
-    }, { body: SourceBody })
-    .post("/v1/policies", ({ request, body }) => {
-      const { caller, scope } = admin(request);
-      const options = { comment: body.comment, by: caller.userId, file: "request body" };
-      return json(body.publish ? policy.publishSource(scope, body.source, options) : policy.createDraft(scope, body.source, options), 201);
-    }, { body: SourceBody })
-    .post("/v1/policies/:version/publish", ({ request, params }) => {
-      const { caller, scope } = admin(request);
-      return policy.publish(scope, Number(params.version), caller.userId);
-    }, { params: VersionParam })
-    .post("/v1/policies/rollback", ({ request, body }) => {
-      const { caller, scope } = admin(request);
-      return policy.rollback(scope, { to: body?.to, by: caller.userId });
-    }, { body: Type.Optional(Type.Object({ to: Type.Optional(Type.Integer({ minimum: 0 })) }, { additionalProperties: false })) })
-    .post("/v1/policies/simulate", ({ request, body }) => {
-      const { caller } = reader(request);
-      return askPolicy(services, caller, { agentId: body.agent_id, action: body.action, params: body.params }, body.policy_version);
-    }, { body: Type.Object({ ...IntendedActionInput, policy_version: Type.Optional(Type.Integer({ minimum: 0 })) }, { additionalProperties: false }) })
-    .post("/v1/policies/backtest", ({ request, body }) => {
-      const { scope } = reader(request);
-      return runBacktest(services, scope, { source: body.source, file: "request body", version: body.policy_version }, body.days ?? 7);
-    }, {
-      body: Type.Object(
-        {
-          source: Type.Optional(Type.String({ minLength: 1 })),
-          policy_version: Type.Optional(Type.Integer({ minimum: 0 })),
-          days: Type.Optional(Type.Integer({ minimum: 1, maximum: 365 })),
-        },
-        { additionalProperties: false },
-      ),
-    });
+    }, reader)
+    .get("/v1/policies/:version", ({ scope, params }) => policy.get(scope, Number(params.version)), { ...reader, params: VersionParam })
+    .post("/v1/policies/check", ({ body }) => ({ valid: true, ...policy.check(validBody(SourceBody, body).source, "request body") }), reader)
+    .post("/v1/policies", ({ caller, scope, body }) => {
+      const input = validBody(SourceBody, body);
+      const options = { comment: input.comment, by: caller.userId, file: "request body" };
+      return json(input.publish ? policy.publishSource(scope, input.source, options) : policy.createDraft(scope, input.source, options), 201);
+    }, admin)
+    .post("/v1/policies/:version/publish", ({ caller, scope, params }) => policy.publish(scope, Number(params.version), caller.userId), { ...admin, params: VersionParam })
+    .post("/v1/policies/rollback", ({ caller, scope, body }) => policy.rollback(scope, { to: body == null ? undefined : validBody(RollbackBody, body).to, by: caller.userId }), admin)
+    .post("/v1/policies/simulate", ({ caller, body }) => {
+      const input = validBody(SimulateBody, body);
+      return askPolicy(services, caller, { agentId: input.agent_id, action: input.action, params: input.params }, input.policy_version);
+    }, reader)
+    .post("/v1/policies/backtest", ({ scope, body }) => {
+      const input = validBody(BacktestBody, body);
+      return runBacktest(services, scope, { source: input.source, file: "request body", version: input.policy_version }, input.days ?? 7);
+    }, reader);
 }

@@ -5,18 +5,18 @@
 import { Elysia } from "elysia";
 import { createUser, issueKey, listKeys, listUsers, NewKeySchema, NewUserSchema, revokeKey } from "../governance/directory.ts";
 import type { Services } from "../services.ts";
+import { validBody } from "./request-body.ts";
 import { json } from "./respond.ts";
-import { restCaller, type AddressOf } from "./rest-access.ts";
+import { restAccess, type AddressOf } from "./rest-access.ts";
 
 /** The user and key routes. */
 export function userRoutes(services: Services, addressOf: AddressOf) {
+  const admin = { access: "admin" } as const;
   return new Elysia({ name: "user-routes" })
-    .derive(({ request }) => restCaller(services, request, () => addressOf(request), "admin"))
-    .get("/v1/beta/users", ({ scope }) => ({ users: listUsers(scope) }))
-    .post("/v1/beta/users", ({ scope, body }) => json(createUser(scope, body, services.now()), 201), { body: NewUserSchema })
-    .get("/v1/beta/users/:userId/keys", ({ scope, params }) => ({ keys: listKeys(scope, params.userId) }))
-    .post("/v1/beta/users/:userId/keys", ({ scope, caller, params, body }) => json(issueKey(scope, params.userId, body, caller.userId, services.now()), 201), {
-      body: NewKeySchema,
-    })
-    .delete("/v1/beta/users/:userId/keys/:keyId", ({ scope, params }) => revokeKey(scope, params.userId, params.keyId, services.now()));
+    .use(restAccess(services, addressOf))
+    .get("/v1/beta/users", ({ scope }) => ({ users: listUsers(scope) }), admin)
+    .post("/v1/beta/users", ({ scope, body }) => json(createUser(scope, validBody(NewUserSchema, body), services.now()), 201), admin)
+    .get("/v1/beta/users/:userId/keys", ({ scope, params }) => ({ keys: listKeys(scope, params.userId) }), admin)
+    .post("/v1/beta/users/:userId/keys", ({ scope, caller, params, body }) => json(issueKey(scope, params.userId, validBody(NewKeySchema, body), caller.userId, services.now()), 201), admin)
+    .delete("/v1/beta/users/:userId/keys/:keyId", ({ scope, params }) => revokeKey(scope, params.userId, params.keyId, services.now()), admin);
 }

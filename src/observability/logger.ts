@@ -1,10 +1,12 @@
 /**
  * The request log: one line per request, JSON Lines (or a short human line on a terminal), with the
- * request id, tenant, key id (never the secret), method, tool, decision, status and latency. Lines are
+ * request id, tenant, key id (never the secret), method, tool, decision, status and latency; anything
+ * secret-shaped in the path (a token in a query string) is redacted. Lines are
  * buffered and written once per turn of the event loop, so a busy server makes one write() per turn,
  * not one per request.
  */
 import type { LogLevel } from "../config.ts";
+import { redactText } from "../records/redact.ts";
 import type { RequestInfo } from "./requests.ts";
 
 export interface RequestLogger {
@@ -49,7 +51,7 @@ function jsonLine(level: LogLevel, info: RequestInfo, status: number, latencyMs:
     tenant_id: info.tenantId ?? null,
     key_id: info.keyId ?? null,
     method: info.method,
-    path: info.path,
+    path: redactText(info.path),
     rpc_method: info.rpcMethod ?? null,
     tool: info.tool ?? null,
     decision: info.decision ?? null,
@@ -61,5 +63,5 @@ function jsonLine(level: LogLevel, info: RequestInfo, status: number, latencyMs:
 
 function prettyLine(info: RequestInfo, status: number, latencyMs: number): string {
   const what = [info.rpcMethod, info.tool, info.decision, info.outcome].filter(Boolean).join(" ");
-  return `${new Date().toISOString().slice(11, 23)} ${status} ${info.method} ${info.path}${what ? ` ${what}` : ""} ${latencyMs.toFixed(1)}ms ${info.id}${info.keyId ? ` key ${info.keyId}` : ""}\n`;
+  return `${new Date().toISOString().slice(11, 23)} ${status} ${info.method} ${redactText(info.path)}${what ? ` ${what}` : ""} ${latencyMs.toFixed(1)}ms ${info.id}${info.keyId ? ` key ${info.keyId}` : ""}\n`;
 }

@@ -2,9 +2,11 @@
  * Tracing of the request path (HTTP request → authorisation → policy → connector call) as
  * OpenTelemetry spans exported over OTLP/HTTP. Without an endpoint the tracer is a shared no-op: spans
  * are `undefined`, nothing is allocated and the OpenTelemetry SDK is never loaded. An incoming W3C
- * `traceparent` (header or MCP `_meta`) is continued.
+ * `traceparent` (header or MCP `_meta`) is continued. Span errors and string attributes leave with
+ * anything secret-shaped redacted (a connector's error may quote a URL with its password).
  */
 import { StartupError } from "../errors.ts";
+import { redactText } from "../records/redact.ts";
 import { PRODUCT_NAME } from "../version.ts";
 import { parseTraceparent, type TraceParent } from "./traceparent.ts";
 
@@ -77,12 +79,51 @@ export async function createTracing(options: TracingOptions): Promise<Tracing> {
   const endpoint = parseEndpoint(options.endpoint);
   // A constant specifier, so `bun build --compile` embeds the module; it is evaluated on first use only.
   const { createOtlpTracing } = await import("./otlp.ts");
-  return createOtlpTracing({
-    endpoint,
-    serviceName: options.serviceName ?? PRODUCT_NAME,
-    headers: options.headers ?? {},
-    shutdownTimeoutMs: options.shutdownTimeoutMs ?? 5_000,
-  });
+  return redactingTracing(
+    createOtlpTracing({
+      endpoint,
+      serviceName: options.serviceName ?? PRODUCT_NAME,
+      headers: options.headers ?? {},
+      shutdownTimeoutMs: options.shutdownTimeoutMs ?? 5_000,
+    }),
+  );
+}
+
+/** `tracing` with every string attribute and error message redacted before it reaches the exporter. */
+export function redactingTracing(tracing: Tracing): Tracing {
+  return {
+    enabled: tracing.enabled,
+    startSpan(name, options) {
+      const parent = options?.parent instanceof RedactingSpan ? options.parent.inner : options?.parent;
+      const attributes = options?.attributes && Object.fromEntries(Object.entries(options.attributes).map(([key, value]) => [key, redactAttribute(value)]));
+      const span = tracing.startSpan(name, { ...options, parent, attributes });
+      return span && new RedactingSpan(span);
+    },
+    shutdown: () => tracing.shutdown(),
+  };
+}
+
+const redactAttribute = (value: AttributeValue): AttributeValue => (typeof value === "string" ? redactText(value) : value);
+
+/** A span whose attributes and error pass through redaction; `inner` is what the exporter knows as a parent. */
+class RedactingSpan implements SpanHandle {
+  constructor(readonly inner: SpanHandle) {}
+
+  setAttribute(key: string, value: AttributeValue): void {
+    this.inner.setAttribute(key, redactAttribute(value));
+  }
+
+  setError(message: string): void {
+    this.inner.setError(redactText(message));
+  }
+
+  end(): void {
+    this.inner.end();
+  }
+
+  traceparent(): string {
+    return this.inner.traceparent();
+  }
 }
 
 /**

@@ -23,11 +23,31 @@ export interface PolicyIssue {
   message: string;
 }
 
-/** A policy that cannot be used; `details.issues` lists every problem. */
+/** How many problems a refusal lists (the rest are counted), and how long each text in one may be. */
+const MAX_LISTED_ISSUES = 20;
+const MAX_ISSUE_TEXT = 200;
+
+/**
+ * A policy that cannot be used; `issues` lists the first problems (each text cut to a readable length)
+ * and `total` counts them all, so a hostile source cannot make the answer larger than itself.
+ */
 export class PolicyInvalid extends InvokeError {
-  constructor(readonly issues: PolicyIssue[]) {
-    super(400, "invalid_policy", `${issues.length} problem${issues.length === 1 ? "" : "s"} in the policy: ${issues.map(formatIssue).join("; ")}`, { issues });
+  readonly issues: PolicyIssue[];
+  readonly total: number;
+
+  constructor(issues: PolicyIssue[]) {
+    const listed = issues.slice(0, MAX_LISTED_ISSUES).map(boundedIssue);
+    const more = issues.length - listed.length;
+    const summary = `${listed.map(formatIssue).join("; ")}${more > 0 ? `; and ${more} more` : ""}`;
+    super(400, "invalid_policy", `${issues.length} problem${issues.length === 1 ? "" : "s"} in the policy: ${summary}`, more > 0 ? { issues: listed, more } : { issues: listed });
+    this.issues = listed;
+    this.total = issues.length;
   }
+}
+
+function boundedIssue(issue: PolicyIssue): PolicyIssue {
+  const cut = (text: string) => (text.length <= MAX_ISSUE_TEXT ? text : `${text.slice(0, MAX_ISSUE_TEXT)}…`);
+  return { ...issue, file: cut(issue.file), field: cut(issue.field), message: cut(issue.message), ...(issue.rule !== undefined && { rule: cut(issue.rule) }) };
 }
 
 /** `file:line: rule <id>: field: message`. */
@@ -44,18 +64,65 @@ export interface CompiledPolicy {
 
 const policyChecker = TypeCompiler.Compile(PolicySchema);
 
+/**
+ * Bounds on a policy's YAML, checked before anything walks it: its size, the aliases it may resolve
+ * (an alias of an alias… is the "billion laughs" expansion), how deep and how large the data may be
+ * once aliases are expanded. Merge keys (`<<`) are refused: YAML 1.2 dropped them, and writing the
+ * fields out keeps every rule readable on its own.
+ */
+export const POLICY_LIMITS = { maxBytes: 64 * 1024, maxAliasCount: 100, maxDepth: 32, maxValues: 100_000 } as const;
+
+/**
+ * Whether `source` opens more than `limit` flow collections (`[`, `{`) at once, counted outside quoted
+ * scalars and comments. The YAML library parses deep flow nesting by recursion until the stack gives
+ * out, at hundreds of MiB for a few KiB of brackets; a real policy nests a handful of levels.
+ */
+function flowNestsDeeperThan(source: string, limit: number): boolean {
+  let depth = 0;
+  let quote: string | undefined;
+  for (let index = 0; index < source.length; index++) {
+    const char = source[index]!;
+    if (quote !== undefined) {
+      if (quote === '"' && char === "\\") index++;
+      else if (char === quote) quote = undefined;
+    } else if (char === '"' || char === "'") {
+      quote = char;
+    } else if (char === "#" && (index === 0 || /\s/.test(source[index - 1]!))) {
+      const end = source.indexOf("\n", index);
+      if (end < 0) break;
+      index = end;
+    } else if (char === "[" || char === "{") {
+      if (++depth > limit) return true;
+    } else if ((char === "]" || char === "}") && depth > 0) {
+      depth--;
+    }
+  }
+  return false;
+}
+
 const ROOT_FIELDS = new Set(["agent_id", "action", "profile", "role"]);
 
 /** Parses, validates, lints and compiles `source`; throws PolicyInvalid listing every problem. */
 export function compilePolicy(source: string, file = "policy.yaml"): CompiledPolicy {
+  const bytes = Buffer.byteLength(source);
+  if (bytes > POLICY_LIMITS.maxBytes) throw new PolicyInvalid([{ file, field: "(document)", message: `the policy is ${bytes} bytes; the limit is ${POLICY_LIMITS.maxBytes}` }]);
+  if (flowNestsDeeperThan(source, POLICY_LIMITS.maxDepth)) throw new PolicyInvalid([{ file, field: "(yaml)", message: `brackets nest deeper than ${POLICY_LIMITS.maxDepth} levels` }]);
   const lineCounter = new LineCounter();
-  const doc = parseDocument(source, { lineCounter, uniqueKeys: true });
+  const doc = parseDocument(source, { lineCounter, uniqueKeys: true, merge: false });
   if (doc.errors.length > 0) {
     throw new PolicyInvalid(
       doc.errors.map((error) => ({ file, line: error.linePos?.[0]?.line, field: "(yaml)", message: error.message.split("\n")[0]! })),
     );
   }
-  const raw = doc.toJS() ?? {};
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: POLICY_LIMITS.maxAliasCount }) ?? {};
+  } catch (error) {
+    // The YAML library refuses unresolved aliases and excessive aliasing by throwing.
+    throw new PolicyInvalid([{ file, field: "(yaml)", message: (error as Error).message }]);
+  }
+  const shapeProblem = dataShapeProblem(raw);
+  if (shapeProblem !== undefined) throw new PolicyInvalid([{ file, field: "(document)", message: shapeProblem }]);
   const lineAt = (path: (string | number)[]) => lineOf(doc, lineCounter, path);
   const ruleName = (path: (string | number)[]) => {
     if (path[0] !== "rules" || typeof path[1] !== "number") return undefined;
@@ -89,6 +156,30 @@ export function compilePolicy(source: string, file = "policy.yaml"): CompiledPol
   return { document, source, evaluate: (context) => evaluateCompiled(index, defaults, context) };
 }
 
+/**
+ * Why parsed YAML data is unfit to walk, or undefined: nested deeper than the limit, more values than
+ * the limit (aliases counted at each use), or a merge key. Iterative, so depth cannot overflow it.
+ */
+function dataShapeProblem(data: unknown): string | undefined {
+  const pending: [unknown, number][] = [[data, 0]];
+  let values = 0;
+  while (pending.length > 0) {
+    const [value, depth] = pending.pop()!;
+    if (++values > POLICY_LIMITS.maxValues) return `the policy expands to more than ${POLICY_LIMITS.maxValues} values (aliases count at each use)`;
+    if (value === null || typeof value !== "object") continue;
+    if (depth >= POLICY_LIMITS.maxDepth) return `the policy nests deeper than ${POLICY_LIMITS.maxDepth} levels`;
+    if (Array.isArray(value)) {
+      for (const item of value) pending.push([item, depth + 1]);
+      continue;
+    }
+    for (const [key, item] of Object.entries(value)) {
+      if (key === "<<") return "merge keys (<<) are not supported; write the fields out";
+      pending.push([item, depth + 1]);
+    }
+  }
+  return undefined;
+}
+
 function lineOf(doc: Document, lineCounter: LineCounter, path: (string | number)[]): number | undefined {
   for (let length = path.length; length > 0; length--) {
     const node = doc.getIn(path.slice(0, length), true) as { range?: [number, number, number] } | undefined;
@@ -107,6 +198,7 @@ function compileRule(rule: Rule, index: number, report: (field: string, message:
   if (rule.approvals_required !== undefined && rule.effect !== "require_approval") {
     report("approvals_required", "only require_approval rules take approvals_required", ["approvals_required"]);
   }
+  if (rule.approvers !== undefined && rule.effect !== "require_approval") report("approvers", "only require_approval rules take approvers", ["approvers"]);
   for (const profile of match.profile ?? []) {
     if (!findProfile(profile)) report("match.profile", `unknown key profile ${profile}: the rule could never match it`, ["match", "profile"]);
   }
@@ -135,6 +227,7 @@ function compileRule(rule: Rule, index: number, report: (field: string, message:
     effect: rule.effect,
     reason: rule.reason,
     approvalsRequired: rule.approvals_required ?? 1,
+    approverGroups: rule.approvers ?? [],
     actionGlobs: actions,
     matches: (context) =>
       (!actionPatterns || actionPatterns.some((matches) => matches(context.action))) &&

@@ -14,6 +14,8 @@ export interface CompiledRule {
   effect: Effect;
   reason: string;
   approvalsRequired: number;
+  /** Groups its approvers must belong to. */
+  approverGroups: readonly string[];
   /** The action globs, for indexing (undefined: every action). */
   actionGlobs: string[] | undefined;
   matches(context: ActionContext): boolean;
@@ -67,6 +69,7 @@ export function evaluateCompiled(index: RuleIndex, defaults: Record<"read_only" 
       matched_rules: [],
       reasons: [`No rule matches ${context.action}; the policy's default for ${context.classification.replace("_", "-")} production tools is ${decision}.`],
       approvals_required: decision === "require_approval" ? 1 : 0,
+      approver_groups: [],
       defaulted: true,
     };
   }
@@ -78,6 +81,7 @@ export function evaluateCompiled(index: RuleIndex, defaults: Record<"read_only" 
     matched_rules: matchedRules,
     reasons: deciding.map((rule) => rule.reason),
     approvals_required: decision === "require_approval" ? Math.max(...deciding.map((rule) => rule.approvalsRequired)) : 0,
+    approver_groups: decision === "require_approval" ? [...new Set(deciding.flatMap((rule) => rule.approverGroups))].sort() : [],
     defaulted: false,
   };
 }

@@ -6,6 +6,9 @@ import { Type, type Static } from "@sinclair/typebox";
 import { ROLES } from "../governance/caller.ts";
 import { TOOL_KINDS, type ToolKind } from "./analyzers/index.ts";
 
+/** A group's name, as rules and the group routes spell it. */
+export const GROUP_NAME_PATTERN = "^[a-z0-9][a-z0-9_.-]{0,62}$";
+
 /** A decision. Precedence: deny > require_approval > allow. */
 export const EFFECTS = ["deny", "require_approval", "allow"] as const;
 export type Effect = (typeof EFFECTS)[number];
@@ -65,6 +68,12 @@ export const RuleSchema = Type.Object(
     effect: EffectSchema,
     reason: Type.String({ minLength: 1, description: "Shown to agents and approvers." }),
     approvals_required: Type.Optional(Type.Integer({ minimum: 1, maximum: 10, description: "Distinct approvers (require_approval only; default 1)." })),
+    approvers: Type.Optional(
+      Type.Array(Type.String({ pattern: GROUP_NAME_PATTERN }), {
+        minItems: 1,
+        description: "Groups every approver must belong to (require_approval only), members since before the request; admins manage groups.",
+      }),
+    ),
     match: Type.Optional(MatchSchema),
     when: Type.Optional(Type.Array(ConditionSchema)),
     catch_all: Type.Optional(Type.Boolean({ description: "Confirms a rule that matches every action on purpose." })),
@@ -122,6 +131,8 @@ export interface PolicyDecision {
   reasons: string[];
   /** Distinct approvers needed (0 unless the decision is require_approval). */
   approvals_required: number;
+  /** Groups each approver must belong to (empty: any approver). */
+  approver_groups: string[];
   /** True when no rule matched and the policy's default decided. */
   defaulted: boolean;
 }

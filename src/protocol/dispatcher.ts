@@ -1,11 +1,13 @@
 /**
  * The MCP method dispatcher, shared by every transport. It takes decoded JSON (one message or a batch)
  * from an already authenticated caller and returns the JSON-RPC response(s), or nothing for
- * notifications. Transports add no protocol behaviour; they only map outcomes onto their medium.
+ * notifications. Every message takes its own rate-limit token here, so a batch costs what its messages
+ * would cost one by one. Transports add no protocol behaviour; they only map outcomes onto their medium.
  */
 import { authorizeTool } from "../governance/authorize.ts";
 import type { RequestInfo } from "../observability/requests.ts";
 import { parseTraceparent, type SpanHandle } from "../observability/tracing.ts";
+import type { MessageTokens } from "../governance/access.ts";
 import type { Caller } from "../governance/caller.ts";
 import type { Services } from "../services.ts";
 import { callProductionTool, type ActingAgent, type GovernedOutcome } from "../execution/governed-call.ts";
@@ -19,6 +21,8 @@ import {
   errorResponse,
   JsonRpcError,
   JsonRpcErrorCode,
+  quotedMethod,
+  refusalResponse,
   resultResponse,
   type JsonRpcRequest,
   type JsonRpcResponse,
@@ -32,6 +36,8 @@ import { allowsBatches, negotiateVersion, SUPPORTED_VERSIONS } from "./versions.
 /** Per-request facts a transport supplies. */
 export interface DispatchContext {
   caller: Caller;
+  /** The caller's rate-limit tokens for this payload's messages (the gate's `messageTokens`). */
+  tokens: MessageTokens;
   /** The protocol version the client speaks (header, or negotiated on stdio). */
   protocolVersion: string;
   /** Called when an `initialize` succeeds, so a stateful transport (stdio) can remember the version and client. */
@@ -132,6 +138,13 @@ export class McpDispatcher {
 
   private async handleMessage(value: unknown, context: DispatchContext, inBatch: boolean): Promise<Dispatched> {
     const incoming = classifyMessage(value);
+    // Taken before anything else (synchronously, so concurrent payloads cannot overdraw the bucket): every
+    // message pays, whatever its kind, id or era; one refused message of a batch is answered alone.
+    const limited = context.tokens.take();
+    if (limited) {
+      const id = incoming.kind === "request" ? incoming.message.id : incoming.kind === "invalid" ? incoming.id : undefined;
+      return { response: incoming.kind === "request" || incoming.kind === "invalid" ? refusalResponse(id, limited) : undefined, status: limited.status };
+    }
     switch (incoming.kind) {
       case "invalid":
         return { response: errorResponse(incoming.id, JsonRpcErrorCode.InvalidRequest, `Invalid Request: ${incoming.reason}`), status: 400 };
@@ -152,7 +165,7 @@ export class McpDispatcher {
       const envelope = modern ? checkEnvelope(request) : undefined;
       const handler = Object.hasOwn(methods, request.method) ? methods[request.method] : undefined;
       // The modern era answers an unknown method with HTTP 404 (streamable-http: protocol version header).
-      if (handler === undefined) throw new JsonRpcError(JsonRpcErrorCode.MethodNotFound, `Method not found: ${request.method}`, undefined, modern ? 404 : 200);
+      if (handler === undefined) throw new JsonRpcError(JsonRpcErrorCode.MethodNotFound, `Method not found: ${quotedMethod(request.method)}`, undefined, modern ? 404 : 200);
       const result = await handler(request, envelope?.clientName ? { ...context, agent: { ...context.agent, clientName: envelope.clientName } } : context, envelope);
       return { response: resultResponse(request.id, modern ? modernResult(result) : result), status: 200 };
     } catch (error) {

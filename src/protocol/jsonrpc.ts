@@ -2,6 +2,7 @@
  * JSON-RPC 2.0 wire types and the error codes Invoke emits. Codes are their own enum, separate from
  * HTTP statuses and from the snake_case codes of `src/errors.ts`.
  */
+import type { AccessRefusal } from "../governance/access.ts";
 
 /** JSON-RPC error codes. The -32768..-32000 range is reserved; application codes live outside it (MCP 2026-07-28, basic/index). */
 export enum JsonRpcErrorCode {
@@ -67,6 +68,27 @@ export function errorResponse(id: RequestId | undefined, code: number, message: 
   return id === undefined ? { jsonrpc: "2.0", error } : { jsonrpc: "2.0", id, error };
 }
 
+/** The JSON-RPC code of each refusal by the access gate, by the HTTP status it carries. */
+export const ACCESS_REFUSAL_CODES: Record<AccessRefusal["status"], JsonRpcErrorCode> = {
+  401: JsonRpcErrorCode.Unauthenticated,
+  403: JsonRpcErrorCode.Forbidden,
+  429: JsonRpcErrorCode.RateLimited,
+};
+
+/**
+ * The `data` of a refusal's JSON-RPC error: its reason, and when rate limited the seconds until a retry
+ * is admitted (a refused message of a batch or of stdio has no `Retry-After` header to carry it).
+ */
+export function refusalData(refusal: AccessRefusal): { reason: string; retry_after_seconds?: number } {
+  const retryAfter = refusal.headers["Retry-After"];
+  return retryAfter === undefined ? { reason: refusal.reason } : { reason: refusal.reason, retry_after_seconds: Number(retryAfter) };
+}
+
+/** A refusal by the access gate as the error response to one message (`id` undefined: none could be read). */
+export function refusalResponse(id: RequestId | undefined, refusal: AccessRefusal): JsonRpcResponse {
+  return errorResponse(id, ACCESS_REFUSAL_CODES[refusal.status], refusal.message, refusalData(refusal));
+}
+
 /** A failure inside dispatch that becomes a JSON-RPC error response (`httpStatus`: what HTTP answers with it; default 200). */
 export class JsonRpcError extends Error {
   constructor(
@@ -80,8 +102,19 @@ export class JsonRpcError extends Error {
   }
 }
 
+/** The longest string id echoed back: a longer one is refused without being repeated, so no answer grows with its request. */
+const MAX_ID_LENGTH = 256;
+
+/** The longest method name an error message repeats. */
+const MAX_METHOD_ECHO = 128;
+
 function isValidId(id: unknown): id is RequestId {
-  return typeof id === "string" || (typeof id === "number" && Number.isFinite(id));
+  return (typeof id === "string" && id.length <= MAX_ID_LENGTH) || (typeof id === "number" && Number.isFinite(id));
+}
+
+/** A method name as an error message may quote it: cut to a bounded length. */
+export function quotedMethod(method: string): string {
+  return method.length <= MAX_METHOD_ECHO ? method : `${method.slice(0, MAX_METHOD_ECHO)}… (${method.length} characters)`;
 }
 
 /** Classifies one decoded JSON value as a request, notification, response, or an invalid envelope. */
@@ -94,7 +127,7 @@ export function classifyMessage(value: unknown): IncomingMessage {
   if (message.jsonrpc !== "2.0") return { kind: "invalid", id, reason: 'jsonrpc must be "2.0"' };
   if ("id" in message && id === undefined) {
     // MCP forbids null ids; other non-string, non-number ids are invalid in JSON-RPC itself.
-    return { kind: "invalid", reason: "id must be a string or a number" };
+    return { kind: "invalid", reason: `id must be a string of at most ${MAX_ID_LENGTH} characters or a number` };
   }
   if (!("method" in message)) {
     if (id !== undefined && ("result" in message || "error" in message)) return { kind: "response" };

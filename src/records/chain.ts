@@ -4,7 +4,8 @@
  *
  * What the chain cannot show on its own: removing the newest records (the rest is still a valid chain),
  * and a rewrite of every record from some point on with freshly computed hashes. Both need the head
- * (the last seq and hash) kept somewhere the database's writer cannot reach, e.g. a copied export.
+ * (the last seq and hash) kept somewhere the database's writer cannot reach: the signed checkpoints
+ * (`checkpoints.ts`, checked by `audit.ts`).
  */
 import { sha256Hex } from "./canonical.ts";
 import type { VerifyReport } from "./model.ts";

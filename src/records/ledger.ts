@@ -16,7 +16,8 @@ import type { Store } from "../storage/db.ts";
 import { canonicalJson, sha256Hex } from "./canonical.ts";
 import { checkChain, GENESIS_HASH, HASHED_FIELDS, recordHash, type StoredRecord } from "./chain.ts";
 import type { ExecutionRecord, RecordFilters, RecordInput, RecordKind, VerifyReport } from "./model.ts";
-import { redact } from "./redact.ts";
+import { KnownSecrets } from "./known-secrets.ts";
+import { redact, redactText } from "./redact.ts";
 import { prepareUpsert, RollupBatch } from "./rollups.ts";
 
 export type { ExecutionRecord, RecordFilters, RecordInput, RecordKind, VerifyReport } from "./model.ts";
@@ -39,7 +40,7 @@ const RECORD_ID = /^exe_([0-9a-z]{1,11})_[0-9A-Za-z]{10}$/;
 const recordId = (seq: number) => `exe_${seq.toString(36)}_${randomBase62(10)}`;
 
 /** The last record of a tenant's chain. */
-interface Head {
+export interface Head {
   seq: number;
   hash: string;
 }
@@ -81,6 +82,8 @@ export class ExecutionLedger {
   constructor(
     private readonly store: Store,
     private readonly now: () => number = Date.now,
+    /** Tenants' connector secrets, redacted from arguments and errors wherever they appear. */
+    readonly knownSecrets: KnownSecrets = new KnownSecrets(),
   ) {
     const sqlite = store.sqlite;
     this.insertRow = sqlite.prepare(`INSERT INTO execution_records (${COLUMNS}) VALUES (${[...HASHED_FIELDS, "hash"].map(() => "?").join(", ")})`);
@@ -248,7 +251,32 @@ export class ExecutionLedger {
 
   /** The tenant's records as JSON Lines (one record per string, no line terminator), oldest first, read page by page. */
   *exportLines(tenantId: string, filters: Omit<RecordFilters, "limit" | "cursor"> = {}): Iterable<string> {
-    for (const row of this.walk(tenantId, filters)) yield JSON.stringify(toRecord(row));
+    for (const record of this.exportRecords(tenantId, filters)) yield JSON.stringify(record);
+  }
+
+  /** The tenant's records, oldest first, read page by page. */
+  *exportRecords(tenantId: string, filters: Omit<RecordFilters, "limit" | "cursor"> = {}): Iterable<ExecutionRecord> {
+    for (const row of this.walk(tenantId, filters)) yield toRecord(row);
+  }
+
+  /** The last record of the tenant's chain, if it has any. */
+  head(tenantId: string): Head | undefined {
+    return this.headOf.get(tenantId) ?? undefined;
+  }
+
+  /** The head of every tenant's chain that has records (what a checkpoint signs). */
+  heads(): (Head & { tenant_id: string })[] {
+    // One index probe per tenant: a GROUP BY over the records would read the whole index.
+    const tenants = this.store.sqlite.query<{ id: string }, []>("SELECT id FROM tenants ORDER BY id").all();
+    return tenants.flatMap(({ id }) => {
+      const head = this.headOf.get(id);
+      return head ? [{ tenant_id: id, seq: head.seq, hash: head.hash }] : [];
+    });
+  }
+
+  /** The hash of the tenant's record at `seq`, if it exists. */
+  hashAt(tenantId: string, seq: number): string | undefined {
+    return this.rowBySeq.get(tenantId, seq)?.hash;
   }
 
   /** Tool calls with a policy decision since `since`, oldest first, as backtests replay them (arguments are the redacted ones). */
@@ -333,13 +361,13 @@ export class ExecutionLedger {
       role: input.role ?? null,
       tool: input.tool,
       classification: input.classification ?? null,
-      arguments: canonicalJson(redact(input.arguments)) ?? "null",
+      arguments: canonicalJson(redact(input.arguments, this.knownSecrets.of(input.tenantId))) ?? "null",
       decision: input.decision ?? null,
       matched_rules: canonicalJson(input.matchedRules ?? [])!,
       approval_id: input.approvalId ?? null,
       status: input.status,
       latency_ms: input.latencyMs,
-      error: input.error ?? null,
+      error: input.error == null ? null : redactText(input.error, this.knownSecrets.of(input.tenantId)),
       // The result's JSON text as the response carries it: hashing the text Invoke sends, not a canonical
       // re-encoding, is what anyone holding the response can recompute (and costs a quarter as much).
       result_digest: input.result === undefined ? null : sha256Hex(JSON.stringify(input.result) ?? "null"),

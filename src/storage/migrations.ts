@@ -12,6 +12,8 @@ import m0004 from "../../drizzle/0004_brain_batch_index.sql" with { type: "text"
 import m0005 from "../../drizzle/0005_execution_layer.sql" with { type: "text" };
 import m0006 from "../../drizzle/0006_records_without_id_index.sql" with { type: "text" };
 import m0007 from "../../drizzle/0007_execution_rollups.sql" with { type: "text" };
+import m0008 from "../../drizzle/0008_approver_groups.sql" with { type: "text" };
+import m0009 from "../../drizzle/0009_record_checkpoints.sql" with { type: "text" };
 
 /** One migration: its drizzle-kit tag and the SQL statements it runs, in order. */
 export interface Migration {
@@ -28,6 +30,8 @@ const sqlByTag: Record<string, string> = {
   "0005_execution_layer": m0005,
   "0006_records_without_id_index": m0006,
   "0007_execution_rollups": m0007,
+  "0008_approver_groups": m0008,
+  "0009_record_checkpoints": m0009,
 };
 
 /** The journal's tags, for the consistency test. */

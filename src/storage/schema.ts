@@ -181,6 +181,8 @@ export const approvals = sqliteTable(
     /** JSON: the matched rules with their reasons. */
     matchedRules: text("matched_rules").notNull(),
     approvalsRequired: integer("approvals_required").notNull(),
+    /** JSON array: the approver groups a voter must belong to (members since before the request), or null for any approver. */
+    approverGroups: text("approver_groups"),
     status: text("status", { enum: ["pending", "approved", "executing", "executed", "failed", "rejected", "expired", "withdrawn"] }).notNull(),
     createdAt: integer("created_at").notNull(),
     expiresAt: integer("expires_at").notNull(),
@@ -192,6 +194,33 @@ export const approvals = sqliteTable(
     executionRecordId: text("execution_record_id"),
   },
   (t) => [index("approvals_tenant_status").on(t.tenantId, t.status, t.createdAt)],
+);
+
+/** Named groups of a tenant's users, which policy rules may require approvers to belong to. */
+export const groups = sqliteTable(
+  "groups",
+  {
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id),
+    name: text("name").notNull(),
+    createdBy: text("created_by"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.name] })],
+);
+
+/** Who belongs to a group, and since when (a member added after a request was made cannot vote on it). */
+export const groupMembers = sqliteTable(
+  "group_members",
+  {
+    tenantId: text("tenant_id").notNull(),
+    groupName: text("group_name").notNull(),
+    userId: text("user_id").notNull(),
+    addedBy: text("added_by"),
+    addedAt: integer("added_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.groupName, t.userId] })],
 );
 
 /** One vote per person per request: the primary key makes "each person counts once" a database rule. */
@@ -283,4 +312,16 @@ export const executionRollups = sqliteTable(
 export const executionRollupProgress = sqliteTable("execution_rollup_progress", {
   tenantId: text("tenant_id").primaryKey(),
   seq: integer("seq").notNull(),
+});
+
+/**
+ * Where the checkpoint log (src/records/checkpoints.ts) ended when this store last wrote to it: its
+ * last line's number and digest. A checkpoint file replaced by an older copy, or cut short, no longer
+ * reaches this line. One row (`id` 1); also what serialises writers of the log.
+ */
+export const checkpointLog = sqliteTable("checkpoint_log", {
+  id: integer("id").primaryKey(),
+  line: integer("line").notNull(),
+  digest: text("digest").notNull(),
+  at: integer("at").notNull(),
 });

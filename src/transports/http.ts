@@ -5,14 +5,15 @@
  * credential and rate limit → role → media types → size → body → headers against the body (modern
  * era) or the version header (legacy).
  */
-import { isRefusal, type AccessGate, type AccessRefusal } from "../governance/access.ts";
+import { isRefusal, type AccessGate } from "../governance/access.ts";
 import { authorizeMcpAccess } from "../governance/authorize.ts";
 import type { McpDispatcher } from "../protocol/dispatcher.ts";
-import { errorResponse, JsonRpcErrorCode, type JsonRpcRequest } from "../protocol/jsonrpc.ts";
+import { ACCESS_REFUSAL_CODES, errorResponse, JsonRpcErrorCode, refusalData, type JsonRpcRequest } from "../protocol/jsonrpc.ts";
 import { envelopeVersion, isModernRequest } from "../protocol/modern.ts";
 import { headerValue } from "../protocol/param-headers.ts";
 import { DEFAULT_HTTP_VERSION, isSupportedVersion, SUPPORTED_VERSIONS } from "../protocol/versions.ts";
 import { json, rpcRefusal } from "../http/respond.ts";
+import { parseJsonBody, TOO_DEEP_MESSAGE } from "../http/request-body.ts";
 import { requestInfos } from "../observability/requests.ts";
 import { DISABLED_TRACING, inSpan, type Tracing } from "../observability/tracing.ts";
 
@@ -25,12 +26,6 @@ export interface McpHttpOptions {
   /** Spans for authorisation (under the request's span); disabled by default. */
   tracing?: Tracing;
 }
-
-const REFUSAL_CODES: Record<AccessRefusal["status"], JsonRpcErrorCode> = {
-  401: JsonRpcErrorCode.Unauthenticated,
-  403: JsonRpcErrorCode.Forbidden,
-  429: JsonRpcErrorCode.RateLimited,
-};
 
 /** Media types in an Accept or Content-Type header, lower-cased, without parameters. */
 function mediaTypes(header: string): string[] {
@@ -107,7 +102,7 @@ export function createMcpHttpHandler(options: McpHttpOptions): (request: Request
       if (isRefusal(admitted)) span?.setError(admitted.reason);
       return admitted;
     });
-    if (isRefusal(caller)) return rpcRefusal(caller.status, REFUSAL_CODES[caller.status], caller.message, { reason: caller.reason }, caller.headers);
+    if (isRefusal(caller)) return rpcRefusal(caller.status, ACCESS_REFUSAL_CODES[caller.status], caller.message, refusalData(caller), caller.headers);
     if (info) {
       info.tenantId = caller.tenantId;
       info.keyId = caller.keyId;
@@ -129,12 +124,10 @@ export function createMcpHttpHandler(options: McpHttpOptions): (request: Request
     const body = await request.text();
     // A string of n UTF-16 units holds at most 3n UTF-8 bytes: count bytes only when that could matter.
     if (body.length * 3 > maxBodyBytes && Buffer.byteLength(body) > maxBodyBytes) return tooLarge(maxBodyBytes);
-    let payload: unknown;
-    try {
-      payload = JSON.parse(body);
-    } catch {
-      return rpcRefusal(400, JsonRpcErrorCode.ParseError, "Parse error: the body is not valid JSON.");
-    }
+    // Nesting is bounded before parsing: every walker downstream (schemas, redaction, records) recurses.
+    const parsed = parseJsonBody(body);
+    if (!parsed.ok) return rpcRefusal(400, JsonRpcErrorCode.ParseError, parsed.problem === "too_deep" ? `Parse error: ${TOO_DEEP_MESSAGE}` : "Parse error: the body is not valid JSON.");
+    const payload = parsed.value;
 
     const version = headers.get("mcp-protocol-version") ?? DEFAULT_HTTP_VERSION;
     const message = typeof payload === "object" && payload !== null && !Array.isArray(payload) ? (payload as JsonRpcRequest) : undefined;
@@ -156,6 +149,8 @@ export function createMcpHttpHandler(options: McpHttpOptions): (request: Request
     const agentId = request.headers.get("x-invoke-agent-id") ?? undefined;
     const { response, status } = await dispatcher.handlePayload(payload, {
       caller,
+      // Admission took this request's token; each further message of a batch takes its own.
+      tokens: gate.messageTokens(caller),
       protocolVersion: version,
       agent: { agentId: agentId?.slice(0, 200), clientName: request.headers.get("user-agent")?.slice(0, 200) ?? null },
       request: info,

@@ -1,0 +1,28 @@
+/**
+ * Admin REST for approver groups in the caller's tenant: the groups a policy rule's `approvers` names.
+ * Every change is an admin mutation, recorded like any other.
+ */
+import { Type } from "@sinclair/typebox";
+import { Elysia } from "elysia";
+import { addMember, createGroup, deleteGroup, getGroup, listGroups, removeMember } from "../governance/groups.ts";
+import { GROUP_NAME_PATTERN } from "../policy/model.ts";
+import type { Services } from "../services.ts";
+import { json } from "./respond.ts";
+import { validBody } from "./request-body.ts";
+import { restAccess, type AddressOf } from "./rest-access.ts";
+
+const NewGroup = Type.Object({ name: Type.String({ pattern: GROUP_NAME_PATTERN, description: "Lower-case, e.g. finance-leads." }) }, { additionalProperties: false });
+const NewMember = Type.Object({ user: Type.String({ minLength: 1, description: "The user's id or email." }) }, { additionalProperties: false });
+
+/** The group routes. */
+export function groupRoutes(services: Services, addressOf: AddressOf) {
+  const admin = { access: "admin" } as const;
+  return new Elysia({ name: "group-routes" })
+    .use(restAccess(services, addressOf))
+    .get("/v1/beta/groups", ({ scope }) => ({ groups: listGroups(scope) }), admin)
+    .post("/v1/beta/groups", ({ scope, caller, body }) => json(createGroup(scope, validBody(NewGroup, body).name, caller.userId, services.now()), 201), admin)
+    .get("/v1/beta/groups/:name", ({ scope, params }) => getGroup(scope, params.name), admin)
+    .delete("/v1/beta/groups/:name", ({ scope, params }) => deleteGroup(scope, params.name), admin)
+    .post("/v1/beta/groups/:name/members", ({ scope, caller, params, body }) => addMember(scope, params.name, validBody(NewMember, body).user, caller.userId, services.now()), admin)
+    .delete("/v1/beta/groups/:name/members/:user", ({ scope, params }) => removeMember(scope, params.name, params.user), admin);
+}
