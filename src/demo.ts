@@ -1,7 +1,8 @@
 /**
- * The demo company (`--demo`): the brain's customers, contacts and invoices, and a `database`
- * connector on a SQLite file holding the same invoices, so seed 000's examples — the brain query and
- * `database.execute` — answer on a fresh `invoke serve --demo`. Everything ships inside the binary.
+ * The demo company (`--demo`): the brain's customers, contacts and invoices, a `database` connector
+ * on a SQLite file holding the same invoices, and the company's own policy, so seed 000's examples —
+ * the brain query and `database.execute` — answer on a fresh `invoke serve --demo`, and its
+ * `drop table invoices` is denied by a published policy. Everything ships inside the binary.
  */
 import { resolve } from "node:path";
 import { loadDemoCompany } from "./brain/demo.ts";
@@ -9,6 +10,8 @@ import type { BrainService } from "./brain/service.ts";
 import { createDemoDatabase } from "./connectors/demo-database.ts";
 import { registerConnector } from "./connectors/service.ts";
 import type { TenantScope } from "./storage/tenant-scope.ts";
+import type { PolicyService } from "./policy/service.ts";
+import demoPolicySource from "./policy/demo-policy.yaml" with { type: "text" };
 import { connectors } from "./storage/schema.ts";
 import { and, eq } from "drizzle-orm";
 
@@ -17,9 +20,12 @@ export function demoDatabasePath(storePath: string): string {
   return resolve(`${storePath}.demo-company.sqlite`);
 }
 
-/** Loads the demo company into the scope's tenant; loading it again changes nothing. */
-export function installDemo(brain: BrainService, scope: TenantScope) {
-  const loaded = loadDemoCompany(brain, scope);
+/** The demo company's policy, published when the tenant has none of its own. */
+export const DEMO_POLICY_SOURCE: string = demoPolicySource;
+
+/** Loads the demo company into the scope's tenant (its data, its database connector, its policy); loading it again changes nothing. */
+export function installDemo(services: { brain: BrainService; policy: PolicyService }, scope: TenantScope) {
+  const loaded = loadDemoCompany(services.brain, scope);
   const path = demoDatabasePath(scope.store.path);
   createDemoDatabase(path);
   const spec = { type: "database", dialect: "sqlite", path } as const;
@@ -30,5 +36,7 @@ export function installDemo(brain: BrainService, scope: TenantScope) {
     .set({ origin: "operator" })
     .where(scope.where(connectors, and(eq(connectors.name, "database"), eq(connectors.config, JSON.stringify(spec)))))
     .run();
-  return { ...loaded, database: path };
+  // The tenant's own policy, once published, is never replaced.
+  const policy = services.policy.active(scope).version === 0 ? services.policy.publishSource(scope, DEMO_POLICY_SOURCE, { comment: "the demo company's policy", file: "demo-policy.yaml" }).version : undefined;
+  return { ...loaded, database: path, policyVersion: policy };
 }

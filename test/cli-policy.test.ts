@@ -1,8 +1,8 @@
-/** `invoke policy …` and `invoke smoke`, spawned as real processes on temporary databases. */
+/** `invoke policy …`, `invoke smoke` and the checked-in smoke script, spawned as real processes on temporary databases. */
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { tempDir } from "./support/harness.ts";
-import { CLI, cleanEnv, initDatabase, runCli, runOnFreshDatabase, startServer } from "./support/process.ts";
+import { CLI, cleanEnv, initDatabase, REPO_ROOT, runCli, runOnFreshDatabase, runProcess, startServer } from "./support/process.ts";
 
 const FREEZE = `version: 1
 rules:
@@ -86,6 +86,11 @@ describe("invoke smoke", () => {
     expect(result.stdout.match(/^ok {4}/gm)).toHaveLength(4);
     expect(result.stdout).toContain("drop table invoices → deny");
     expect(init.admin_key).not.toBe(key);
+    // The checked-in Python script does the same four steps.
+    const python = await runProcess(["python3", join(REPO_ROOT, "scripts", "test_mcp_smoke.py")], { env: cleanEnv({ INVOKE_BASE_URL: server.url, INVOKE_API_KEY: key }) });
+    expect(python.exitCode).toBe(0);
+    expect(python.stdout.match(/^ok {4}/gm)).toHaveLength(4);
+    expect(python.stdout).toContain("drop table invoices -> deny");
     expect(await Bun.file(db).size).toBe(before);
   });
 
@@ -98,5 +103,9 @@ describe("invoke smoke", () => {
     expect(result.exitCode).toBe(1);
     expect(result.stdout).toContain("FAIL  initialize");
     expect(result.stderr).toContain("smoke steps failed");
+    const python = await runProcess(["python3", join(REPO_ROOT, "scripts", "test_mcp_smoke.py")], { env: cleanEnv({ INVOKE_BASE_URL: server.url, INVOKE_API_KEY: `inv_live_${"0".repeat(40)}` }) });
+    expect(python.exitCode).toBe(1);
+    expect(python.stdout).toContain("FAIL  initialize");
+    expect(python.stdout).not.toContain("Traceback");
   });
 });

@@ -2,6 +2,7 @@
 import { DEFAULT_CONFIG } from "../config.ts";
 import { createTenant, isInitialised } from "../governance/bootstrap.ts";
 import { installDemo } from "../demo.ts";
+import { PolicyService } from "../policy/service.ts";
 import { BrainService } from "../brain/service.ts";
 import { openStore } from "../storage/db.ts";
 import { TenantScope } from "../storage/tenant-scope.ts";
@@ -25,7 +26,7 @@ export const initCommand: Command = {
     try {
       if (isInitialised(store)) throw new CommandFailure(`database ${path} is already initialised; nothing was changed`);
       const result = createTenant(store, values.tenant as string, values["admin-email"] as string);
-      if (values.demo) installDemo(new BrainService(store), new TenantScope(store, result.tenant_id));
+      if (values.demo) installDemo({ brain: new BrainService(store), policy: new PolicyService(store) }, new TenantScope(store, result.tenant_id));
       if (values.json) console.log(JSON.stringify(result));
       else {
         console.log(`Initialised ${path}: tenant "${values.tenant}" (${result.tenant_id}), admin ${values["admin-email"]} (${result.user_id}).`);

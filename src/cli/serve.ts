@@ -33,7 +33,7 @@ export const serveCommand: Command = {
     if (bootstrap) {
       console.log(
         [
-          `Created tenant "default" with admin user admin@localhost in ${config.db}.`,
+          `Created tenant "default" with admin user admin@localhost (user id ${bootstrap.user_id}) in ${config.db}.`,
           `Admin API key (shown once; store it now): ${bootstrap.admin_key}`,
           "",
         ].join("\n"),
@@ -51,9 +51,9 @@ export const serveCommand: Command = {
     const tracing = await createTracing({ endpoint: config.tracing.endpoint, serviceName: config.tracing.serviceName, headers: config.tracing.headers });
     const services = createServices({ store, config, tracing });
     if (values.demo) {
-      const loaded = installDemo(services.brain, new TenantScope(store, firstTenantId(store)));
+      const loaded = installDemo(services, new TenantScope(store, firstTenantId(store)));
       console.log(
-        `Demo company loaded: ${loaded.entities.inserted} new, ${loaded.entities.updated} updated entities; ${loaded.relations.added} new relations; connector "database" on ${loaded.database}.`,
+        `Demo company loaded: ${loaded.entities.inserted} new, ${loaded.entities.updated} updated entities; ${loaded.relations.added} new relations; connector "database" on ${loaded.database}${loaded.policyVersion === undefined ? "" : `; demo policy published as version ${loaded.policyVersion}`}.`,
       );
     }
     const stopBackground = await startBackground(services);
