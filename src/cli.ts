@@ -7,6 +7,7 @@ import { logError } from "./log.ts";
 import { VERSION } from "./version.ts";
 import { CommandFailure, commandHelp, parseCommandArgs, UsageError, type Command } from "./cli/command.ts";
 import { approvalsCommand } from "./cli/approvals.ts";
+import { backupCommand, restoreCommand } from "./cli/backup.ts";
 import { connectorsCommand } from "./cli/connectors.ts";
 import { brainCommand } from "./cli/brain.ts";
 import { keysCommand, tenantsCommand, usersCommand } from "./cli/directory.ts";
@@ -29,7 +30,7 @@ const versionCommand: Command = {
 };
 
 /** Every command, in help order. */
-const commands: Command[] = [serveCommand, initCommand, mcpCommand, smokeCommand, tenantsCommand, usersCommand, keysCommand, groupsCommand, brainCommand, policyCommand, connectorsCommand, approvalsCommand, executionsCommand, versionCommand];
+const commands: Command[] = [serveCommand, initCommand, mcpCommand, smokeCommand, tenantsCommand, usersCommand, keysCommand, groupsCommand, brainCommand, policyCommand, connectorsCommand, approvalsCommand, executionsCommand, backupCommand, restoreCommand, versionCommand];
 
 function mainHelp(): string {
   const width = Math.max(...commands.map((command) => command.name.length));

@@ -92,7 +92,9 @@ describe("invoke users and keys", () => {
     [["users", "create"], "EMAIL"],
     [["keys", "create", "--user", "admin@localhost", "--name", "x"], "--profile"],
     [["keys", "revoke"], "KEY_ID"],
-    [["keys", "rotate"], "expected one of"],
+    [["keys", "rotate"], "KEY_ID"],
+    [["keys", "rotate", "key_x", "--grace", "soon"], "--grace"],
+    [["keys", "renew"], "expected one of"],
   ])("%j is a usage error (exit 2)", async (args, fragment) => {
     const result = await runOnFreshDatabase(args);
     expect(result.exitCode).toBe(2);

@@ -1,14 +1,42 @@
 /**
  * `invoke tenants|users|keys`: tenant, user and key administration on the local database, for
- * air-gapped sites. The same directory services as the admin REST routes.
+ * air-gapped sites. The same directory services as the admin REST routes; every change is recorded
+ * as the same change over REST is, with the operating-system user as the actor.
  */
+import { recordAdminChange } from "../records/admin-change.ts";
 import { createTenant } from "../governance/bootstrap.ts";
 import { isRole } from "../governance/caller.ts";
-import { createUser, findKeyOwner, issueKey, listKeys, listTenants, listUsers, revokeKey } from "../governance/directory.ts";
+import {
+  createUser,
+  findKeyOwner,
+  findUser,
+  issueKey,
+  listKeys,
+  listTenants,
+  listUsers,
+  MAX_ROTATION_GRACE_SECONDS,
+  removeUser,
+  revokeKey,
+  rotateKey,
+  updateUser,
+  type UserView,
+} from "../governance/directory.ts";
+import { TenantScope } from "../storage/tenant-scope.ts";
 import { UsageError, type Command } from "./command.ts";
-import { dbFlag, jsonFlag, output, tenantFlag, tenantScope, withStore } from "./shared.ts";
+import { dbFlag, jsonFlag, osUser, output, recordedChange, tenantFlag, tenantScope, withLocalServices, withServices, withStore } from "./shared.ts";
 
 type Values = Record<string, string | boolean | undefined>;
+
+const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+
+/** `--grace` as whole seconds: `0`, `90`, `90s`, `15m`, `24h`, `7d`. */
+export function parseGrace(text: string): number {
+  const match = /^(\d+)([smhd]?)$/.exec(text.trim());
+  if (!match) throw new UsageError(`--grace must be a duration such as 0, 90s, 15m, 24h or 7d, not "${text}"`);
+  const seconds = Number(match[1]) * DURATION_UNITS[match[2] || "s"]!;
+  if (seconds > MAX_ROTATION_GRACE_SECONDS) throw new UsageError("--grace may be at most 30d");
+  return seconds;
+}
 
 function table(rows: Record<string, unknown>[], columns: string[]): string {
   if (rows.length === 0) return "(none)";
@@ -50,46 +78,93 @@ export const tenantsCommand: Command = {
     const name = positionals[1];
     if (!name) throw new UsageError("tenants create needs a NAME");
     const email = values["admin-email"] as string;
-    return withStore(values, (store) => {
-      const result = createTenant(store, name, email);
+    return withLocalServices(values, async (services) => {
+      const started = performance.now();
+      const result = createTenant(services.store, name, email);
+      // Recorded in the new tenant (a refused creation has no tenant to be recorded in); never the key.
+      await recordAdminChange(services.records, {
+        tenantId: result.tenant_id,
+        userId: null,
+        keyId: "cli",
+        clientName: `invoke tenants (cli) as ${osUser()}`,
+        route: "invoke tenants create",
+        params: { name },
+        body: { admin_email: email },
+        ok: true,
+        result: { tenant_id: result.tenant_id, user_id: result.user_id },
+        latencyMs: performance.now() - started,
+      });
       return output(values, result, () => `Created tenant "${name}" (${result.tenant_id}) with admin ${email} (${result.user_id}).\nAdmin API key (shown once; store it now): ${result.admin_key}`);
     });
   },
 };
 
+const USER_COLUMNS = ["id", "email", "role", "created_at", "disabled_at"];
+
 export const usersCommand: Command = {
   name: "users",
-  summary: "Create or list the users of a tenant.",
-  args: "create EMAIL --role ROLE | list",
+  summary: "Create, list, update, disable, enable or remove the users of a tenant.",
+  args: "create EMAIL --role ROLE | list | update USER --role ROLE | disable USER | enable USER | remove USER",
   flags: {
     db: dbFlag,
     tenant: tenantFlag,
-    role: { type: "string", value: "ROLE", help: "viewer, editor or admin (for create)." },
+    role: { type: "string", value: "ROLE", help: "viewer, editor or admin (for create and update)." },
     json: jsonFlag,
   },
+  details: [
+    "USER is an id (usr_…) or an email. Changes reach the user's keys on their next call, on every transport.",
+    "disable refuses the user's keys until enable; remove revokes them for good and hides the user from lists.",
+    "The last enabled admin of a tenant cannot be demoted, disabled or removed.",
+  ].join("\n"),
   run(values, positionals) {
-    const sub = subcommand(positionals, ["create", "list"]);
+    const sub = subcommand(positionals, ["create", "list", "update", "disable", "enable", "remove"]);
     if (sub === "list") {
       return withStore(values, (store) => {
         const users = listUsers(tenantScope(store, values));
-        return output(values, { users }, () => table(users as unknown as Record<string, unknown>[], ["id", "email", "role", "created_at"]));
+        return output(values, { users }, () => table(users as unknown as Record<string, unknown>[], USER_COLUMNS));
       });
     }
-    const email = positionals[1];
-    if (!email) throw new UsageError("users create needs an EMAIL");
-    const role = required(values, "role");
-    if (!isRole(role)) throw new UsageError(`--role must be viewer, editor or admin, not "${role}"`);
-    return withStore(values, (store) => {
-      const user = createUser(tenantScope(store, values), { email, role });
-      return output(values, user, () => `Created user ${user.email} (${user.id}) with role ${user.role}.`);
+    const target = positionals[1];
+    if (!target) throw new UsageError(`users ${sub} needs ${sub === "create" ? "an EMAIL" : "a USER (id or email)"}`);
+    const role = sub === "create" || sub === "update" ? required(values, "role") : undefined;
+    if (role !== undefined && !isRole(role)) throw new UsageError(`--role must be viewer, editor or admin, not "${role}"`);
+    const client = "invoke users (cli)";
+    return withServices(values, async (services, scope) => {
+      const now = services.now();
+      const change = <T>(route: string, params: Record<string, unknown>, body: unknown, work: () => T) => recordedChange(services, scope, { client, route, params, body }, work);
+      const describe = (user: UserView) => `${user.email} (${user.id}): role ${user.role}, ${user.disabled_at === null ? "enabled" : `disabled since ${user.disabled_at}`}.`;
+      switch (sub) {
+        case "create": {
+          const user = await change("POST /v1/beta/users", {}, { email: target, role }, () => createUser(scope, { email: target, role: role! as UserView["role"] }, now));
+          return output(values, user, `Created user ${user.email} (${user.id}) with role ${user.role}.`);
+        }
+        case "remove": {
+          const removed = await change("DELETE /v1/beta/users/:userId", { userId: userIdFor(scope, target) }, null, () => removeUser(scope, target, now));
+          return output(values, removed, `Removed ${removed.email} (${removed.id}); revoked ${removed.revoked_keys} key${removed.revoked_keys === 1 ? "" : "s"}.`);
+        }
+        default: {
+          const body = sub === "update" ? { role } : { disabled: sub === "disable" };
+          const user = await change("PATCH /v1/beta/users/:userId", { userId: userIdFor(scope, target) }, body, () => updateUser(scope, target, body as { role?: UserView["role"]; disabled?: boolean }, now));
+          return output(values, user, describe(user));
+        }
+      }
     });
   },
 };
 
+/** The id of USER when it names one (the route's `:userId`), else USER as given: a refused change is recorded with what was asked. */
+function userIdFor(scope: TenantScope, idOrEmail: string): string {
+  try {
+    return findUser(scope, idOrEmail).id;
+  } catch {
+    return idOrEmail;
+  }
+}
+
 export const keysCommand: Command = {
   name: "keys",
-  summary: "Create, list or revoke API keys of a tenant's users.",
-  args: "create --user USER --name NAME --profile PROFILE | list --user USER | revoke KEY_ID",
+  summary: "Create, list, rotate or revoke API keys of a tenant's users.",
+  args: "create --user USER --name NAME --profile PROFILE | list --user USER | rotate KEY_ID [--grace 24h] | revoke KEY_ID",
   flags: {
     db: dbFlag,
     tenant: tenantFlag,
@@ -97,16 +172,22 @@ export const keysCommand: Command = {
     name: { type: "string", value: "NAME", help: "A name for the key (for create)." },
     profile: { type: "string", value: "PROFILE", help: "mcp_readonly, operator or admin (for create)." },
     "expires-at": { type: "string", value: "TIME", help: "ISO 8601 expiry (for create; default: never)." },
+    grace: { type: "string", value: "DURATION", default: "24h", help: "How long the old secret keeps working after rotate (0 = refused at once; at most 30d)." },
     json: jsonFlag,
   },
-  details: "create prints the secret once. See GET /v1/mcp/key-profiles for what each profile grants.",
+  details: [
+    "create and rotate print the secret once. See GET /v1/mcp/key-profiles for what each profile grants.",
+    "rotate keeps the key's id, name and profile and gives it a new secret; the old one works until --grace ends.",
+  ].join("\n"),
   run(values, positionals) {
-    const sub = subcommand(positionals, ["create", "list", "revoke"]);
+    const sub = subcommand(positionals, ["create", "list", "rotate", "revoke"]);
+    const client = "invoke keys (cli)";
     if (sub === "create") {
       const input = { name: required(values, "name"), profile: required(values, "profile"), expires_at: values["expires-at"] as string | undefined };
       const user = required(values, "user");
-      return withStore(values, (store) => {
-        const key = issueKey(tenantScope(store, values), user, input, null);
+      return withServices(values, async (services, scope) => {
+        const params = { userId: userIdFor(scope, user) };
+        const key = await recordedChange(services, scope, { client, route: "POST /v1/beta/users/:userId/keys", params, body: input }, () => issueKey(scope, user, input, null, services.now()));
         return output(values, key, () => `Created key ${key.id} (${key.profile}) for ${user}.\nAPI key (shown once; store it now): ${key.key}`);
       });
     }
@@ -118,10 +199,25 @@ export const keysCommand: Command = {
       });
     }
     const keyId = positionals[1];
-    if (!keyId) throw new UsageError("keys revoke needs a KEY_ID");
-    return withStore(values, (store) => {
-      const scope = tenantScope(store, values);
-      const revoked = revokeKey(scope, findKeyOwner(scope, keyId), keyId);
+    if (!keyId) throw new UsageError(`keys ${sub} needs a KEY_ID`);
+    const grace = sub === "rotate" ? parseGrace(values.grace as string) : 0;
+    return withServices(values, async (services, scope) => {
+      const now = services.now();
+      const ownerOrNull = () => {
+        try {
+          return findKeyOwner(scope, keyId);
+        } catch {
+          return null;
+        }
+      };
+      const params = { userId: ownerOrNull(), keyId };
+      if (sub === "rotate") {
+        const route = "POST /v1/beta/users/:userId/keys/:keyId/rotate";
+        const rotated = await recordedChange(services, scope, { client, route, params, body: { grace_seconds: grace } }, () => rotateKey(scope, findKeyOwner(scope, keyId), keyId, grace, now));
+        const until = rotated.previous_secret_valid_until === null ? "The old secret is refused from now on." : `The old secret works until ${rotated.previous_secret_valid_until}.`;
+        return output(values, rotated, () => `Rotated key ${rotated.id} (${rotated.profile}). ${until}\nNew API key (shown once; store it now): ${rotated.key}`);
+      }
+      const revoked = await recordedChange(services, scope, { client, route: "DELETE /v1/beta/users/:userId/keys/:keyId", params, body: null }, () => revokeKey(scope, findKeyOwner(scope, keyId), keyId, now));
       return output(values, revoked, () => `Revoked key ${revoked.id} at ${revoked.revoked_at}.`);
     });
   },

@@ -27,7 +27,7 @@ export const mcpCommand: Command = {
       const credential = { secret: secret.trim() };
       // Checked once here to fail fast with a reason; from then on every message is admitted afresh.
       const caller = services.gate.callerFor(credential.secret);
-      if (typeof caller === "string") throw new CommandFailure(`INVOKE_API_KEY is refused: the key is ${caller === "unknown" ? "unknown or revoked" : caller}`);
+      if (typeof caller === "string") throw new CommandFailure(`INVOKE_API_KEY is refused: the key is ${caller === "unknown" ? "unknown or revoked" : caller === "disabled" ? "held by a disabled user" : caller === "rotated" ? "a replaced secret past its grace period" : caller}`);
       const refusal = authorizeMcpAccess(caller);
       if (refusal) throw new CommandFailure(`INVOKE_API_KEY is refused: ${refusal.message}`);
       const dispatcher = new McpDispatcher({ services, logError });
@@ -43,6 +43,8 @@ export const mcpCommand: Command = {
           logger,
           onKeyRefused: (message) => process.stderr.write(`invoke mcp: INVOKE_API_KEY is no longer admitted: ${message}\n`),
         });
+        // Every answer must reach the client before the process exits: exiting drops what a full pipe still holds.
+        await new Promise<void>((resolve) => process.stdout.write("", () => resolve()));
       } finally {
         await stopBackground();
         await tracing.shutdown();

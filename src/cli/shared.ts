@@ -1,4 +1,5 @@
 /** What several commands share: flags, configuration loading and running on the local store. */
+import { userInfo } from "node:os";
 import { DEFAULT_CONFIG, LOG_LEVELS, readConfigFile, resolveConfig, type LogLevel, type ServerConfig } from "../config.ts";
 import { otlpTracesEndpointFromEnv } from "../observability/tracing.ts";
 import { keyFilePath } from "../governance/key-file.ts";
@@ -86,6 +87,15 @@ export function withServices<T>(
   work: (services: Services, scope: TenantScope) => T | Promise<T>,
   describe?: (error: unknown) => unknown,
 ): Promise<T> {
+  return withLocalServices(values, (services) => work(services, tenantScope(services.store, values)), describe);
+}
+
+/** As `withServices`, for commands that act on no tenant named by `--tenant` (e.g. creating one). */
+export function withLocalServices<T>(
+  values: Record<string, string | boolean | undefined>,
+  work: (services: Services) => T | Promise<T>,
+  describe?: (error: unknown) => unknown,
+): Promise<T> {
   return withStore(
     values,
     async (store, path) => {
@@ -94,7 +104,7 @@ export function withServices<T>(
       const keyFile = keyFilePath({ keyFile: file.key_file, db: path, configPath: values.config as string | undefined }, process.env);
       const services = createServices({ store, config: { ...DEFAULT_CONFIG, db: path, keyFile } });
       try {
-        return await work(services, tenantScope(store, values));
+        return await work(services);
       } finally {
         await services.connectors.close();
         await services.records.flush();
@@ -104,9 +114,20 @@ export function withServices<T>(
   );
 }
 
+/** The operating-system user running the CLI: the actor of its changes, as there is no key. */
+export function osUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    // No passwd entry (some containers): the environment is the next best witness.
+    return process.env.USER ?? process.env.USERNAME ?? "unknown";
+  }
+}
+
 /**
  * Runs an admin change made on the CLI and records it as REST records the same change (`route`,
- * params, body, outcome), with the CLI as the client: refused changes are recorded too.
+ * params, body, outcome), with the CLI and the operating-system user as the client
+ * (`invoke users (cli) as alice`): refused changes are recorded too.
  */
 export async function recordedChange<T>(
   services: Services,
@@ -116,7 +137,7 @@ export async function recordedChange<T>(
 ): Promise<T> {
   const started = performance.now();
   const record = (error: string | null) =>
-    recordAdminChange(services.records, { tenantId: scope.tenantId, keyId: "cli", clientName: change.client, route: change.route, params: change.params, body: change.body, ok: error === null, error, latencyMs: performance.now() - started });
+    recordAdminChange(services.records, { tenantId: scope.tenantId, keyId: "cli", clientName: `${change.client} as ${osUser()}`, route: change.route, params: change.params, body: change.body, ok: error === null, error, latencyMs: performance.now() - started });
   try {
     const result = await work();
     await record(null);

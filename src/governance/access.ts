@@ -53,6 +53,8 @@ const KEY_REFUSALS: Record<KeyRefusal, string> = {
   malformed: "The API key is not in the inv_live_ format.",
   unknown: "The API key is not valid (unknown or revoked).",
   expired: "The API key has expired.",
+  rotated: "This API key secret was replaced by a rotation and its grace period has ended; use the new secret.",
+  disabled: "The API key's user is disabled; an admin of the tenant can enable them again.",
 };
 
 /** RFC 9110 requires a challenge on 401; a non-Bearer scheme keeps OAuth-capable clients from starting a login flow. */
@@ -139,6 +141,8 @@ export class AccessGate {
             refusal(403, "session_cookie_rejected", "Session cookies are not accepted here; send an API key in the X-API-Key header.")
           : refusal(401, "missing_key", "Missing API key: send it in the X-API-Key header.", CHALLENGE);
       }
+      // A disabled user is known and authenticated, just not allowed: 403, so clients do not retry other credentials.
+      if (outcome === "disabled") return refusal(403, "user_disabled", KEY_REFUSALS.disabled);
       return refusal(401, `${outcome}_key`, KEY_REFUSALS[outcome], CHALLENGE);
     }
     const limited = this.limitCaller(outcome);

@@ -3,7 +3,7 @@
  * to (`approvers: [finance-leads]`). Admins manage them (REST and CLI); every change is recorded by
  * the surface that made it. A member counts for requests made after they were added.
  */
-import { and, asc, eq } from "drizzle-orm";
+import { and, asc, eq, isNull } from "drizzle-orm";
 import { Conflict, NotFound } from "../errors.ts";
 import { groupMembers, groups, users } from "../storage/schema.ts";
 import type { TenantScope } from "../storage/tenant-scope.ts";
@@ -54,7 +54,7 @@ export function deleteGroup(scope: TenantScope, name: string): { deleted: string
 /** Adds a user of the tenant (by id or email) to a group. */
 export function addMember(scope: TenantScope, name: string, user: string, by: string | null, now: number): GroupView {
   getGroup(scope, name);
-  const row = scope.store.db.select({ id: users.id }).from(users).where(scope.where(users, user.includes("@") ? eq(users.email, user) : eq(users.id, user))).get();
+  const row = scope.store.db.select({ id: users.id }).from(users).where(scope.where(users, user.includes("@") ? eq(users.email, user) : eq(users.id, user), isNull(users.removedAt))).get();
   if (row === undefined) throw new NotFound(`no user ${user} in this tenant`, "user_not_found");
   scope.store.db.insert(groupMembers).values({ tenantId: scope.tenantId, groupName: name, userId: row.id, addedBy: by, addedAt: now }).onConflictDoNothing().run();
   return getGroup(scope, name);

@@ -2,7 +2,7 @@
  * API keys: `inv_live_` + 40 base62 characters, shown once, stored only as a SHA-256 digest.
  * Keys carry 238 bits of entropy, so a fast hash is enough: there is nothing to brute-force.
  */
-import { and, eq, isNull, sql } from "drizzle-orm";
+import { and, eq, isNull, or, sql } from "drizzle-orm";
 import { newId, randomBase62 } from "../ids.ts";
 import type { Store } from "../storage/db.ts";
 import { apiKeys, tenants, users } from "../storage/schema.ts";
@@ -60,8 +60,35 @@ export function createApiKey(store: Store, key: NewKey, createdAt = Date.now()):
   return { id, secret, prefix, createdAt };
 }
 
-/** Why a presented key was refused. */
-export type KeyRefusal = "malformed" | "unknown" | "expired";
+/**
+ * Issues a new secret for an existing key: same id, name and profile, so its records stay one key's.
+ * The replaced secret keeps admitting the key for `graceMs` (0: refused at once); only the latest
+ * replaced secret has a grace period, an older one still in its grace is refused from now on.
+ */
+export function rotateApiKey(store: Store, keyId: string, graceMs: number, now = Date.now()): { secret: string; prefix: string; previousValidUntil: number | null } {
+  const secret = generateKeySecret();
+  const prefix = displayPrefix(secret);
+  const previousValidUntil = graceMs > 0 ? now + graceMs : null;
+  store.db
+    .update(apiKeys)
+    .set({
+      secretHash: hashKeySecret(secret),
+      prefix,
+      previousSecretHash: previousValidUntil === null ? null : sql`${apiKeys.secretHash}`,
+      previousSecretExpiresAt: previousValidUntil,
+      rotatedAt: now,
+    })
+    .where(eq(apiKeys.id, keyId))
+    .run();
+  credentialsChanged(store);
+  return { secret, prefix, previousValidUntil };
+}
+
+/**
+ * Why a presented key was refused. `rotated`: a replaced secret past its grace period; `disabled`: the
+ * key is valid but its user is disabled (the only refusal that tells the presenter the key is known).
+ */
+export type KeyRefusal = "malformed" | "unknown" | "expired" | "rotated" | "disabled";
 
 const localEpochs = new WeakMap<Store, number>();
 
@@ -72,7 +99,9 @@ export function credentialsChanged(store: Store): void {
 
 /**
  * Resolves a presented secret to its caller, or says why not. Revoked keys, and keys whose user row is
- * gone, are indistinguishable from unknown ones to the presenter; the role is the user's current one.
+ * gone or removed, are indistinguishable from unknown ones to the presenter; a disabled user's keys are
+ * refused as such; the role is the user's current one. A rotated key's replaced secret admits it until
+ * its grace period ends.
  *
  * Resolved callers are cached: the joined lookup costs more than the rest of a cheap call. The cache
  * is dropped when this process changes credentials (`credentialsChanged`) and when another process has
@@ -91,27 +120,35 @@ export function keyAuthenticator(store: Store): (secret: string, now?: number) =
       keyName: apiKeys.name,
       profile: apiKeys.profile,
       expiresAt: apiKeys.expiresAt,
+      secretHash: apiKeys.secretHash,
+      previousSecretExpiresAt: apiKeys.previousSecretExpiresAt,
+      disabledAt: users.disabledAt,
     })
     .from(apiKeys)
-    .innerJoin(users, and(eq(users.id, apiKeys.userId), eq(users.tenantId, apiKeys.tenantId)))
+    .innerJoin(users, and(eq(users.id, apiKeys.userId), eq(users.tenantId, apiKeys.tenantId), isNull(users.removedAt)))
     .innerJoin(tenants, eq(tenants.id, apiKeys.tenantId))
-    .where(and(eq(apiKeys.secretHash, sql.placeholder("hash")), isNull(apiKeys.revokedAt)))
+    .where(and(or(eq(apiKeys.secretHash, sql.placeholder("hash")), eq(apiKeys.previousSecretHash, sql.placeholder("hash"))), isNull(apiKeys.revokedAt)))
     .prepare();
   const dataVersion = store.sqlite.prepare("PRAGMA data_version");
   const readDataVersion = () => (dataVersion.get() as { data_version: number }).data_version;
 
-  const cache = new Map<string, Caller | "unknown">();
+  /** A resolved secret: its caller, and until when a replaced secret still admits it (null: the current secret). */
+  type Resolved = { caller: Caller; graceEndsAt: number | null } | "unknown" | "disabled";
+  const cache = new Map<string, Resolved>();
   let epoch = localEpochs.get(store) ?? 0;
   let version = readDataVersion();
 
-  const resolve = (hash: string): Caller | "unknown" => {
+  const resolve = (hash: string): Resolved => {
     const row = lookup.get({ hash });
     if (row === undefined) return "unknown";
+    const { secretHash, previousSecretExpiresAt, disabledAt, ...fields } = row;
     const profile = findProfile(row.profile);
     // A key whose profile this build does not know grants nothing: refuse it rather than guess.
     if (profile === undefined) return "unknown";
+    if (disabledAt !== null) return "disabled";
     const role = row.role as Role;
-    return { ...row, role, scopes: effectiveScopes(profile, role), allowedTools: profile.allowed_tools, readOnly: profile.read_only };
+    const caller = { ...fields, role, scopes: effectiveScopes(profile, role), allowedTools: profile.allowed_tools, readOnly: profile.read_only };
+    return { caller, graceEndsAt: secretHash === hash ? null : (previousSecretExpiresAt ?? 0) };
   };
 
   return (secret, now = Date.now()) => {
@@ -124,13 +161,16 @@ export function keyAuthenticator(store: Store): (secret: string, now?: number) =
       version = currentVersion;
     }
     const hash = hashKeySecret(secret);
-    let caller = cache.get(hash);
-    if (caller === undefined) {
-      caller = resolve(hash);
+    let resolved = cache.get(hash);
+    if (resolved === undefined) {
+      resolved = resolve(hash);
       // Unknown secrets are not cached: guesses would fill memory. They are throttled per address instead.
-      if (caller !== "unknown") cache.set(hash, caller);
+      if (resolved !== "unknown") cache.set(hash, resolved);
     }
-    if (caller !== "unknown" && caller.expiresAt !== null && caller.expiresAt <= now) return "expired";
+    if (typeof resolved === "string") return resolved;
+    const { caller, graceEndsAt } = resolved;
+    if (caller.expiresAt !== null && caller.expiresAt <= now) return "expired";
+    if (graceEndsAt !== null && graceEndsAt <= now) return "rotated";
     return caller;
   };
 }

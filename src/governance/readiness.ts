@@ -201,7 +201,7 @@ function fourEyes(context: Context): ReadinessItem {
   const people = context.services.store.db
     .select({ email: users.email, role: users.role })
     .from(users)
-    .where(context.scope.where(users))
+    .where(context.scope.where(users, isNull(users.disabledAt), isNull(users.removedAt)))
     .all()
     .filter((user) => roleAtLeast(user.role, approverRole));
   const found = `${people.length === 1 ? "1 person has" : `${people.length} people have`} the approver role (${approverRole} or above)${people.length ? `: ${listed(people.map((user) => user.email))}` : ""}.`;

@@ -1,12 +1,14 @@
 /**
- * The store: the only module that touches `bun:sqlite`. Opens the database file with the pragmas the
- * server relies on (WAL, busy timeout, foreign keys), applies the embedded migrations, and refuses a
- * database written by a newer Invoke.
+ * The store: with `backup.ts`, the only module that touches `bun:sqlite`. Opens the database file with the pragmas the
+ * server relies on (WAL, busy timeout, foreign keys), applies the embedded migrations (after a backup
+ * when an existing database is upgraded), and refuses a database written by a newer Invoke.
  */
 import { Database } from "bun:sqlite";
-import { existsSync } from "node:fs";
+import { existsSync, renameSync } from "node:fs";
 import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import { StartupError } from "../errors.ts";
+import { logInfo } from "../log.ts";
+import { vacuumInto } from "./backup.ts";
 import { migrations } from "./migrations.ts";
 import * as schema from "./schema.ts";
 
@@ -42,6 +44,7 @@ export function openStore(path: string, options: { mustExist?: boolean } = {}): 
     sqlite.run("PRAGMA synchronous = NORMAL");
     // 64 MiB of page cache (taken only as pages are read): a large brain's indexes stay in memory.
     sqlite.run("PRAGMA cache_size = -65536");
+    backUpBeforeMigrating(sqlite, path);
     migrate(sqlite, path);
   } catch (error) {
     sqlite.close();
@@ -53,6 +56,27 @@ export function openStore(path: string, options: { mustExist?: boolean } = {}): 
 
 /** The schema version this build writes. */
 export const SCHEMA_VERSION = migrations.length;
+
+/**
+ * Before an existing database is migrated, copies it to `<db>.pre-migration-v<old>.bak`: rolling back an
+ * upgrade is stopping, restoring that file and starting the old binary. A new file (version 0) has nothing
+ * to keep; an existing backup of the same version is never overwritten (the new one gets a time stamp).
+ */
+function backUpBeforeMigrating(sqlite: Database, path: string): void {
+  const version = (sqlite.query("PRAGMA user_version").get() as { user_version: number }).user_version;
+  if (version === 0 || version >= SCHEMA_VERSION) return;
+  let target = `${path}.pre-migration-v${version}.bak`;
+  if (existsSync(target)) target = `${path}.pre-migration-v${version}-${new Date().toISOString().replace(/[:.]/g, "-")}.bak`;
+  try {
+    // A name of its own: two processes starting on the same file each write their own copy.
+    const temporary = `${target}.tmp-${process.pid}`;
+    vacuumInto(sqlite, temporary);
+    renameSync(temporary, target);
+  } catch (error) {
+    throw new StartupError(`not migrating ${path} from schema version ${version}: the backup before migrating failed: ${(error as Error).message}`);
+  }
+  logInfo(`database ${path} has schema version ${version}; backed it up to ${target} before migrating it to ${SCHEMA_VERSION}`);
+}
 
 function migrate(sqlite: Database, path: string): void {
   const readVersion = () => (sqlite.query("PRAGMA user_version").get() as { user_version: number }).user_version;

@@ -14,6 +14,7 @@ import m0006 from "../../drizzle/0006_records_without_id_index.sql" with { type:
 import m0007 from "../../drizzle/0007_execution_rollups.sql" with { type: "text" };
 import m0008 from "../../drizzle/0008_approver_groups.sql" with { type: "text" };
 import m0009 from "../../drizzle/0009_record_checkpoints.sql" with { type: "text" };
+import m0010 from "../../drizzle/0010_user_lifecycle.sql" with { type: "text" };
 
 /** One migration: its drizzle-kit tag and the SQL statements it runs, in order. */
 export interface Migration {
@@ -32,6 +33,7 @@ const sqlByTag: Record<string, string> = {
   "0007_execution_rollups": m0007,
   "0008_approver_groups": m0008,
   "0009_record_checkpoints": m0009,
+  "0010_user_lifecycle": m0010,
 };
 
 /** The journal's tags, for the consistency test. */

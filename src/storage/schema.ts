@@ -2,6 +2,7 @@
  * The relational schema, the single source for the SQL migrations in `drizzle/` (`bun run db:generate`).
  * Every row that belongs to a tenant carries `tenant_id`; times are Unix epoch milliseconds.
  */
+import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /** An organisation using Invoke; the unit of isolation. */
@@ -11,7 +12,11 @@ export const tenants = sqliteTable("tenants", {
   createdAt: integer("created_at").notNull(),
 });
 
-/** A person (or service account) with one role in one tenant. */
+/**
+ * A person (or service account) with one role in one tenant. A disabled user's keys are refused until
+ * they are enabled again; a removed user is kept (records and approvals name its id) but refuses
+ * everything, is hidden from lists, and frees its email for a new user.
+ */
 export const users = sqliteTable(
   "users",
   {
@@ -22,8 +27,10 @@ export const users = sqliteTable(
     email: text("email").notNull(),
     role: text("role", { enum: ["viewer", "editor", "admin"] }).notNull(),
     createdAt: integer("created_at").notNull(),
+    disabledAt: integer("disabled_at"),
+    removedAt: integer("removed_at"),
   },
-  (t) => [uniqueIndex("users_tenant_email").on(t.tenantId, t.email)],
+  (t) => [uniqueIndex("users_tenant_email").on(t.tenantId, t.email).where(sql`${t.removedAt} IS NULL`)],
 );
 
 /** An API key: only the SHA-256 of the secret is stored; `prefix` lets people recognise a key. */
@@ -46,6 +53,10 @@ export const apiKeys = sqliteTable(
     lastUsedAt: integer("last_used_at"),
     expiresAt: integer("expires_at"),
     revokedAt: integer("revoked_at"),
+    /** After a rotation, the replaced secret's digest: it still admits the key until `previous_secret_expires_at`. */
+    previousSecretHash: text("previous_secret_hash").unique(),
+    previousSecretExpiresAt: integer("previous_secret_expires_at"),
+    rotatedAt: integer("rotated_at"),
   },
   (t) => [index("api_keys_tenant_user").on(t.tenantId, t.userId)],
 );
