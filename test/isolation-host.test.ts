@@ -155,6 +155,11 @@ describe("the operator's allow-lists", () => {
       await http("g", "http://127.0.0.1:9/mcp/x"),
       await pg("h", "postgres://u:p@localhost:6432/app"),
       await pg("i", "postgres://u:p@localhost.evil.net:9/app"),
+      // Options that would take the client elsewhere than the URL's host.
+      await pg("m", "postgres://u:p@localhost:9/app?host=/var/run/postgresql"),
+      await pg("n", "postgres://u:p@localhost:9/app?hostaddr=10.0.0.5"),
+      await pg("o", "postgres://u:p@localhost:9/app?sslrootcert=/etc/shadow"),
+      await pg("p", "postgres://u:p@localhost:9,evil:5432/app"),
     ];
     expect(refusals.map((answer) => answer.status)).toEqual(refusals.map(() => 403));
     const admitted = [await http("j", "http://localhost:9/mcp/v1"), await pg("k", "postgres://u:p@localhost:9/app")];

@@ -81,7 +81,10 @@ export class HostAccess {
     switch (spec.type) {
       case "database":
         if (spec.dialect === "postgres") {
-          if (tenant && spec.url !== undefined) await this.checkUrl(spec.url);
+          if (tenant && spec.url !== undefined) {
+            checkPostgresOptions(spec.url);
+            await this.checkUrl(spec.url);
+          }
           return spec;
         }
         return spec.path === undefined ? spec : { ...spec, path: this.checkPath(spec.path, tenant, "SQLite database") };
@@ -149,6 +152,23 @@ export class HostAccess {
     }
     return addresses.length > 0 && addresses.every(({ address, family }) => this.networks!.check(address, family === 6 ? "ipv6" : "ipv4"));
   }
+}
+
+/** Connection options a tenant's PostgreSQL URL may carry: none of them can point the connection elsewhere. */
+const SAFE_POSTGRES_OPTIONS = new Set(["sslmode", "connect_timeout", "application_name"]);
+
+/** Refuses query options (`host=`, `hostaddr=`, `port=`, `sslrootcert=` …) that would take the client to another address or host file than the URL names. */
+function checkPostgresOptions(text: string): void {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new HostAccessDenied("the connector's URL is not a valid URL");
+  }
+  const refused = [...url.searchParams.keys()].filter((name) => !SAFE_POSTGRES_OPTIONS.has(name.toLowerCase()));
+  if (refused.length > 0) throw new HostAccessDenied(`PostgreSQL URL options ${refused.join(", ")} are not allowed in a connector added by a tenant (only ${[...SAFE_POSTGRES_OPTIONS].join(", ")})`);
+  // A host list (`h1,h2`) or an empty host would reach other servers than the one checked.
+  if (url.hostname === "" || url.host.includes(",")) throw new HostAccessDenied("a tenant's PostgreSQL URL names exactly one host");
 }
 
 /** The real path of `path` when it exists (symlinks and `..` resolved), else its absolute form. */
