@@ -124,6 +124,17 @@ describe("the operator's allow-lists", () => {
     expect(rows.body.result.structuredContent.rows).toEqual([{ n: 0 }]);
   });
 
+  it("gives each tenant its own folder with {tenant}, and no other tenant's", async () => {
+    const server = serve({ config: { tenantConnectors: { paths: ["/**/tenants/{tenant}/*.sqlite"] } } });
+    const acme = secondTenant(server, "acme");
+    const ours = companyDatabase(join(server.filesDir, "tenants", "default", "books.sqlite"));
+    const theirs = companyDatabase(join(server.filesDir, "tenants", "acme", "books.sqlite"));
+    expect((await rest(server, "POST", "/v1/connectors", sqlite("books", ours))).status).toBe(201);
+    expect((await rest(server, "POST", "/v1/connectors", sqlite("books", theirs))).status).toBe(403);
+    expect((await rest(server, "POST", "/v1/connectors", sqlite("books", theirs), acme.adminKey)).status).toBe(201);
+    expect((await rest(server, "POST", "/v1/connectors", sqlite("loot", ours), acme.adminKey)).status).toBe(403);
+  });
+
   it("matches a stdio command with its arguments and environment exactly as the operator listed them", async () => {
     const script = "/srv/mcp/server.js";
     const node = "/opt/invoke-test/no-such-node";

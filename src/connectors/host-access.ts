@@ -33,7 +33,7 @@ type CommandRule = Static<typeof CommandRule>;
 /** The config file's `tenant_connectors`: what connectors added by tenant admins may reach. */
 export const TenantConnectorsSchema = Type.Object(
   {
-    paths: Strings("Globs over real (symlink-resolved) paths: SQLite files and stdio working folders, e.g. /srv/invoke/tenants/**/*.sqlite."),
+    paths: Strings("Globs over real (symlink-resolved) paths: SQLite files and stdio working folders, e.g. /srv/invoke/tenants/{tenant}/*.sqlite ({tenant}: the tenant's name)."),
     commands: Type.Optional(Type.Array(CommandRule, { description: "Commands mcp_stdio connectors may run." })),
     urls: Strings("URLs mcp_http and PostgreSQL connectors may reach: scheme, host (a leading *. matches subdomains), port, and a path glob, e.g. https://*.example.com/mcp/**."),
     networks: Strings("CIDR ranges (10.20.0.0/16, fd00::/8): a URL whose host is, or resolves only to, addresses inside them is allowed."),
@@ -76,29 +76,30 @@ export class HostAccess {
    * Refuses (HostAccessDenied) a connector its origin may not define; resolves to the spec to run,
    * with a SQLite path made real, so what was checked is what is opened.
    */
-  async check(spec: ConnectorSpec, origin: ConnectorOrigin): Promise<ConnectorSpec> {
+  async check(spec: ConnectorSpec, origin: ConnectorOrigin, tenantName = ""): Promise<ConnectorSpec> {
     const tenant = origin === "api";
+    const entries = (list: string[] | undefined) => tenantEntries(list, tenantName);
     switch (spec.type) {
       case "database":
         if (spec.dialect === "postgres") {
           if (tenant && spec.url !== undefined) {
             checkPostgresOptions(spec.url);
-            await this.checkUrl(spec.url);
+            await this.checkUrl(spec.url, entries);
           }
           return spec;
         }
-        return spec.path === undefined ? spec : { ...spec, path: this.checkPath(spec.path, tenant, "SQLite database") };
+        return spec.path === undefined ? spec : { ...spec, path: this.checkPath(spec.path, tenant, "SQLite database", entries) };
       case "mcp_http":
-        if (tenant) await this.checkUrl(spec.url);
+        if (tenant) await this.checkUrl(spec.url, entries);
         return spec;
       case "mcp_stdio":
-        if (tenant) this.checkCommand(spec);
-        return spec.cwd === undefined ? spec : { ...spec, cwd: this.checkPath(spec.cwd, tenant, "working folder") };
+        if (tenant) this.checkCommand(spec, entries);
+        return spec.cwd === undefined ? spec : { ...spec, cwd: this.checkPath(spec.cwd, tenant, "working folder", entries) };
     }
   }
 
   /** The real path of `path`, refused when it is Invoke's store (any spelling) or, for tenants, outside `paths` or in the store's folder. */
-  private checkPath(path: string, tenant: boolean, what: string): string {
+  private checkPath(path: string, tenant: boolean, what: string, entries: Entries): string {
     // SQLite reads `file:` names as URIs (which can name another file or open options): never accept one.
     if (/^file:/i.test(path)) throw new HostAccessDenied(`a ${what} is a plain path, not a file: URI`);
     if (tenant && !isAbsolute(path)) throw new HostAccessDenied(`a ${what} must be an absolute path`);
@@ -109,15 +110,17 @@ export class HostAccess {
     if (this.secrets.includes(real)) throw new HostAccessDenied(`${path} is Invoke's key file: no connector may use it`);
     if (!tenant) return real;
     if (isInside(real, this.storeFolder)) throw new HostAccessDenied(`${path} is in Invoke's data folder, which connectors added by tenants may not use`);
-    if (!(this.tenant.paths ?? []).some((glob) => new Bun.Glob(glob).match(real))) {
+    if (!entries(this.tenant.paths).some((glob) => new Bun.Glob(glob).match(real))) {
       throw new HostAccessDenied(`${what} ${path} is not allowed by the operator (config tenant_connectors.paths)`);
     }
     return real;
   }
 
-  private checkCommand(spec: Extract<ConnectorSpec, { type: "mcp_stdio" }>): void {
+  private checkCommand(spec: Extract<ConnectorSpec, { type: "mcp_stdio" }>, entries: Entries): void {
     const args = spec.args ?? [];
-    const rule = (this.tenant.commands ?? []).find((candidate) => candidate.command === spec.command && argsMatch(candidate, args));
+    const rule = (this.tenant.commands ?? [])
+      .map((candidate) => ({ ...candidate, args: entries(candidate.args) }))
+      .find((candidate) => candidate.command === spec.command && argsMatch(candidate, args));
     if (rule === undefined) {
       throw new HostAccessDenied(`command ${JSON.stringify([spec.command, ...args].join(" "))} is not allowed by the operator (config tenant_connectors.commands)`);
     }
@@ -125,7 +128,7 @@ export class HostAccess {
     if (refused.length > 0) throw new HostAccessDenied(`environment variable${refused.length === 1 ? "" : "s"} ${refused.join(", ")} may not be set for ${spec.command} (config tenant_connectors.commands[].env)`);
   }
 
-  private async checkUrl(text: string): Promise<void> {
+  private async checkUrl(text: string, entries: Entries): Promise<void> {
     let url: URL;
     try {
       url = new URL(text);
@@ -133,7 +136,7 @@ export class HostAccess {
       throw new HostAccessDenied("the connector's URL is not a valid URL");
     }
     const shown = `${url.protocol}//${url.host}${url.pathname}`;
-    if ((this.tenant.urls ?? []).some((allowed) => urlMatches(allowed, url))) return;
+    if (entries(this.tenant.urls).some((allowed) => urlMatches(allowed, url))) return;
     if (this.networks !== undefined && (await this.resolvesInside(url.hostname))) return;
     throw new HostAccessDenied(`${shown} is not allowed by the operator (config tenant_connectors.urls or networks)`);
   }
@@ -169,6 +172,18 @@ function checkPostgresOptions(text: string): void {
   if (refused.length > 0) throw new HostAccessDenied(`PostgreSQL URL options ${refused.join(", ")} are not allowed in a connector added by a tenant (only ${[...SAFE_POSTGRES_OPTIONS].join(", ")})`);
   // A host list (`h1,h2`) or an empty host would reach other servers than the one checked.
   if (url.hostname === "" || url.host.includes(",")) throw new HostAccessDenied("a tenant's PostgreSQL URL names exactly one host");
+}
+
+/** Allow-list entries as they apply to one tenant. */
+type Entries = (list: string[] | undefined) => string[];
+
+/**
+ * Allow-list entries with `{tenant}` replaced by the tenant's name, so one config can give each tenant
+ * its own folder or URL. A name that is not a plain path segment drops such entries.
+ */
+function tenantEntries(list: string[] | undefined, tenantName: string): string[] {
+  const plain = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/.test(tenantName) && tenantName !== "..";
+  return (list ?? []).flatMap((entry) => (!entry.includes("{tenant}") ? [entry] : plain ? [entry.replaceAll("{tenant}", tenantName)] : []));
 }
 
 /** The real path of `path` when it exists (symlinks and `..` resolved), else its absolute form. */

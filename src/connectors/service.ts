@@ -14,7 +14,7 @@ import { randomBytes } from "node:crypto";
 import { BadRequest, Conflict, InvokeError, NotFound } from "../errors.ts";
 import { toolNameMatcher } from "../governance/authorize.ts";
 import type { Store } from "../storage/db.ts";
-import { connectors, connectorTools } from "../storage/schema.ts";
+import { connectors, connectorTools, tenants } from "../storage/schema.ts";
 import type { TenantScope } from "../storage/tenant-scope.ts";
 import { headerParams, InvalidHeaderAnnotation } from "../protocol/param-headers.ts";
 import type { ProductionTool } from "../tools/catalog.ts";
@@ -283,6 +283,11 @@ export class ConnectorService {
     }
   }
 
+  /** A tenant's name, which the operator's allow-lists may name as `{tenant}`. */
+  private tenantName(tenantId: string): string {
+    return this.store.db.select({ name: tenants.name }).from(tenants).where(eq(tenants.id, tenantId)).get()?.name ?? "";
+  }
+
   private async launch(tenantId: string, name: string, config: string, origin: ConnectorOrigin): Promise<Running> {
     let stored = JSON.parse(config) as ConnectorSpec;
     let spec = stored;
@@ -291,7 +296,7 @@ export class ConnectorService {
       stored = this.secrets.open(config, { tenantId, name });
       this.known.add(tenantId, secretValues(stored));
       // Checked at every start: a connector the operator no longer allows does not run.
-      spec = await this.hostAccess.check(stored, origin);
+      spec = await this.hostAccess.check(stored, origin, this.tenantName(tenantId));
     } catch (error) {
       refusal = redactText((error as Error).message, this.known.of(tenantId));
     }
@@ -480,7 +485,7 @@ export class ConnectorService {
     if (spec.type === "database" && (spec.dialect === "sqlite" ? !spec.path : !spec.url)) {
       throw new BadRequest(`a ${spec.dialect} database connector needs ${spec.dialect === "sqlite" ? "path" : "url"}`, undefined, "invalid_connector");
     }
-    await this.hostAccess.check(spec, origin);
+    await this.hostAccess.check(spec, origin, this.tenantName(scope.tenantId));
     const config = this.secrets.seal(spec, { tenantId: scope.tenantId, name });
     if (!registerConnector(scope, input, origin, this.now(), config)) throw new Conflict(`a connector named "${name}" exists`, "connector_exists");
     await this.launch(scope.tenantId, name, config, origin);
