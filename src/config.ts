@@ -9,6 +9,7 @@ import { StartupError } from "./errors.ts";
 import { ConfigConnector } from "./connectors/model.ts";
 import { TenantConnectorsSchema, type TenantConnectors } from "./connectors/host-access.ts";
 import type { RateLimit } from "./governance/profiles.ts";
+import { trustedProxyProblem } from "./http/client-address.ts";
 
 export const LOG_LEVELS = ["info", "warn", "error", "off"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -39,6 +40,20 @@ export const ConfigFileSchema = Type.Object(
     tenant_connectors: Type.Optional(TenantConnectorsSchema),
     public_url: Type.Optional(
       Type.String({ pattern: "^https?://[^\\s/?#@]+(/[^\\s?#]*)?$", description: "The URL clients reach this server at, e.g. https://invoke.example.com; names the endpoint in the discovery document (default: relative paths)." }),
+    ),
+    trusted_proxies: Type.Optional(
+      Type.Array(Type.String({ minLength: 1 }), {
+        description: "Reverse proxies in front of Invoke (addresses or CIDRs, e.g. 10.0.0.0/8): only from these TCP peers are X-Forwarded-For / Forwarded read for the client address (default: none, the headers are ignored).",
+      }),
+    ),
+    tls: Type.Optional(
+      Type.Object(
+        {
+          cert: Type.String({ minLength: 1, description: "PEM certificate (chain, leaf first) file." }),
+          key: Type.String({ minLength: 1, description: "PEM private key file (unencrypted)." }),
+        },
+        { additionalProperties: false, description: "Serve HTTPS; both files are read again on SIGHUP." },
+      ),
     ),
     key_file: Type.Optional(Type.String({ minLength: 1, description: "The key file (connector secrets' keys, the checkpoint signing key); default: invoke.keys beside this file." })),
     checkpoints: Type.Optional(
@@ -107,6 +122,10 @@ export interface ServerConfig {
   tenantConnectors: TenantConnectors;
   /** The URL clients reach this server at (http or https, no query): the discovery document names the endpoint from it. */
   publicUrl?: string;
+  /** Addresses and CIDRs of the reverse proxies whose forwarding headers name the client. */
+  trustedProxies: string[];
+  /** Certificate and key files for HTTPS (paths as given, relative to the working folder). */
+  tls?: { cert: string; key: string };
   /** The key file's path; default beside the database (`<db>.keys`). */
   keyFile?: string;
   /** The signed checkpoints of every tenant's chain head (src/records/checkpoints.ts). */
@@ -147,6 +166,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   profileRateLimits: {},
   connectors: [],
   tenantConnectors: {},
+  trustedProxies: [],
   checkpoints: { intervalMs: 60_000, burstRecords: 1000 },
   approvalTtlMs: 24 * 3_600_000,
   logLevel: "info",
@@ -169,6 +189,10 @@ export async function readConfigFile(path: string): Promise<ConfigFile> {
   raw ??= {};
   const firstError = Value.Errors(ConfigFileSchema, raw).First();
   if (firstError) throw new StartupError(`config file ${path}: ${firstError.path || "/"}: ${firstError.message}`);
+  for (const [index, entry] of ((raw as ConfigFile).trusted_proxies ?? []).entries()) {
+    const problem = trustedProxyProblem(entry);
+    if (problem) throw new StartupError(`config file ${path}: /trusted_proxies/${index}: ${problem}`);
+  }
   return raw as ConfigFile;
 }
 
@@ -188,6 +212,8 @@ export function resolveConfig(file: ConfigFile, overrides: Partial<ServerConfig>
     ...(file.tenant_connectors !== undefined && { tenantConnectors: file.tenant_connectors }),
     ...(file.public_url !== undefined && { publicUrl: file.public_url }),
     ...(file.key_file !== undefined && { keyFile: file.key_file }),
+    ...(file.trusted_proxies !== undefined && { trustedProxies: file.trusted_proxies }),
+    ...(file.tls !== undefined && { tls: file.tls }),
     ...(file.checkpoints !== undefined && {
       checkpoints: {
         file: file.checkpoints.file,

@@ -1,7 +1,11 @@
-/** `invoke serve`: the HTTP server. Bootstraps an empty database and prints its admin key once. */
+/**
+ * `invoke serve`: the HTTP(S) server. Bootstraps an empty database and prints its admin key once; with
+ * a certificate and key it serves HTTPS and reads both files again on SIGHUP.
+ */
 import { bootstrapIfEmpty } from "../governance/bootstrap.ts";
-import { createApp } from "../http/app.ts";
+import { createApp, type App } from "../http/app.ts";
 import { logInfo } from "../log.ts";
+import { readTls, type TlsFiles, type TlsMaterial } from "../http/tls.ts";
 import { installDemo } from "../demo.ts";
 import { firstTenantId } from "../governance/directory.ts";
 import { createServices, startBackground } from "../services.ts";
@@ -12,7 +16,7 @@ import { VERSION } from "../version.ts";
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import { StartupError } from "../errors.ts";
-import type { Command } from "./command.ts";
+import { UsageError, type Command } from "./command.ts";
 import { configFlag, dbFlag, demoFlag, loadConfig } from "./shared.ts";
 
 export const serveCommand: Command = {
@@ -24,10 +28,15 @@ export const serveCommand: Command = {
     db: dbFlag,
     config: configFlag,
     demo: demoFlag,
+    "tls-cert": { type: "string", env: "INVOKE_TLS_CERT", value: "FILE", help: "Serve HTTPS with this PEM certificate (chain, leaf first); with --tls-key. Re-read on SIGHUP." },
+    "tls-key": { type: "string", env: "INVOKE_TLS_KEY", value: "FILE", help: "The certificate's PEM private key (unencrypted); with --tls-cert. Re-read on SIGHUP." },
   },
   details: "On an empty database, serve creates tenant \"default\", user admin@localhost (role admin) and an admin API key, printed once.",
   async run(values) {
     const config = await loadConfig(values);
+    const tlsFiles = tlsFilesFrom(values, config.tls);
+    // Checked before anything is opened: a bad certificate is one line, not a half-started server.
+    let tls = tlsFiles && readTls(tlsFiles);
     const store = openStore(config.db);
     const bootstrap = bootstrapIfEmpty(store);
     if (bootstrap) {
@@ -58,17 +67,24 @@ export const serveCommand: Command = {
     }
     const stopBackground = await startBackground(services);
     const app = createApp({ services });
+    // Bun shares a port between processes (SO_REUSEPORT) unless told not to: a second server would silently take half the connections.
+    // Bodies are buffered only up to twice the limit: declared lengths in between still get the JSON 413.
+    const listenOptions = { hostname: config.host, reusePort: false, maxRequestBodySize: config.maxBodyBytes * 2 };
     try {
-      // Bun shares a port between processes (SO_REUSEPORT) unless told not to: a second server would silently take half the connections.
-      // Bodies are buffered only up to twice the limit: declared lengths in between still get the JSON 413.
-      app.listen({ hostname: config.host, port: config.port, reusePort: false, maxRequestBodySize: config.maxBodyBytes * 2 });
+      app.listen({ ...listenOptions, port: config.port, ...(tls && { tls: { cert: tls.cert, key: tls.key } }) });
     } catch (error) {
       await stopBackground();
       await tracing.shutdown();
       store.close();
       throw new StartupError(await bindFailure(config.host, config.port, error));
     }
-    const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${app.server!.port}`;
+    const url = `${tls ? "https" : "http"}://${config.host.includes(":") ? `[${config.host}]` : config.host}:${app.server!.port}`;
+    if (tls) logInfo(`TLS certificate ${tls.fingerprint} (valid to ${tls.validTo})`);
+    // Always handled: a supervisor's reload (systemd's ExecReload) must never end the process.
+    process.on("SIGHUP", () => {
+      if (tlsFiles) tls = reloadTls(app, listenOptions, tlsFiles, tls!);
+      else logInfo("SIGHUP received: nothing to reload (no TLS certificate configured)");
+    });
     console.log(`Invoke ${VERSION} listening on ${url} (MCP endpoint ${url}/v1/mcp, database ${config.db})`);
     await stopped;
     await app.stop();
@@ -78,6 +94,44 @@ export const serveCommand: Command = {
     return 0;
   },
 };
+
+/** The certificate and key files from the flags (or INVOKE_TLS_*), else the config file; both or neither. */
+function tlsFilesFrom(values: Record<string, string | boolean | undefined>, fromConfig: TlsFiles | undefined): TlsFiles | undefined {
+  const cert = (values["tls-cert"] as string | undefined) ?? fromConfig?.cert;
+  const key = (values["tls-key"] as string | undefined) ?? fromConfig?.key;
+  if (cert === undefined && key === undefined) return undefined;
+  if (cert === undefined || key === undefined) throw new UsageError("--tls-cert and --tls-key go together: give both (or tls: {cert, key} in the config)");
+  return { cert, key };
+}
+
+/**
+ * SIGHUP: serve the certificate and key files' current pair and return it. Bun's `server.reload()` keeps
+ * the TLS context it started with, so a new listener replaces the old one on the same port: the old one
+ * stops accepting at once and finishes its in-flight requests. A pair that fails its checks is logged and
+ * the served one kept.
+ */
+function reloadTls(app: App, listenOptions: { hostname: string; reusePort: boolean; maxRequestBodySize: number }, files: TlsFiles, served: TlsMaterial): TlsMaterial {
+  let next: TlsMaterial;
+  try {
+    next = readTls(files);
+  } catch (error) {
+    logInfo(`SIGHUP: TLS not reloaded, still serving certificate ${served.fingerprint}: ${(error as Error).message}`);
+    return served;
+  }
+  const previous = app.server!;
+  const port = previous.port;
+  void previous.stop(false);
+  try {
+    app.server = Bun.serve({ ...listenOptions, port, tls: { cert: next.cert, key: next.key }, fetch: (request) => app.fetch(request) });
+  } catch (error) {
+    // The port was free an instant ago: only another process taking it in between gets here.
+    logInfo(`SIGHUP: cannot listen on port ${port} again (${(error as Error).message.split("\n")[0]}); stopping`);
+    process.kill(process.pid, "SIGTERM");
+    return served;
+  }
+  logInfo(`SIGHUP: TLS certificate reloaded: ${next.fingerprint} (valid to ${next.validTo})`);
+  return next;
+}
 
 /** One line saying why the server could not bind `host:port` (Bun reports an unknown host as a busy port). */
 async function bindFailure(host: string, port: number, error: unknown): Promise<string> {

@@ -204,7 +204,9 @@ export class SqliteEngine implements SqlEngine {
     const worker = this.worker;
     this.worker = undefined;
     worker?.kill("SIGKILL");
-    job.reject(error);
+    // Answered once the worker is gone (at most a second): its locks on the file die with it, so the
+    // caller may use the file as soon as it has the answer.
+    void Promise.race([worker?.exited, Bun.sleep(1000)]).then(() => job.reject(error));
     if (job.request.op === "open") this.fail(error.message);
     else if (!this.closed) this.startWorker().catch(() => {});
   }

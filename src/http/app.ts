@@ -21,10 +21,12 @@ import { originPolicy } from "../governance/origins.ts";
 import { recordMutation, type MutationOutcome } from "./mutations.ts";
 import { json, restError, restErrorFrom, validationError } from "./respond.ts";
 import { groupRoutes } from "./groups.ts";
+import { referenceRoutes } from "./openapi.ts";
 import { restCaller } from "./rest-access.ts";
 import { createRequestLogger, type RequestLogger } from "../observability/logger.ts";
 import { requestInfoFor, requestInfos } from "../observability/requests.ts";
 import { readiness, storeReady } from "../observability/health.ts";
+import { clientAddressOf, parseTrustedProxies } from "./client-address.ts";
 
 const KNOWN_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
 
@@ -69,7 +71,8 @@ export function createApp({ services, pageSize, logger = createRequestLogger({ l
     tracing: services.tracing,
   });
   // In-process requests (app.handle) have no socket; they share one limiter bucket per address.
-  const clientAddress = (request: Request) => app.server?.requestIP(request)?.address ?? "in-process";
+  const trustedProxies = parseTrustedProxies(config.trustedProxies);
+  const clientAddress = (request: Request) => clientAddressOf(app.server?.requestIP(request)?.address, request.headers, trustedProxies) ?? "in-process";
 
   const discovery = (request: Request, path: string) => {
     // A modern client never GETs (MCP 2026-07-28 has no GET stream); an SSE-only GET asks for a stream we do not offer.
@@ -178,6 +181,7 @@ export function createApp({ services, pageSize, logger = createRequestLogger({ l
   app.use(userRoutes(services, clientAddress)).use(policyRoutes(services, clientAddress)).use(brainRoutes(services, clientAddress)).use(approvalRoutes(services, clientAddress)).use(connectorRoutes(services, clientAddress));
   app.use(executionRoutes(services, clientAddress));
   app.use(groupRoutes(services, clientAddress));
+  app.use(referenceRoutes({ config, routes: () => app.routes, mcpPaths: MCP_PATHS }));
   return app;
 }
 

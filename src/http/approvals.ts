@@ -10,17 +10,21 @@ import { APPROVAL_STATUSES, type ApprovalStatus } from "../approvals/model.ts";
 import { BadRequest } from "../errors.ts";
 import { runApproved } from "../execution/approved.ts";
 import type { Services } from "../services.ts";
+import { rest } from "./openapi.ts";
 import { validBody } from "./request-body.ts";
 import { restAccess, type AddressOf, type RestAccess } from "./rest-access.ts";
 
 /** A vote's optional body. */
 const DecisionBody = Type.Object({ comment: Type.Optional(Type.String({ maxLength: 2000 })) }, { additionalProperties: false });
+/** The listing's query parameters. */
+const ListQuery = Type.Object({
+  status: Type.Optional(Type.Union(APPROVAL_STATUSES.map((status) => Type.Literal(status)))),
+  limit: Type.Optional(Type.Integer()),
+  cursor: Type.Optional(Type.String({ description: "next_cursor of the previous page." })),
+});
 
 /** The approval routes. */
 export function approvalRoutes(services: Services, addressOf: AddressOf) {
-  const reader = { access: "approvals:read" } as const;
-  const decider = { access: "approvals:decide" } as const;
-
   const decide = async ({ caller, scope }: RestAccess, request: Request, id: string, decision: "approve" | "reject", body: unknown) => {
     const comment = body === null ? null : (validBody(DecisionBody, body).comment ?? null);
     const { approvedNow } = services.approvals.decide(scope, caller, id, decision, comment, request.headers.get("user-agent")?.slice(0, 200) ?? null);
@@ -36,8 +40,16 @@ export function approvalRoutes(services: Services, addressOf: AddressOf) {
       const limit = query.limit === undefined ? undefined : Number(query.limit);
       if (limit !== undefined && !Number.isInteger(limit)) throw new BadRequest("limit must be an integer", undefined, "invalid_limit");
       return services.approvals.list(scope, caller, { status, limit, cursor: query.cursor });
-    }, reader)
-    .get("/v1/approvals/:id", ({ caller, scope, params }) => services.approvals.get(scope, params.id, caller), reader)
-    .post("/v1/approvals/:id/approve", ({ caller, scope, request, params, body }) => decide({ caller, scope }, request, params.id, "approve", body ?? null), decider)
-    .post("/v1/approvals/:id/reject", ({ caller, scope, request, params, body }) => decide({ caller, scope }, request, params.id, "reject", body ?? null), decider);
+    }, rest("approvals:read", { summary: "List approval requests", query: ListQuery }))
+    .get("/v1/approvals/:id", ({ caller, scope, params }) => services.approvals.get(scope, params.id, caller), rest("approvals:read", { summary: "Show an approval request" }))
+    .post(
+      "/v1/approvals/:id/approve",
+      ({ caller, scope, request, params, body }) => decide({ caller, scope }, request, params.id, "approve", body ?? null),
+      rest("approvals:decide", { summary: "Approve", description: "A request that reaches its count runs before the answer, which shows the outcome.", body: DecisionBody, bodyOptional: true }),
+    )
+    .post(
+      "/v1/approvals/:id/reject",
+      ({ caller, scope, request, params, body }) => decide({ caller, scope }, request, params.id, "reject", body ?? null),
+      rest("approvals:decide", { summary: "Reject", body: DecisionBody, bodyOptional: true }),
+    );
 }

@@ -8,6 +8,7 @@ import { applyExport } from "../brain/importer.ts";
 import { EntityInput, RelationInput } from "../brain/service.ts";
 import type { Services } from "../services.ts";
 import { BrainQueryInput } from "../tools/company-brain-query.ts";
+import { rest } from "./openapi.ts";
 import { validBody } from "./request-body.ts";
 import { restAccess, type AddressOf } from "./rest-access.ts";
 
@@ -22,14 +23,13 @@ const DeleteBody = Type.Object({ entities: Type.Array(EntityRef, { maxItems: 10_
 /** The brain routes. */
 export function brainRoutes(services: Services, addressOf: AddressOf) {
   const brain = services.brain;
-  const writer = { access: "brain:write" } as const;
   return new Elysia({ name: "brain-routes" })
     .use(restAccess(services, addressOf))
     .post("/v1/brain/entities", ({ scope, body }) => {
       const input = validBody(UpsertBody, body);
       return applyExport(brain, scope, { entities: input.entities, relations: input.relations ?? [], skipped: [] }, "request body");
-    }, writer)
-    .post("/v1/brain/relations", ({ scope, body }) => brain.upsertRelations(scope, validBody(RelationsBody, body).relations), writer)
-    .delete("/v1/brain/entities", ({ scope, body }) => brain.deleteEntities(scope, validBody(DeleteBody, body).entities), writer)
-    .post("/v1/brain/query", ({ scope, body }) => brain.query(scope, validBody(BrainQueryInput, body)), { access: "brain:read" });
+    }, rest("brain:write", { summary: "Upsert entities and relations", description: "All or nothing.", body: UpsertBody }))
+    .post("/v1/brain/relations", ({ scope, body }) => brain.upsertRelations(scope, validBody(RelationsBody, body).relations), rest("brain:write", { summary: "Upsert relations", body: RelationsBody }))
+    .delete("/v1/brain/entities", ({ scope, body }) => brain.deleteEntities(scope, validBody(DeleteBody, body).entities), rest("brain:write", { summary: "Delete entities", body: DeleteBody }))
+    .post("/v1/brain/query", ({ scope, body }) => brain.query(scope, validBody(BrainQueryInput, body)), rest("brain:read", { summary: "Query the brain", description: "The same query as the MCP tool.", body: BrainQueryInput }));
 }

@@ -7,6 +7,7 @@ import { Type } from "@sinclair/typebox";
 import { Elysia } from "elysia";
 import { NewConnector } from "../connectors/model.ts";
 import type { Services } from "../services.ts";
+import { rest } from "./openapi.ts";
 import { json } from "./respond.ts";
 import { validBody } from "./request-body.ts";
 import { restAccess, type AddressOf } from "./rest-access.ts";
@@ -18,15 +19,21 @@ const EnableBody = Type.Object(
 
 /** The connector routes. */
 export function connectorRoutes(services: Services, addressOf: AddressOf) {
-  const reader = { access: "tools:read" } as const;
-  const admin = { access: "admin" } as const;
   const connectors = services.connectors;
 
   return new Elysia({ name: "connector-routes" })
     .use(restAccess(services, addressOf))
-    .get("/v1/connectors", ({ scope }) => ({ connectors: connectors.listConnectors(scope) }), reader)
-    .get("/v1/connectors/:name", ({ scope, params }) => connectors.view(scope, params.name), reader)
-    .post("/v1/connectors", async ({ scope, body }) => json(await connectors.add(scope, validBody(NewConnector, body), "api"), 201), admin)
-    .delete("/v1/connectors/:name", ({ scope, params }) => connectors.remove(scope, params.name), admin)
-    .post("/v1/connectors/:name/tools/enable", ({ caller, scope, params, body }) => connectors.enableTools(scope, params.name, validBody(EnableBody, body).tools, caller.email), admin);
+    .get("/v1/connectors", ({ scope }) => ({ connectors: connectors.listConnectors(scope) }), rest("tools:read", { summary: "List connectors" }))
+    .get("/v1/connectors/:name", ({ scope, params }) => connectors.view(scope, params.name), rest("tools:read", { summary: "Show a connector and its tools" }))
+    .post(
+      "/v1/connectors",
+      async ({ scope, body }) => json(await connectors.add(scope, validBody(NewConnector, body), "api"), 201),
+      rest("admin", { summary: "Add a connector", description: "It may reach only what the operator's tenant_connectors allows.", body: NewConnector, status: 201 }),
+    )
+    .delete("/v1/connectors/:name", ({ scope, params }) => connectors.remove(scope, params.name), rest("admin", { summary: "Remove a connector" }))
+    .post(
+      "/v1/connectors/:name/tools/enable",
+      ({ caller, scope, params, body }) => connectors.enableTools(scope, params.name, validBody(EnableBody, body).tools, caller.email),
+      rest("admin", { summary: "Enable (pin) tools", description: "Also approves a quarantined tool's new definition.", body: EnableBody }),
+    );
 }

@@ -4,20 +4,25 @@
  * as `invoke executions` and the MCP tools; a key only ever sees its own tenant's records.
  */
 import { createPublicKey } from "node:crypto";
+import { Type } from "@sinclair/typebox";
 import { Elysia } from "elysia";
 import { NotFound } from "../errors.ts";
-import { parseRecordFilters } from "../records/model.ts";
+import { ExecutionRecordSchema, parseRecordFilters, RecordFiltersInput } from "../records/model.ts";
 import { auditTenantOnly } from "../records/audit.ts";
 import { checkpointFilePath } from "../records/checkpoints.ts";
 import type { Services } from "../services.ts";
+import { rest } from "./openapi.ts";
 import { restAccess, type AddressOf } from "./rest-access.ts";
+
+/** The listing's filters, as query parameters; the export takes them without the page. */
+const ListQuery = Type.Object(RecordFiltersInput);
+const ExportQuery = Type.Omit(ListQuery, ["limit", "cursor"]);
 
 /** Lines are sent in chunks of about this many bytes. */
 const EXPORT_CHUNK_BYTES = 64 * 1024;
 
 /** The execution-record routes. */
 export function executionRoutes(services: Services, addressOf: AddressOf) {
-  const reader = { access: "traces:read" } as const;
   const ledger = services.records;
   const publicKey = createPublicKey(services.keys.publicKeyPem);
   const checkpointPath = checkpointFilePath(services.config.checkpoints, services.store.path);
@@ -25,19 +30,19 @@ export function executionRoutes(services: Services, addressOf: AddressOf) {
 
   return new Elysia({ name: "execution-routes" })
     .use(restAccess(services, addressOf))
-    .get("/v1/executions", ({ caller, query }) => ledger.list(caller.tenantId, parseRecordFilters(textParams(query))), reader)
+    .get("/v1/executions", ({ caller, query }) => ledger.list(caller.tenantId, parseRecordFilters(textParams(query))), rest("traces:read", { summary: "List execution records", query: ListQuery }))
     // The caller's tenant only, held to its newest signed checkpoint; other tenants are never named.
-    .get("/v1/executions/verify", ({ caller }) => verifyTenant(caller.tenantId), reader)
+    .get("/v1/executions/verify", ({ caller }) => verifyTenant(caller.tenantId), rest("traces:read", { summary: "Verify the ledger", description: "The tenant's chain against its newest signed checkpoint." }))
     .get("/v1/executions/export", ({ caller, query }) => {
       const { limit: _limit, cursor: _cursor, ...filters } = parseRecordFilters(textParams(query));
       return new Response(ndjsonStream(ledger.exportLines(caller.tenantId, filters)), { headers: { "content-type": "application/x-ndjson" } });
-    }, reader)
+    }, rest("traces:read", { summary: "Export execution records", description: "JSON Lines, one record a line.", query: ExportQuery, contentType: "application/x-ndjson", response: Type.String() }))
     .get("/v1/executions/:id", ({ caller, params }) => {
       const record = ledger.get(caller.tenantId, params.id);
       // Another tenant's record is as absent as one that never existed.
       if (!record) throw new NotFound(`no execution record ${params.id}`, "execution_not_found");
       return record;
-    }, reader);
+    }, rest("traces:read", { summary: "Show an execution record", response: ExecutionRecordSchema }));
 }
 
 /** Query parameters given once as text; a repeated parameter keeps its first value. */

@@ -7,6 +7,7 @@ import { Elysia } from "elysia";
 import { addMember, createGroup, deleteGroup, getGroup, listGroups, removeMember } from "../governance/groups.ts";
 import { GROUP_NAME_PATTERN } from "../policy/model.ts";
 import type { Services } from "../services.ts";
+import { rest } from "./openapi.ts";
 import { json } from "./respond.ts";
 import { validBody } from "./request-body.ts";
 import { restAccess, type AddressOf } from "./rest-access.ts";
@@ -16,13 +17,20 @@ const NewMember = Type.Object({ user: Type.String({ minLength: 1, description: "
 
 /** The group routes. */
 export function groupRoutes(services: Services, addressOf: AddressOf) {
-  const admin = { access: "admin" } as const;
   return new Elysia({ name: "group-routes" })
     .use(restAccess(services, addressOf))
-    .get("/v1/beta/groups", ({ scope }) => ({ groups: listGroups(scope) }), admin)
-    .post("/v1/beta/groups", ({ scope, caller, body }) => json(createGroup(scope, validBody(NewGroup, body).name, caller.userId, services.now()), 201), admin)
-    .get("/v1/beta/groups/:name", ({ scope, params }) => getGroup(scope, params.name), admin)
-    .delete("/v1/beta/groups/:name", ({ scope, params }) => deleteGroup(scope, params.name), admin)
-    .post("/v1/beta/groups/:name/members", ({ scope, caller, params, body }) => addMember(scope, params.name, validBody(NewMember, body).user, caller.userId, services.now()), admin)
-    .delete("/v1/beta/groups/:name/members/:user", ({ scope, params }) => removeMember(scope, params.name, params.user), admin);
+    .get("/v1/beta/groups", ({ scope }) => ({ groups: listGroups(scope) }), rest("admin", { summary: "List approver groups" }))
+    .post(
+      "/v1/beta/groups",
+      ({ scope, caller, body }) => json(createGroup(scope, validBody(NewGroup, body).name, caller.userId, services.now()), 201),
+      rest("admin", { summary: "Create an approver group", body: NewGroup, status: 201 }),
+    )
+    .get("/v1/beta/groups/:name", ({ scope, params }) => getGroup(scope, params.name), rest("admin", { summary: "Show a group and its members" }))
+    .delete("/v1/beta/groups/:name", ({ scope, params }) => deleteGroup(scope, params.name), rest("admin", { summary: "Delete a group" }))
+    .post(
+      "/v1/beta/groups/:name/members",
+      ({ scope, caller, params, body }) => addMember(scope, params.name, validBody(NewMember, body).user, caller.userId, services.now()),
+      rest("admin", { summary: "Add a member", body: NewMember }),
+    )
+    .delete("/v1/beta/groups/:name/members/:user", ({ scope, params }) => removeMember(scope, params.name, params.user), rest("admin", { summary: "Remove a member" }));
 }

@@ -19,25 +19,33 @@ import {
   UserChangeSchema,
 } from "../governance/directory.ts";
 import type { Services } from "../services.ts";
+import { rest } from "./openapi.ts";
 import { validBody } from "./request-body.ts";
 import { json } from "./respond.ts";
 import { restAccess, type AddressOf } from "./rest-access.ts";
 
 /** The user and key routes. */
 export function userRoutes(services: Services, addressOf: AddressOf) {
-  const admin = { access: "admin" } as const;
   return new Elysia({ name: "user-routes" })
     .use(restAccess(services, addressOf))
-    .get("/v1/beta/users", ({ scope }) => ({ users: listUsers(scope) }), admin)
-    .post("/v1/beta/users", ({ scope, body }) => json(createUser(scope, validBody(NewUserSchema, body), services.now()), 201), admin)
-    .patch("/v1/beta/users/:userId", ({ scope, params, body }) => updateUser(scope, params.userId, validBody(UserChangeSchema, body), services.now()), admin)
-    .delete("/v1/beta/users/:userId", ({ scope, params }) => removeUser(scope, params.userId, services.now()), admin)
-    .get("/v1/beta/users/:userId/keys", ({ scope, params }) => ({ keys: listKeys(scope, params.userId) }), admin)
-    .post("/v1/beta/users/:userId/keys", ({ scope, caller, params, body }) => json(issueKey(scope, params.userId, validBody(NewKeySchema, body), caller.userId, services.now()), 201), admin)
-    .delete("/v1/beta/users/:userId/keys/:keyId", ({ scope, params }) => revokeKey(scope, params.userId, params.keyId, services.now()), admin)
+    .get("/v1/beta/users", ({ scope }) => ({ users: listUsers(scope) }), rest("admin", { summary: "List users", description: "The users of the caller's tenant." }))
+    .post("/v1/beta/users", ({ scope, body }) => json(createUser(scope, validBody(NewUserSchema, body), services.now()), 201), rest("admin", { summary: "Create a user", body: NewUserSchema, status: 201 }))
+    .patch(
+      "/v1/beta/users/:userId",
+      ({ scope, params, body }) => updateUser(scope, params.userId, validBody(UserChangeSchema, body), services.now()),
+      rest("admin", { summary: "Change a user", description: "Change the role or disable; the user's keys and tokens follow on the next call.", body: UserChangeSchema }),
+    )
+    .delete("/v1/beta/users/:userId", ({ scope, params }) => removeUser(scope, params.userId, services.now()), rest("admin", { summary: "Remove a user", description: "Removes the user and revokes their keys." }))
+    .get("/v1/beta/users/:userId/keys", ({ scope, params }) => ({ keys: listKeys(scope, params.userId) }), rest("admin", { summary: "List a user's keys", description: "Never the secrets." }))
+    .post(
+      "/v1/beta/users/:userId/keys",
+      ({ scope, caller, params, body }) => json(issueKey(scope, params.userId, validBody(NewKeySchema, body), caller.userId, services.now()), 201),
+      rest("admin", { summary: "Create a key", description: "Returns the secret once.", body: NewKeySchema, status: 201 }),
+    )
+    .delete("/v1/beta/users/:userId/keys/:keyId", ({ scope, params }) => revokeKey(scope, params.userId, params.keyId, services.now()), rest("admin", { summary: "Revoke a key" }))
     .post(
       "/v1/beta/users/:userId/keys/:keyId/rotate",
       ({ scope, params, body }) => rotateKey(scope, params.userId, params.keyId, validBody(KeyRotationSchema, body)?.grace_seconds, services.now()),
-      admin,
+      rest("admin", { summary: "Rotate a key", description: "A new secret; the old one keeps working for the grace period.", body: KeyRotationSchema, bodyOptional: true }),
     );
 }
