@@ -2,9 +2,8 @@
 import { readFileSync } from "node:fs";
 import { extname } from "node:path";
 import { applyExport, ImportRefused, parseCsvExport, parseJsonLines, type CsvRelation } from "../brain/importer.ts";
-import { BrainService } from "../brain/service.ts";
 import { CommandFailure, UsageError, type Command } from "./command.ts";
-import { dbFlag, jsonFlag, output, tenantFlag, tenantScope, withStore } from "./shared.ts";
+import { dbFlag, jsonFlag, output, recordedChange, tenantFlag, withServices } from "./shared.ts";
 
 function parseRelations(spec: string | undefined): CsvRelation[] {
   if (!spec) return [];
@@ -53,12 +52,14 @@ export const brainCommand: Command = {
     } catch (error) {
       throw new CommandFailure(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
     }
-    return withStore(
+    return withServices(
       values,
-      (store) => {
+      async (services, scope) => {
         const parsed = isCsv ? parseCsvExport(text, file, values.type as string, relations) : parseJsonLines(text, file);
         const started = performance.now();
-        const summary = applyExport(new BrainService(store), tenantScope(store, values), parsed, file, progress(file));
+        // Recorded as an admin change, as a change of the brain over REST is.
+        const change = { client: "invoke brain (cli)", route: "invoke brain import", params: { file, type: values.type ?? null }, body: null };
+        const summary = await recordedChange(services, scope, change, () => applyExport(services.brain, scope, parsed, file, progress(file)));
         const seconds = (performance.now() - started) / 1000;
         const report = { file, ...summary, seconds: Math.round(seconds * 1000) / 1000 };
         const { entities, relations: added, skipped } = summary;

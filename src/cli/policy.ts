@@ -8,7 +8,7 @@ import type { PolicyService } from "../policy/service.ts";
 import type { Services } from "../services.ts";
 import type { TenantScope } from "../storage/tenant-scope.ts";
 import { CommandFailure, UsageError, type Command } from "./command.ts";
-import { dbFlag, jsonFlag, output, tenantFlag, withServices } from "./shared.ts";
+import { dbFlag, jsonFlag, output, recordedChange, tenantFlag, withServices } from "./shared.ts";
 
 type Values = Record<string, string | boolean | undefined>;
 
@@ -86,8 +86,10 @@ export const policyCommand: Command = {
       case "draft":
       case "publish": {
         const source = readSource(rest[0]);
-        return withPolicy(values, (policy, scope) => {
-          const version = sub === "draft" ? policy.createDraft(scope, source, options) : policy.publishSource(scope, source, options);
+        return withPolicy(values, async (policy, scope, services) => {
+          const version = await recordedChange(services, scope, { client: "invoke policy (cli)", route: "POST /v1/policies", params: {}, body: { source, comment: options.comment, publish: sub === "publish" } }, () =>
+            sub === "draft" ? policy.createDraft(scope, source, options) : policy.publishSource(scope, source, options),
+          );
           return output(values, version, `${sub === "draft" ? "Stored draft" : "Published"} policy version ${version.version} (${version.rules} rules).`);
         });
       }
@@ -110,8 +112,9 @@ export const policyCommand: Command = {
         });
       }
       case "rollback":
-        return withPolicy(values, (policy, scope) => {
-          const version = policy.rollback(scope, { to: versionFlag(values, "to"), by: "cli" });
+        return withPolicy(values, async (policy, scope, services) => {
+          const to = versionFlag(values, "to");
+          const version = await recordedChange(services, scope, { client: "invoke policy (cli)", route: "POST /v1/policies/rollback", params: {}, body: { to } }, () => policy.rollback(scope, { to, by: "cli" }));
           return output(values, version, `Published policy version ${version.version} (${version.comment}).`);
         });
       case "simulate": {

@@ -332,7 +332,7 @@ export function listTenants(store: Store) {
   return store.db
     .select()
     .from(tenants)
-    .orderBy(asc(tenants.createdAt))
+    .orderBy(asc(tenants.createdAt), asc(tenants.name))
     .all()
     .map((tenant) => ({ id: tenant.id, name: tenant.name, created_at: isoTime(tenant.createdAt)! }));
 }
