@@ -390,6 +390,14 @@ describe("PostgreSQL functions", () => {
     expect(analyzeSql("select nextval('s')", "postgresql", { readFunctions }).kind).toBe("admin");
     expect(analyzeSql("select refresh_totals()", "postgresql").kind).toBe("write");
   });
+
+  it("keeps the dangerous built-ins dangerous when a tenant's read_functions names them, bare, qualified or by family", () => {
+    const readFunctions = ["dblink_exec", "pg_catalog.set_config", "public.pg_advisory_lock", "PG_TERMINATE_BACKEND"];
+    expect(analyzeSql("select dblink_exec('host=evil', 'drop table invoices')", "postgresql", { readFunctions }).kind).toBe("admin");
+    expect(analyzeSql("select pg_catalog.set_config('search_path', 'evil', false)", "postgresql", { readFunctions }).kind).toBe("admin");
+    expect(analyzeSql("select public.pg_advisory_lock(1)", "postgresql", { readFunctions }).kind).toBe("admin");
+    expect(analyzeSql("select pg_terminate_backend(42)", "postgresql", { readFunctions }).kind).toBe("admin");
+  });
 });
 
 describe("SQLite commands and functions", () => {

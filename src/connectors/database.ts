@@ -38,7 +38,7 @@ export interface DatabaseConnectorConfig {
 }
 
 /** Rows returned by one call when `max_rows` is not set. */
-export const DEFAULT_MAX_ROWS = 1000;
+const DEFAULT_MAX_ROWS = 1000;
 
 const Param = Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()]);
 
@@ -54,11 +54,10 @@ function sqlCall(placeholders = "placeholders") {
 }
 
 /** The arguments of both tools. */
-export const SqlCall = sqlCall();
-export type SqlCall = Static<typeof SqlCall>;
+const SqlCall = sqlCall();
 
 /** What both tools return, as `structuredContent` and as JSON text. */
-export const SqlResult = Type.Object({
+const SqlResult = Type.Object({
   columns: Type.Array(Type.String(), { description: "The result's column names, in order (empty for a statement that returns no rows)." }),
   rows: Type.Array(Type.Record(Type.String(), Type.Unknown()), {
     description:
@@ -69,7 +68,7 @@ export const SqlResult = Type.Object({
   rows_affected: Type.Optional(Type.Integer({ minimum: 0, description: "Rows inserted, updated or deleted (statements that write)." })),
   last_insert_id: Type.Optional(Type.Union([Type.Integer(), Type.String()], { description: "SQLite: the rowid of the last row inserted." })),
 });
-export type SqlResult = Static<typeof SqlResult>;
+type SqlResult = Static<typeof SqlResult>;
 
 const checkSqlCall = TypeCompiler.Compile(SqlCall);
 

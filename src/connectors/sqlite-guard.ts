@@ -9,10 +9,10 @@
  */
 import type { SqlAnalysis } from "../policy/analyzers/sql.ts";
 import { scanSql, type SqlToken } from "../policy/analyzers/sql-lexer.ts";
-import { NO_STATEMENT, ONE_STATEMENT, OWN_TRANSACTION } from "./database-engine.ts";
+import { NO_STATEMENT, ONE_STATEMENT, OWN_TRANSACTION, refusedFacts } from "./database-engine.ts";
 
 /** PRAGMAs that only describe the schema; every other one (query_only, writable_schema, journal_mode …) is refused. */
-export const READ_ONLY_PRAGMAS: readonly string[] = ["table_info", "table_xinfo", "table_list", "index_list", "index_info", "index_xinfo", "foreign_key_list"];
+const READ_ONLY_PRAGMAS: readonly string[] = ["table_info", "table_xinfo", "table_list", "index_list", "index_info", "index_xinfo", "foreign_key_list"];
 
 const TRANSACTION_VERBS = new Set(["begin", "commit", "end", "rollback", "savepoint", "release"]);
 
@@ -200,7 +200,7 @@ function tableOfPage(tables: Map<number, string> | undefined, database: number, 
  */
 export function reconcile(analysis: SqlAnalysis, text: TextCheck, view: EngineView): { facts: SqlAnalysis; refusal?: string } {
   const refusal = text.refusal ?? engineRefusal(analysis, text.verb, view) ?? disagreement(analysis, view);
-  if (refusal !== undefined) return { facts: { ...analysis, kind: "unknown", destructive: true, error: refusal }, refusal };
+  if (refusal !== undefined) return { facts: refusedFacts(analysis, refusal), refusal };
   // An analysis that understood nothing lists nothing; the engine's own writes are the facts then.
   const engineWrites = analysis.kind === "unknown" ? view.writes : [];
   const extra = [...view.triggerWrites, ...engineWrites].filter((table) => !isInternalTable(table));
