@@ -3,11 +3,12 @@
  * to (`approvers: [finance-leads]`). Admins manage them (REST and CLI); every change is recorded by
  * the surface that made it. A member counts for requests made after they were added.
  */
-import { and, asc, eq, isNull } from "drizzle-orm";
+import { and, asc, eq } from "drizzle-orm";
 import { Conflict, NotFound } from "../errors.ts";
 import { groupMembers, groups, users } from "../storage/schema.ts";
 import type { TenantScope } from "../storage/tenant-scope.ts";
 import { isoTime } from "../text.ts";
+import { findUser } from "./directory.ts";
 
 /** A group as admins see it. */
 export interface GroupView {
@@ -54,16 +55,17 @@ export function deleteGroup(scope: TenantScope, name: string): { deleted: string
 /** Adds a user of the tenant (by id or email) to a group. */
 export function addMember(scope: TenantScope, name: string, user: string, by: string | null, now: number): GroupView {
   getGroup(scope, name);
-  const row = scope.store.db.select({ id: users.id }).from(users).where(scope.where(users, user.includes("@") ? eq(users.email, user) : eq(users.id, user), isNull(users.removedAt))).get();
-  if (row === undefined) throw new NotFound(`no user ${user} in this tenant`, "user_not_found");
-  scope.store.db.insert(groupMembers).values({ tenantId: scope.tenantId, groupName: name, userId: row.id, addedBy: by, addedAt: now }).onConflictDoNothing().run();
+  // The directory's lookup: emails compare as stored (lower-cased), removed users are absent.
+  const { id } = findUser(scope, user);
+  scope.store.db.insert(groupMembers).values({ tenantId: scope.tenantId, groupName: name, userId: id, addedBy: by, addedAt: now }).onConflictDoNothing().run();
   return getGroup(scope, name);
 }
 
 /** Removes a user (by id or email) from a group. */
 export function removeMember(scope: TenantScope, name: string, user: string): GroupView {
   const group = getGroup(scope, name);
-  const member = group.members.find((candidate) => candidate.user_id === user || candidate.email === user);
+  const email = user.trim().toLowerCase();
+  const member = group.members.find((candidate) => candidate.user_id === user || candidate.email === email);
   if (member === undefined) throw new NotFound(`${user} is not a member of group ${name}`, "member_not_found");
   scope.store.db.delete(groupMembers).where(scope.where(groupMembers, and(eq(groupMembers.groupName, name), eq(groupMembers.userId, member.user_id)))).run();
   return getGroup(scope, name);
