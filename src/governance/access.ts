@@ -152,7 +152,7 @@ export class AccessGate {
   }
 
   /** Takes one request from an authenticated caller's budget. */
-  limitCaller(caller: Caller): AccessRefusal | undefined {
+  private limitCaller(caller: Caller): AccessRefusal | undefined {
     const limited = this.limit(`key:${caller.keyId}`, this.rateLimitFor(caller));
     if (limited) this.onRateLimited(caller);
     return limited;

@@ -33,7 +33,8 @@ export function classifyAction(services: Services, tenantId: string, action: str
  */
 export async function analyzeIntended(services: Services, tenantId: string, action: string, params: Record<string, unknown>): Promise<{ target: ActionTarget; analysis: Analysis }> {
   const production = services.connectors.get(tenantId, action);
-  const target = targetOf(services, tenantId, action);
+  // A running tool carries its connector's target already: no second lookup.
+  const target = production?.target ?? targetOf(services, tenantId, action);
   const analysis = (await production?.analyze?.(params)) ?? analyzeAction(action, params, target);
   return { target, analysis };
 }

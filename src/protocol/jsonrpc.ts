@@ -108,7 +108,8 @@ const MAX_ID_LENGTH = 256;
 /** The longest method name an error message repeats. */
 const MAX_METHOD_ECHO = 128;
 
-function isValidId(id: unknown): id is RequestId {
+/** Whether `id` is one Invoke accepts and echoes: a finite number, or a string of bounded length. */
+export function isValidId(id: unknown): id is RequestId {
   return (typeof id === "string" && id.length <= MAX_ID_LENGTH) || (typeof id === "number" && Number.isFinite(id));
 }
 

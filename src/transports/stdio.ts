@@ -12,7 +12,7 @@ import type { RequestLogger } from "../observability/logger.ts";
 import { isRefusal, type AccessGate, type AccessRefusal, type PresentedCredential } from "../governance/access.ts";
 import { authorizeMcpAccess } from "../governance/authorize.ts";
 import type { McpDispatcher } from "../protocol/dispatcher.ts";
-import { errorResponse, JsonRpcErrorCode, refusalResponse, type JsonRpcResponse, type RequestId } from "../protocol/jsonrpc.ts";
+import { errorResponse, isValidId, JsonRpcErrorCode, refusalResponse, type JsonRpcResponse, type RequestId } from "../protocol/jsonrpc.ts";
 import { DEFAULT_HTTP_VERSION } from "../protocol/versions.ts";
 
 /** Where messages come from and go to. */
@@ -133,5 +133,5 @@ export async function serveStdio({ dispatcher, credential, gate, input, write, l
 function requestIdOf(message: unknown): RequestId | undefined {
   if (typeof message !== "object" || message === null || !("method" in message)) return undefined;
   const id = (message as { id?: unknown }).id;
-  return typeof id === "string" || (typeof id === "number" && Number.isFinite(id)) ? id : undefined;
+  return isValidId(id) ? id : undefined;
 }
