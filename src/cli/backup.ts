@@ -8,6 +8,7 @@ import { dirname, resolve } from "node:path";
 import { DEFAULT_CONFIG } from "../config.ts";
 import { keyFilePath } from "../governance/key-file.ts";
 import { checkChain } from "../records/chain.ts";
+import { checkpointFilePath } from "../records/checkpoints.ts";
 import { BackupError, claimIdleDatabase, Snapshot, vacuumInto, type SnapshotSummary } from "../storage/backup.ts";
 import { SCHEMA_VERSION } from "../storage/db.ts";
 import { CommandFailure, UsageError, type Command } from "./command.ts";
@@ -89,7 +90,7 @@ function backup(values: Values, positionals: string[]): number {
     [
       `Saved ${file}: ${mebibytes(summary.bytes)}, schema version ${summary.schemaVersion}.`,
       ...describeTenants(summary),
-      `Not in it: the key file (${keyFilePath({ db })}) and the checkpoint log (${db}.checkpoints.jsonl); copy them too.`,
+      `Not in it: the key file (${keyFilePath({ db })}) and the checkpoint log (${checkpointFilePath({}, db)}); copy them too.`,
     ].join("\n"),
   );
   return 0;

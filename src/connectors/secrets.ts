@@ -83,11 +83,6 @@ function looksLikeKey(value: string): boolean {
 /** Whether a stored value is sealed. */
 export const isSealed = (value: string) => value.startsWith(PREFIX);
 
-/** The key ids a stored configuration's sealed values name. */
-export function sealedKeyIds(config: string): string[] {
-  return [...config.matchAll(/invoke-sealed:v1:([^:"]+):/g)].map((match) => match[1]!);
-}
-
 /** Seals and opens connector configurations with the key file's secret keys. */
 export class ConnectorSecrets {
   /**

@@ -69,6 +69,8 @@ interface Running {
   config: string;
   /** That configuration in clear, canonical: a re-sealed (rotated) configuration with the same content is no change. */
   clear: string;
+  /** A stored configuration it could not open, already logged (the reconciler asks again every few seconds). */
+  unreadable?: string;
   origin: ConnectorOrigin;
   connector: Connector;
   /** What the upstream declared at the last refresh. */
@@ -261,7 +263,8 @@ export class ConnectorService {
     try {
       clear = this.clearConfig(config, running);
     } catch (error) {
-      this.log(`connector ${running.name}: keeps its running configuration: ${(error as Error).message}`);
+      if (running.unreadable !== config) this.log(`connector ${running.name}: keeps its running configuration: ${(error as Error).message}`);
+      running.unreadable = config;
       return true;
     }
     if (clear !== running.clear) return false;
