@@ -10,8 +10,8 @@ import { join } from "node:path";
 import { applyExport } from "../src/brain/importer.ts";
 import { BrainService, type EntityInput, type RelationInput } from "../src/brain/service.ts";
 import { createTenant } from "../src/governance/bootstrap.ts";
-import { openStore } from "../src/storage/db.ts";
-import { TenantScope } from "../src/storage/tenant-scope.ts";
+import { openStore } from "../src/storage/sqlite/db.ts";
+import { TenantScope } from "../src/storage/sqlite/tenant-scope.ts";
 import { percentile } from "./stats.ts";
 
 const WORDS = ["acme", "globex", "initech", "umbrella", "stark", "wayne", "wonka", "tyrell", "cyberdyne", "soylent", "hooli", "vandelay", "dunder", "monarch", "oscorp", "aperture"];

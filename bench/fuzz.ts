@@ -11,7 +11,7 @@ import { dirname, join } from "node:path";
 import { DEFAULT_CONFIG } from "../src/config.ts";
 import { createApp, MCP_PATHS } from "../src/http/app.ts";
 import { createServices } from "../src/services.ts";
-import { openStore } from "../src/storage/db.ts";
+import { openStore } from "../src/storage/sqlite/db.ts";
 import { LOADGEN_CPU, freePort, installExitHandlers, killAllSync, logTail, pinSelf, stopProcess } from "./procs.ts";
 import { initInvoke, invokeCommand, spawnInvoke, waitHealthy, type BenchContext } from "./targets.ts";
 

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bootstrapIfEmpty } from "../src/governance/bootstrap.ts";
 import { ExecutionLedger, type RecordInput } from "../src/records/ledger.ts";
-import { openStore } from "../src/storage/db.ts";
+import { openStore } from "../src/storage/sqlite/db.ts";
 
 type Mode = "append" | "appendNow";
 

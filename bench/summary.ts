@@ -11,7 +11,7 @@ import { DEFAULT_CONFIG } from "../src/config.ts";
 import { bootstrapIfEmpty } from "../src/governance/bootstrap.ts";
 import { observabilitySummary } from "../src/observability/summary.ts";
 import { createServices } from "../src/services.ts";
-import { openStore } from "../src/storage/db.ts";
+import { openStore } from "../src/storage/sqlite/db.ts";
 
 const total = Number(process.env.BENCH_SUMMARY_RECORDS ?? 1_000_000);
 const DAY = 24 * 3_600_000;

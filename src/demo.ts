@@ -9,10 +9,10 @@ import { loadDemoCompany } from "./brain/demo.ts";
 import type { BrainService } from "./brain/service.ts";
 import { createDemoDatabase } from "./connectors/demo-database.ts";
 import { registerConnector } from "./connectors/service.ts";
-import type { TenantScope } from "./storage/tenant-scope.ts";
+import type { TenantScope } from "./storage/sqlite/tenant-scope.ts";
 import type { PolicyService } from "./policy/service.ts";
 import demoPolicySource from "./policy/demo-policy.yaml" with { type: "text" };
-import { connectors } from "./storage/schema.ts";
+import { connectors } from "./storage/sqlite/schema.ts";
 import { and, eq } from "drizzle-orm";
 
 /** Where the demo's SQLite database lives: beside Invoke's own database. */

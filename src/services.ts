@@ -12,7 +12,7 @@ import { ExecutionLedger } from "./records/ledger.ts";
 import { checkpointFilePath, startCheckpointing } from "./records/checkpoints.ts";
 import { Metrics, type MetricSources } from "./observability/metrics.ts";
 import { DISABLED_TRACING, type Tracing } from "./observability/tracing.ts";
-import type { Store } from "./storage/db.ts";
+import type { Store } from "./storage/sqlite/db.ts";
 import { ApprovalService } from "./approvals/service.ts";
 import { ConnectorService, type ConnectorFactory } from "./connectors/service.ts";
 import { createConnector } from "./connectors/factory.ts";

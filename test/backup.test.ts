@@ -8,8 +8,8 @@ import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { SCHEMA_VERSION } from "../src/storage/db.ts";
-import { migrations } from "../src/storage/migrations.ts";
+import { SCHEMA_VERSION } from "../src/storage/sqlite/db.ts";
+import { migrations } from "../src/storage/sqlite/migrations.ts";
 import { tempDir } from "./support/harness.ts";
 import { CLI, initDatabase, runCli, startServer, type RunningProcess } from "./support/process.ts";
 

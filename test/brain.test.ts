@@ -6,7 +6,7 @@
 import { describe, expect, it } from "bun:test";
 import { loadDemoCompany } from "../src/brain/demo.ts";
 import { createTenant } from "../src/governance/bootstrap.ts";
-import { TenantScope } from "../src/storage/tenant-scope.ts";
+import { TenantScope } from "../src/storage/sqlite/tenant-scope.ts";
 import { rest as post, request, rpc, send, startTestServer, type TestServer } from "./support/harness.ts";
 
 function demoServer(): TestServer {

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "bun:test";
 import { installDemo } from "../src/demo.ts";
-import { TenantScope } from "../src/storage/tenant-scope.ts";
+import { TenantScope } from "../src/storage/sqlite/tenant-scope.ts";
 import { request, rest, rpc, startTestServer } from "./support/harness.ts";
 
 const simulate = (sql: string) => request(1, "tools/call", { name: "invoke.policy.simulate", arguments: { agent_id: "finance_agent", action: "database.execute", params: { sql } } });

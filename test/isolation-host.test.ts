@@ -11,7 +11,7 @@ import { dirname, join, relative } from "node:path";
 import { createTenant } from "../src/governance/bootstrap.ts";
 import { rest, restartTestServer, rpc, request, send, startTestServer, type TestServer } from "./support/harness.ts";
 import { installDemo } from "../src/demo.ts";
-import { TenantScope } from "../src/storage/tenant-scope.ts";
+import { TenantScope } from "../src/storage/sqlite/tenant-scope.ts";
 
 const servers: TestServer[] = [];
 afterEach(async () => {

@@ -19,7 +19,7 @@ import { GENESIS_HASH, HASHED_FIELDS, recordHash, type StoredRecord } from "../s
 import { signStatement, verifyStatement, type SignedCheckpoint } from "../src/records/checkpoints.ts";
 import { ExecutionLedger, type RecordInput } from "../src/records/ledger.ts";
 import { createServices, startBackground, type Services } from "../src/services.ts";
-import { openStore, type Store } from "../src/storage/db.ts";
+import { openStore, type Store } from "../src/storage/sqlite/db.ts";
 import { eventually, rest, startTestServer, tempDir } from "./support/harness.ts";
 import { cleanEnv, CLI, runCli, startServer } from "./support/process.ts";
 

@@ -7,7 +7,7 @@ import { expect, test } from "bun:test";
 import { join } from "node:path";
 import { bootstrapIfEmpty } from "../src/governance/bootstrap.ts";
 import { ExecutionLedger } from "../src/records/ledger.ts";
-import { openStore } from "../src/storage/db.ts";
+import { openStore } from "../src/storage/sqlite/db.ts";
 import { tempDir } from "./support/harness.ts";
 import { REPO_ROOT, spawnProcess } from "./support/process.ts";
 

@@ -11,8 +11,8 @@ import { sha256Hex } from "../src/records/canonical.ts";
 import { GENESIS_HASH, HASHED_FIELDS, recordHash } from "../src/records/chain.ts";
 import { ExecutionLedger, type RecordInput } from "../src/records/ledger.ts";
 import { redact } from "../src/records/redact.ts";
-import { openStore } from "../src/storage/db.ts";
-import { migrations } from "../src/storage/migrations.ts";
+import { openStore } from "../src/storage/sqlite/db.ts";
+import { migrations } from "../src/storage/sqlite/migrations.ts";
 import { keyFor, request, rest, rpc, send, startTestServer, tempDir, type TestServer } from "./support/harness.ts";
 import { CLI, initDatabase, runCli, runOnFreshDatabase } from "./support/process.ts";
 

@@ -2,8 +2,8 @@
 import { describe, expect, it } from "bun:test";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { openStore, SCHEMA_VERSION } from "../src/storage/db.ts";
-import { journalTags, migrations } from "../src/storage/migrations.ts";
+import { openStore, SCHEMA_VERSION } from "../src/storage/sqlite/db.ts";
+import { journalTags, migrations } from "../src/storage/sqlite/migrations.ts";
 import { tempDir } from "./support/harness.ts";
 
 describe("migrations", () => {

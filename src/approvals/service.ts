@@ -13,10 +13,10 @@ import { newId } from "../ids.ts";
 import type { PolicyAnswer } from "../policy/service.ts";
 import { redact, redactText } from "../records/redact.ts";
 import type { ExecutionLedger } from "../records/ledger.ts";
-import type { Store } from "../storage/db.ts";
+import type { Store } from "../storage/sqlite/db.ts";
 import type { ApprovalStatus, ApprovalView } from "./model.ts";
-import { approvals, approvalVotes, groupMembers, users } from "../storage/schema.ts";
-import type { TenantScope } from "../storage/tenant-scope.ts";
+import { approvals, approvalVotes, groupMembers, users } from "../storage/sqlite/schema.ts";
+import type { TenantScope } from "../storage/sqlite/tenant-scope.ts";
 
 /** What the requester is told, in the tool result: nothing ran, here is how to follow it. */
 export interface PendingNotice {

@@ -1,5 +1,5 @@
 /** The demo company (`--demo`): a small, coherent tenant so seed 000's brain example answers out of the box. Shipped inside the binary. */
-import type { TenantScope } from "../storage/tenant-scope.ts";
+import type { TenantScope } from "../storage/sqlite/tenant-scope.ts";
 import demo from "./demo-company.json";
 import type { BrainService, EntityInput, RelationInput } from "./service.ts";
 

@@ -6,7 +6,7 @@
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { parse as parseCsv } from "csv-parse/sync";
 import { BadRequest } from "../errors.ts";
-import type { TenantScope } from "../storage/tenant-scope.ts";
+import type { TenantScope } from "../storage/sqlite/tenant-scope.ts";
 import { EntityInput, RelationInput, type BrainService } from "./service.ts";
 
 const checkEntity = TypeCompiler.Compile(EntityInput);

@@ -6,8 +6,8 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { decodeCursor, encodeCursor } from "../cursor.ts";
 import { BadRequest } from "../errors.ts";
-import type { Store } from "../storage/db.ts";
-import type { TenantScope } from "../storage/tenant-scope.ts";
+import type { Store } from "../storage/sqlite/db.ts";
+import type { TenantScope } from "../storage/sqlite/tenant-scope.ts";
 import { toFtsQuery } from "./fts.ts";
 
 /** An entity row as read for a hit. */

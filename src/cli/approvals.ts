@@ -8,7 +8,7 @@ import type { Caller } from "../governance/caller.ts";
 import { isRefusal } from "../governance/access.ts";
 import { ROLE_CEILINGS } from "../governance/profiles.ts";
 import type { Services } from "../services.ts";
-import { TenantScope } from "../storage/tenant-scope.ts";
+import { TenantScope } from "../storage/sqlite/tenant-scope.ts";
 import { CommandFailure, UsageError, type Command } from "./command.ts";
 import { dbFlag, jsonFlag, output, tenantFlag, withServices } from "./shared.ts";
 

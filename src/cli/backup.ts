@@ -9,8 +9,8 @@ import { DEFAULT_CONFIG } from "../config.ts";
 import { keyFilePath } from "../governance/key-file.ts";
 import { checkChain } from "../records/chain.ts";
 import { checkpointFilePath } from "../records/checkpoints.ts";
-import { BackupError, claimIdleDatabase, Snapshot, vacuumInto, type SnapshotSummary } from "../storage/backup.ts";
-import { SCHEMA_VERSION } from "../storage/db.ts";
+import { BackupError, claimIdleDatabase, Snapshot, vacuumInto, type SnapshotSummary } from "../storage/sqlite/backup.ts";
+import { SCHEMA_VERSION } from "../storage/sqlite/db.ts";
 import { CommandFailure, UsageError, type Command } from "./command.ts";
 import { dbFlag, jsonFlag } from "./shared.ts";
 

@@ -11,7 +11,7 @@ import type { ConnectorView } from "../connectors/service.ts";
 import { addSecretKey, dropOldSecretKeys } from "../governance/key-file.ts";
 import type { NewConnector } from "../connectors/model.ts";
 import type { Services } from "../services.ts";
-import type { TenantScope } from "../storage/tenant-scope.ts";
+import type { TenantScope } from "../storage/sqlite/tenant-scope.ts";
 import { CommandFailure, UsageError, type Command } from "./command.ts";
 import { configFlag, dbFlag, jsonFlag, output, recordedChange, tenantFlag, withServices } from "./shared.ts";
 

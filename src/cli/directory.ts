@@ -21,7 +21,7 @@ import {
   updateUser,
   type UserView,
 } from "../governance/directory.ts";
-import { TenantScope } from "../storage/tenant-scope.ts";
+import { TenantScope } from "../storage/sqlite/tenant-scope.ts";
 import { UsageError, type Command } from "./command.ts";
 import { dbFlag, jsonFlag, osUser, output, recordedChange, tenantFlag, tenantScope, withLocalServices, withServices, withStore } from "./shared.ts";
 

@@ -12,7 +12,7 @@ import { auditExport, auditStore, newestCheckpoint, signedExportLines, type Stor
 import { checkpointFilePath } from "../records/checkpoints.ts";
 import { ExecutionLedger, type ExecutionRecord, type RecordFilters } from "../records/ledger.ts";
 import { parseRecordFilters } from "../records/model.ts";
-import type { Store } from "../storage/db.ts";
+import type { Store } from "../storage/sqlite/db.ts";
 import { CommandFailure, UsageError, type Command } from "./command.ts";
 import { configFlag, dbFlag, jsonFlag, loadConfig, output, tenantFlag, withServices, withStore } from "./shared.ts";
 

@@ -4,8 +4,8 @@ import { createTenant, isInitialised } from "../governance/bootstrap.ts";
 import { installDemo } from "../demo.ts";
 import { PolicyService } from "../policy/service.ts";
 import { BrainService } from "../brain/service.ts";
-import { openStore } from "../storage/db.ts";
-import { TenantScope } from "../storage/tenant-scope.ts";
+import { openStore } from "../storage/sqlite/db.ts";
+import { TenantScope } from "../storage/sqlite/tenant-scope.ts";
 import { CommandFailure, type Command } from "./command.ts";
 import { dbFlag, demoFlag, jsonFlag } from "./shared.ts";
 

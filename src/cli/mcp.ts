@@ -5,7 +5,7 @@ import { createRequestLogger } from "../observability/logger.ts";
 import { createTracing } from "../observability/tracing.ts";
 import { logError } from "../log.ts";
 import { McpDispatcher } from "../protocol/dispatcher.ts";
-import { openStore } from "../storage/db.ts";
+import { openStore } from "../storage/sqlite/db.ts";
 import { serveStdio } from "../transports/stdio.ts";
 import { CommandFailure, type Command } from "./command.ts";
 import { configFlag, dbFlag, loadConfig } from "./shared.ts";

@@ -6,7 +6,7 @@ import { runBacktest, targetOf } from "../policy/ask.ts";
 import { compilePolicy, formatIssue, PolicyInvalid } from "../policy/compile.ts";
 import type { PolicyService } from "../policy/service.ts";
 import type { Services } from "../services.ts";
-import type { TenantScope } from "../storage/tenant-scope.ts";
+import type { TenantScope } from "../storage/sqlite/tenant-scope.ts";
 import { CommandFailure, UsageError, type Command } from "./command.ts";
 import { dbFlag, jsonFlag, output, recordedChange, tenantFlag, withServices } from "./shared.ts";
 

@@ -8,8 +8,8 @@ import { InvokeError } from "../errors.ts";
 import { isInitialised } from "../governance/bootstrap.ts";
 import { tenantIdByName } from "../governance/directory.ts";
 import { createServices, type Services } from "../services.ts";
-import { openStore, type Store } from "../storage/db.ts";
-import { TenantScope } from "../storage/tenant-scope.ts";
+import { openStore, type Store } from "../storage/sqlite/db.ts";
+import { TenantScope } from "../storage/sqlite/tenant-scope.ts";
 import { CommandFailure, parsePort, UsageError, type FlagSpec } from "./command.ts";
 
 /** `--db PATH`: the SQLite file. */

@@ -8,7 +8,7 @@ import { every } from "../every.ts";
 import { analyzeIntended, classifyAction } from "../policy/ask.ts";
 import type { Effect } from "../policy/model.ts";
 import type { Services } from "../services.ts";
-import { TenantScope } from "../storage/tenant-scope.ts";
+import { TenantScope } from "../storage/sqlite/tenant-scope.ts";
 import { forward } from "./governed-call.ts";
 
 /** Runs approval `id` if it is approved and nobody has taken it; otherwise does nothing. */

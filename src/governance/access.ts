@@ -4,8 +4,8 @@
  * surfaces only choose the body. The `x-user-id` header and cookies never authenticate anyone.
  */
 import { eq, sql } from "drizzle-orm";
-import type { Store } from "../storage/db.ts";
-import { apiKeys } from "../storage/schema.ts";
+import type { Store } from "../storage/sqlite/db.ts";
+import { apiKeys } from "../storage/sqlite/schema.ts";
 import type { Caller } from "./caller.ts";
 import { keyAuthenticator, type KeyRefusal } from "./keys.ts";
 import type { RateLimit } from "./profiles.ts";

@@ -2,8 +2,8 @@
 import { count, eq } from "drizzle-orm";
 import { Conflict } from "../errors.ts";
 import { newId } from "../ids.ts";
-import type { Store } from "../storage/db.ts";
-import { tenants, users } from "../storage/schema.ts";
+import type { Store } from "../storage/sqlite/db.ts";
+import { tenants, users } from "../storage/sqlite/schema.ts";
 import { createApiKey } from "./keys.ts";
 
 /** What bootstrap hands back; `admin_key` is shown once and never stored in clear. */

@@ -5,8 +5,8 @@
  */
 import { and, asc, eq } from "drizzle-orm";
 import { Conflict, NotFound } from "../errors.ts";
-import { groupMembers, groups, users } from "../storage/schema.ts";
-import type { TenantScope } from "../storage/tenant-scope.ts";
+import { groupMembers, groups, users } from "../storage/sqlite/schema.ts";
+import type { TenantScope } from "../storage/sqlite/tenant-scope.ts";
 import { isoTime } from "../text.ts";
 import { findUser } from "./directory.ts";
 

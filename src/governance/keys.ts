@@ -4,8 +4,8 @@
  */
 import { and, eq, isNull, or, sql } from "drizzle-orm";
 import { newId, randomBase62 } from "../ids.ts";
-import type { Store } from "../storage/db.ts";
-import { apiKeys, tenants, users } from "../storage/schema.ts";
+import type { Store } from "../storage/sqlite/db.ts";
+import { apiKeys, tenants, users } from "../storage/sqlite/schema.ts";
 import type { Caller, Role } from "./caller.ts";
 import { effectiveScopes, findProfile } from "./profiles.ts";
 

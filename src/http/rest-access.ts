@@ -8,7 +8,7 @@ import { isRefusal } from "../governance/access.ts";
 import type { Caller } from "../governance/caller.ts";
 import type { Scope } from "../governance/profiles.ts";
 import type { Services } from "../services.ts";
-import { TenantScope } from "../storage/tenant-scope.ts";
+import { TenantScope } from "../storage/sqlite/tenant-scope.ts";
 import { authenticated } from "./mutations.ts";
 import { readJsonBody } from "./request-body.ts";
 

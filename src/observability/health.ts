@@ -5,7 +5,7 @@
  * an admin of the tenant they belong to.
  */
 import type { Services } from "../services.ts";
-import { SCHEMA_VERSION } from "../storage/db.ts";
+import { SCHEMA_VERSION } from "../storage/sqlite/db.ts";
 
 export interface Readiness {
   status: "ready" | "not_ready";

@@ -1,7 +1,7 @@
 /** How every surface puts an action to the policy: the caller's tenant, profile and role, Invoke's classification of the tool. */
 import type { Caller } from "../governance/caller.ts";
 import type { Services } from "../services.ts";
-import { TenantScope } from "../storage/tenant-scope.ts";
+import { TenantScope } from "../storage/sqlite/tenant-scope.ts";
 import { backtest, type BacktestReport } from "./backtest.ts";
 import { compilePolicy } from "./compile.ts";
 import type { PolicyAnswer } from "./service.ts";

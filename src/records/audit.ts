@@ -7,7 +7,7 @@
  */
 import type { KeyObject } from "node:crypto";
 import type { InstanceKeys } from "../governance/key-file.ts";
-import type { Store } from "../storage/db.ts";
+import type { Store } from "../storage/sqlite/db.ts";
 import { canonicalJson } from "./canonical.ts";
 import { checkChain, type StoredRecord } from "./chain.ts";
 import { checkLog, checkMemo, newestByTenant, readCheckpointLog, readMemo, signatureFault, signStatement, verifyStatement, type SignedCheckpoint } from "./checkpoints.ts";

@@ -18,7 +18,7 @@ import { appendFileSync, closeSync, existsSync, fstatSync, fsyncSync, openSync, 
 import { resolve } from "node:path";
 import type { CheckpointConfig } from "../config.ts";
 import type { InstanceKeys } from "../governance/key-file.ts";
-import type { Store } from "../storage/db.ts";
+import type { Store } from "../storage/sqlite/db.ts";
 import { canonicalJson, digestOf } from "./canonical.ts";
 import { GENESIS_HASH } from "./chain.ts";
 import type { ExecutionLedger, Head } from "./ledger.ts";

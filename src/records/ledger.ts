@@ -12,7 +12,7 @@ import { BadRequest } from "../errors.ts";
 import { randomBase62 } from "../ids.ts";
 import type { RecordedAction } from "../policy/backtest.ts";
 import type { Effect } from "../policy/model.ts";
-import type { Store } from "../storage/db.ts";
+import type { Store } from "../storage/sqlite/db.ts";
 import { canonicalJson, sha256Hex } from "./canonical.ts";
 import { checkChain, GENESIS_HASH, HASHED_FIELDS, recordHash, type StoredRecord } from "./chain.ts";
 import type { ExecutionRecord, RecordFilters, RecordInput, RecordKind, VerifyReport } from "./model.ts";

@@ -1,7 +1,7 @@
 /** `invoke.approvals.get`: one approval request — how an agent polls the action it was told is pending. */
 import { Type } from "@sinclair/typebox";
 import { ApprovalView } from "../approvals/model.ts";
-import { TenantScope } from "../storage/tenant-scope.ts";
+import { TenantScope } from "../storage/sqlite/tenant-scope.ts";
 import { defineTool } from "./tool.ts";
 
 export const approvalsGetTool = defineTool({

@@ -1,7 +1,7 @@
 /** `invoke.approvals.list`: the tenant's approval requests, newest first — agents follow them here; only people decide them (REST/CLI). */
 import { Type } from "@sinclair/typebox";
 import { APPROVAL_STATUSES, ApprovalView } from "../approvals/model.ts";
-import { TenantScope } from "../storage/tenant-scope.ts";
+import { TenantScope } from "../storage/sqlite/tenant-scope.ts";
 import { defineTool } from "./tool.ts";
 
 export const approvalsListTool = defineTool({

@@ -1,6 +1,6 @@
 /** `invoke.company_brain.query`: ranked company entities with their related entities joined (seed 000). */
 import { Type } from "@sinclair/typebox";
-import { TenantScope } from "../storage/tenant-scope.ts";
+import { TenantScope } from "../storage/sqlite/tenant-scope.ts";
 import { defineTool } from "./tool.ts";
 
 const Attributes = Type.Record(Type.String(), Type.Unknown());

@@ -1,7 +1,7 @@
 /** `invoke.governance.readiness`: a scored checklist of the tenant's governance gaps, each with its exact fix. */
 import { Type } from "@sinclair/typebox";
 import { assessReadiness, ReadinessReportSchema } from "../governance/readiness.ts";
-import { TenantScope } from "../storage/tenant-scope.ts";
+import { TenantScope } from "../storage/sqlite/tenant-scope.ts";
 import { defineTool } from "./tool.ts";
 
 export const governanceReadinessTool = defineTool({

@@ -2,7 +2,7 @@
 import { Type } from "@sinclair/typebox";
 import { authorizeTool } from "../governance/authorize.ts";
 import { askPolicy } from "../policy/ask.ts";
-import { TenantScope } from "../storage/tenant-scope.ts";
+import { TenantScope } from "../storage/sqlite/tenant-scope.ts";
 import { defineTool } from "./tool.ts";
 
 const ToolsSearchOutput = Type.Object({

@@ -13,7 +13,7 @@ import { bootstrapIfEmpty } from "../../src/governance/bootstrap.ts";
 import { createApp } from "../../src/http/app.ts";
 import type { RateLimiter } from "../../src/governance/rate-limit.ts";
 import { createServices, type Services } from "../../src/services.ts";
-import { openStore, type Store } from "../../src/storage/db.ts";
+import { openStore, type Store } from "../../src/storage/sqlite/db.ts";
 import type { ToolRegistry } from "../../src/tools/registry.ts";
 import { assertValidResponse } from "./spec.ts";
 

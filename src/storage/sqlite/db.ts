@@ -6,8 +6,8 @@
 import { Database } from "bun:sqlite";
 import { existsSync, renameSync } from "node:fs";
 import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
-import { StartupError } from "../errors.ts";
-import { logInfo } from "../log.ts";
+import { StartupError } from "../../errors.ts";
+import { logInfo } from "../../log.ts";
 import { vacuumInto } from "./backup.ts";
 import { migrations } from "./migrations.ts";
 import * as schema from "./schema.ts";

@@ -8,7 +8,7 @@
  */
 import { Database } from "bun:sqlite";
 import { existsSync, rmSync, statSync } from "node:fs";
-import type { StoredRecord } from "../records/chain.ts";
+import type { StoredRecord } from "../../records/chain.ts";
 import { migrations } from "./migrations.ts";
 
 /** The schema version this build writes (as `SCHEMA_VERSION` in `db.ts`; kept here to avoid an import cycle). */
