@@ -9,7 +9,7 @@ import type { Caller } from "./governance/caller.ts";
 import { RateLimiter } from "./governance/rate-limit.ts";
 import { PolicyService } from "./policy/service.ts";
 import { ExecutionLedger } from "./records/ledger.ts";
-import { checkpointFilePath, startCheckpointing } from "./records/checkpoints.ts";
+import { checkpointFilePath } from "./records/checkpoints.ts";
 import { Metrics, type MetricSources } from "./observability/metrics.ts";
 import { DISABLED_TRACING, type Tracing } from "./observability/tracing.ts";
 import type { Store } from "./storage/sqlite/db.ts";
@@ -20,10 +20,8 @@ import { HostAccess } from "./connectors/host-access.ts";
 import { ConnectorSecrets } from "./connectors/secrets.ts";
 import { KnownSecrets } from "./records/known-secrets.ts";
 import { keyFilePath, loadInstanceKeys, type InstanceKeys } from "./governance/key-file.ts";
-import { startApprovalSweeper } from "./execution/approved.ts";
-import { listTenants, tenantIdByName } from "./governance/directory.ts";
-import { every } from "./every.ts";
-import { logError, logInfo } from "./log.ts";
+import { listTenants } from "./governance/directory.ts";
+import { logInfo } from "./log.ts";
 import { ToolRegistry } from "./tools/registry.ts";
 
 /** Everything a request may need. */
@@ -111,36 +109,5 @@ function metricSources(store: Store, approvals: ApprovalService, connectors: Con
       const names = tenantNames();
       return connectors.healthAll().map(({ tenantId, name, healthy }) => ({ tenant: names.get(tenantId) ?? tenantId, connector: name, healthy }));
     },
-  };
-}
-
-/** How often a serving process adds new execution records to the rollups the summary reads. */
-const ROLLUP_INTERVAL_MS = 1000;
-
-/** How often a serving process brings its connectors in line with the store (changes made by `invoke connectors`). */
-const RECONCILE_INTERVAL_MS = 2000;
-
-/**
- * Starts what runs beside requests in a serving process (HTTP or stdio): the config file's connectors
- * synced and every connector started (then kept in line with the store), the approval sweeper and the
- * signed checkpoints of the chain heads. Returns the stop function, which stops connectors (children
- * reaped), commits the last records and checkpoints the final heads.
- */
-export async function startBackground(services: Services): Promise<() => Promise<void>> {
-  // First: a checkpoint log that cannot be written stops the start before anything else runs.
-  const stopCheckpointing = startCheckpointing({ ...services, config: services.config.checkpoints, log: logInfo, logError });
-  services.connectors.syncConfig(services.config.connectors, (name) => tenantIdByName(services.store, name));
-  await services.connectors.reconcile();
-  const stopSweeper = startApprovalSweeper(services, 1000, logError);
-  const stopRollUps = every(ROLLUP_INTERVAL_MS, () => services.records.rollUp(), (error) => logError("rolling up execution records failed", error));
-  const stopReconciling = every(RECONCILE_INTERVAL_MS, () => services.connectors.reconcile(), (error) => logError("reconciling connectors failed", error));
-  return async () => {
-    stopReconciling();
-    stopRollUps();
-    stopSweeper();
-    await services.connectors.close();
-    await services.records.flush();
-    // After the last records: the final head is what the last checkpoint signs.
-    await stopCheckpointing();
   };
 }

@@ -7,7 +7,7 @@ import { Database } from "bun:sqlite";
 import { afterEach, describe, expect, it } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { startBackground } from "../src/services.ts";
+import { startBackground } from "../src/background.ts";
 import { eventually, request, rpc, startTestServer, type TestServer } from "./support/harness.ts";
 import { REPO_ROOT, runCli } from "./support/process.ts";
 

@@ -13,7 +13,7 @@ import { startUpstreamHttp, type UpstreamHttp } from "./fixtures/upstream-http.t
 import { createRequestLogger } from "../src/observability/logger.ts";
 import { redactingTracing, type SpanHandle, type Tracing } from "../src/observability/tracing.ts";
 import { redactText } from "../src/records/redact.ts";
-import { startBackground } from "../src/services.ts";
+import { startBackground } from "../src/background.ts";
 import { eventually, keyFor, request, rest, restartTestServer, rpc, send, startTestServer, writeFromAnotherProcess, type TestServer } from "./support/harness.ts";
 import { REPO_ROOT, runCli } from "./support/process.ts";
 

@@ -1,6 +1,7 @@
 /** `invoke mcp`: MCP over stdio, for clients that launch the server as a subprocess. */
 import { authorizeMcpAccess } from "../governance/authorize.ts";
-import { createServices, startBackground } from "../services.ts";
+import { startBackground } from "../background.ts";
+import { createServices } from "../services.ts";
 import { createRequestLogger } from "../observability/logger.ts";
 import { createTracing } from "../observability/tracing.ts";
 import { logError } from "../log.ts";
