@@ -1,0 +1,9 @@
+/**
+ * What a store provides: one repository per room, each interface declared by its room and
+ * asynchronous at the boundary (so a networked store can implement it). `src/storage/sqlite/`
+ * implements them on bun:sqlite; a second store is one new folder that passes the store contract
+ * suite in `test/storage/`.
+ */
+// Each room adds its repository here as it moves its queries into the store.
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface Repositories {}
