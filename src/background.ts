@@ -27,7 +27,7 @@ export async function startBackground(services: Services): Promise<() => Promise
   const stopCheckpointing = startCheckpointing({ ...services, config: services.config.checkpoints, log: logInfo, logError });
   services.connectors.syncConfig(services.config.connectors, (name) => tenantIdByName(services.store, name));
   await services.connectors.reconcile();
-  const stopSweeper = startApprovalSweeper(services, 1000, logError);
+  const stopSweeper = startApprovalSweeper(services.approvals, services.calls, 1000, logError);
   const stopRollUps = every(ROLLUP_INTERVAL_MS, () => services.records.rollUp(), (error) => logError("rolling up execution records failed", error));
   const stopReconciling = every(RECONCILE_INTERVAL_MS, () => services.connectors.reconcile(), (error) => logError("reconciling connectors failed", error));
   return async () => {

@@ -21,7 +21,10 @@ import { ConnectorSecrets } from "./connectors/secrets.ts";
 import { KnownSecrets } from "./records/known-secrets.ts";
 import { keyFilePath, loadInstanceKeys, type InstanceKeys } from "./governance/key-file.ts";
 import { listTenants } from "./governance/directory.ts";
-import { logInfo } from "./log.ts";
+import { logError, logInfo } from "./log.ts";
+import { GovernedCalls } from "./execution/calls.ts";
+import { TenantScope } from "./storage/sqlite/tenant-scope.ts";
+import { ToolCatalog } from "./tools/catalog.ts";
 import { ToolRegistry } from "./tools/registry.ts";
 
 /** Everything a request may need. */
@@ -29,6 +32,10 @@ export interface Services {
   store: Store;
   config: ServerConfig;
   registry: ToolRegistry;
+  /** Every tool an agent can name: the registry's and the tenants' production tools. */
+  catalog: ToolCatalog;
+  /** The governed call path every entry (MCP, approved runs, simulate, preflight) goes through. */
+  calls: GovernedCalls;
   limiter: RateLimiter;
   gate: AccessGate;
   policy: PolicyService;
@@ -75,23 +82,41 @@ export function createServices(options: ServiceOptions): Services {
     // Counted per agent (the key's name: the body naming another agent is not read), for the summary.
     if (caller) records.countRateLimited(caller.tenantId, caller.keyName);
   };
+  const registry = options.registry ?? new ToolRegistry();
+  const policy = new PolicyService(options.store, now);
+  const tracing = options.tracing ?? DISABLED_TRACING;
+  // Built-in tools get the services when they run (they are made below, after the catalog).
+  let services: Services | undefined;
+  const catalog = new ToolCatalog(registry, connectors, () => ({ services: services! }));
+  const calls = new GovernedCalls({
+    catalog,
+    policy: { evaluate: (tenantId, question, version) => policy.evaluate(new TenantScope(options.store, tenantId), question, version) },
+    approvals,
+    records,
+    metrics,
+    tracing,
+    logError,
+  });
   const gate = new AccessGate({ store: options.store, limiter, profileRateLimits: options.config.profileRateLimits, now, onRateLimited });
-  return {
+  services = {
     store: options.store,
     config: options.config,
-    registry: options.registry ?? new ToolRegistry(),
+    registry,
+    catalog,
+    calls,
     limiter,
     gate,
-    policy: new PolicyService(options.store, now),
+    policy,
     brain: new BrainService(options.store, now),
     connectors,
     approvals,
     records,
     metrics,
-    tracing: options.tracing ?? DISABLED_TRACING,
+    tracing,
     keys,
     now,
   };
+  return services;
 }
 
 /** What the metrics' gauges read at scrape time: pending approvals (as the approval service counts them), connectors' health. */

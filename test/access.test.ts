@@ -2,6 +2,7 @@
  * Access, adversarially: the role × profile × tool matrix through tools/list and tools/call, tenant
  * isolation on every route, the key lifecycle, spoofing attempts, and the fail-closed rate limiter.
  */
+import type { Scope } from "../src/governance/profiles.ts";
 import { describe, expect, it } from "bun:test";
 import { Type } from "@sinclair/typebox";
 import { RateLimiter } from "../src/governance/rate-limit.ts";
@@ -10,7 +11,7 @@ import { defineTool, type ToolDefinition } from "../src/tools/tool.ts";
 import { keyFor, rest as admin, request, rpc, send, startTestServer, writeFromAnotherProcess, type TestServer } from "./support/harness.ts";
 
 /** Tools with every combination of scope, company data and classification that the rules distinguish. */
-function tool(name: string, scope: string, readOnly: boolean, touchesCompanyData: boolean): ToolDefinition {
+function tool(name: string, scope: Scope, readOnly: boolean, touchesCompanyData: boolean): ToolDefinition {
   return defineTool({ name, title: name, description: `Test tool ${name}.`, scope, readOnly, touchesCompanyData, input: Type.Object({}), handler: () => ({ ran: name }) });
 }
 const matrixTools = [

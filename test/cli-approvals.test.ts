@@ -56,7 +56,7 @@ describe("invoke approvals", () => {
     const approved = await runCli(["approvals", "approve", id, "--comment", "ok", ...db], as(server.adminKey));
     expect(approved.exitCode).toBe(0);
     expect(approved.stdout).toContain("executes it");
-    const stop = startApprovalSweeper(server.services, 20);
+    const stop = startApprovalSweeper(server.services.approvals, server.services.calls, 20);
     try {
       const deadline = Date.now() + 5000;
       while ((await rest(server, "GET", `/v1/approvals/${id}`)).body.status !== "executed" && Date.now() < deadline) await Bun.sleep(20);

@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { isRole } from "../governance/caller.ts";
 import { findProfile } from "../governance/profiles.ts";
-import { runBacktest, targetOf } from "../policy/ask.ts";
+import { runBacktest } from "../policy/run-backtest.ts";
 import { compilePolicy, formatIssue, PolicyInvalid } from "../policy/compile.ts";
 import type { PolicyService } from "../policy/service.ts";
 import type { Services } from "../services.ts";
@@ -132,7 +132,7 @@ export const policyCommand: Command = {
         if (classification !== "read_only" && classification !== "mutating") throw new UsageError("--classification must be read_only or mutating");
         return withPolicy(values, (policy, scope, services) => {
           const action = values.action as string;
-          const target = targetOf(services, scope.tenantId, action);
+          const target = services.catalog.targetOf(scope.tenantId, action);
           const answer = policy.evaluate(scope, { agentId: values.agent as string, action, params: params as Record<string, unknown>, profile: profile!, role, classification, target }, versionFlag(values));
           const rules = answer.matched_rules.map((rule) => `  ${rule.effect.padEnd(16)} ${rule.id}: ${rule.reason}`).join("\n");
           return output(values, answer, `${answer.decision} (policy version ${answer.policy_version})\n${rules || `  ${answer.reasons.join(" ")}`}`);

@@ -12,7 +12,6 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { and, count, eq, inArray, isNull, max } from "drizzle-orm";
 import { originPolicy } from "./origins.ts";
-import { classifyAction, targetOf } from "../policy/ask.ts";
 import type { Effect } from "../policy/model.ts";
 import type { Services } from "../services.ts";
 import { apiKeys, connectorTools, connectors, executionRecords, users } from "../storage/sqlite/schema.ts";
@@ -161,7 +160,7 @@ function toolCoverage(context: Context): ReadinessItem {
   return gap(id, risky ? "fail" : "warn", `No rule of policy version ${version} covers ${listed(names)}, and no default was chosen for them.`, fix);
 }
 
-function destructiveSql(context: Context): ReadinessItem {
+async function destructiveSql(context: Context): Promise<ReadinessItem> {
   const id = "destructive_sql_denied";
   const { services, scope } = context;
   const databases = services.store.db
@@ -177,10 +176,9 @@ function destructiveSql(context: Context): ReadinessItem {
   const leaks = new Map<string, string[]>();
   let worst: Effect = "deny";
   for (const action of actions) {
-    const classification = classifyAction(services, scope.tenantId, action);
     for (const sql of DESTRUCTIVE_SQL) {
       for (const caller of callers) {
-        const answer = services.policy.evaluate(scope, { agentId: "readiness_probe", action, params: { sql }, ...caller, classification, target: targetOf(services, scope.tenantId, action) });
+        const answer = await services.calls.ask({ tenantId: scope.tenantId, ...caller }, { agentId: "readiness_probe", action, params: { sql } }, { offline: true });
         if (answer.decision === "deny") continue;
         if (answer.decision === "allow" || worst === "deny") worst = answer.decision;
         const leak = `"${sql}" on ${action} is ${answer.decision}`;
@@ -350,7 +348,7 @@ function connectorPrivileges(context: Context): ReadinessItem {
 }
 
 /** The checks, in the order the checklist lists them. */
-const CHECKS: ((context: Context) => ReadinessItem)[] = [
+const CHECKS: ((context: Context) => ReadinessItem | Promise<ReadinessItem>)[] = [
   defaultDecision,
   toolCoverage,
   destructiveSql,
@@ -370,7 +368,7 @@ const CHECKS: ((context: Context) => ReadinessItem)[] = [
 const POINTS = { pass: 1, warn: 0.5, fail: 0 } as const;
 
 /** Runs every check for the scope's tenant and scores the result. Reads only. */
-export function assessReadiness(services: Services, scope: TenantScope): ReadinessReport {
+export async function assessReadiness(services: Services, scope: TenantScope): Promise<ReadinessReport> {
   const now = services.now();
   const tenantName = listTenants(services.store).find((tenant) => tenant.id === scope.tenantId)?.name ?? "default";
   const keys = services.store.db
@@ -391,7 +389,7 @@ export function assessReadiness(services: Services, scope: TenantScope): Readine
     .all()
     .filter((key) => key.expiresAt === null || key.expiresAt > now);
   const context: Context = { services, scope, now, tenantName, keys };
-  const checklist = CHECKS.map((check) => check(context));
+  const checklist = await Promise.all(CHECKS.map((check) => check(context)));
   const points = checklist.reduce((sum, item) => sum + POINTS[item.status], 0);
   return { score: Math.round((100 * points) / checklist.length), checklist };
 }

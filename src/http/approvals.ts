@@ -8,7 +8,6 @@ import { Type } from "@sinclair/typebox";
 import { Elysia } from "elysia";
 import { APPROVAL_STATUSES, type ApprovalStatus } from "../approvals/model.ts";
 import { BadRequest } from "../errors.ts";
-import { runApproved } from "../execution/approved.ts";
 import type { Services } from "../services.ts";
 import { rest } from "./openapi.ts";
 import { validBody } from "./request-body.ts";
@@ -28,7 +27,7 @@ export function approvalRoutes(services: Services, addressOf: AddressOf) {
   const decide = async ({ caller, scope }: RestAccess, request: Request, id: string, decision: "approve" | "reject", body: unknown) => {
     const comment = body === null ? null : (validBody(DecisionBody, body).comment ?? null);
     const { approvedNow } = services.approvals.decide(scope, caller, id, decision, comment, request.headers.get("user-agent")?.slice(0, 200) ?? null);
-    if (approvedNow) await runApproved(services, caller.tenantId, id);
+    if (approvedNow) await services.calls.runApproved(caller.tenantId, id);
     return services.approvals.get(scope, id, caller);
   };
 

@@ -6,7 +6,7 @@
 import { Type } from "@sinclair/typebox";
 import { Elysia } from "elysia";
 import { BadRequest } from "../errors.ts";
-import { askPolicy, runBacktest } from "../policy/ask.ts";
+import { runBacktest } from "../policy/run-backtest.ts";
 import type { Services } from "../services.ts";
 import { IntendedActionInput } from "../tools/policy-simulate.ts";
 import { rest } from "./openapi.ts";
@@ -74,7 +74,7 @@ export function policyRoutes(services: Services, addressOf: AddressOf) {
     )
     .post("/v1/policies/simulate", ({ caller, body }) => {
       const input = validBody(SimulateBody, body);
-      return askPolicy(services, caller, { agentId: input.agent_id, action: input.action, params: input.params }, input.policy_version);
+      return services.calls.ask(caller, { agentId: input.agent_id, action: input.action, params: input.params }, { version: input.policy_version });
     }, rest("policy:simulate", { summary: "Simulate a decision", description: "What the policy would decide for an intended action.", body: SimulateBody }))
     .post("/v1/policies/backtest", ({ scope, body }) => {
       const input = validBody(BacktestBody, body);

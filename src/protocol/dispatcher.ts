@@ -6,15 +6,12 @@
  */
 import { authorizeTool } from "../governance/authorize.ts";
 import type { RequestInfo } from "../observability/requests.ts";
-import { parseTraceparent, type SpanHandle } from "../observability/tracing.ts";
+import { parseTraceparent } from "../observability/tracing.ts";
 import type { MessageTokens } from "../governance/access.ts";
 import type { Caller } from "../governance/caller.ts";
 import type { Services } from "../services.ts";
-import { callProductionTool, type ActingAgent, type GovernedOutcome } from "../execution/governed-call.ts";
-import type { ProductionTool } from "../tools/catalog.ts";
-import { ToolError } from "../tools/tool.ts";
+import { CallRefused } from "../execution/calls.ts";
 import { decodeCursor, encodeCursor } from "../cursor.ts";
-import { InvokeError } from "../errors.ts";
 import { PRODUCT_NAME, PRODUCT_TITLE, VERSION } from "../version.ts";
 import {
   classifyMessage,
@@ -198,14 +195,12 @@ export class McpDispatcher {
     };
   }
 
-  /** The tools this caller may call: one authorisation function decides both listing and calling. */
+  /** The tools this caller may call: the authoriser the call path uses decides the listing too. */
   private visibleTools(caller: Caller): object[] {
-    const builtin = this.services.registry.tools.filter((tool) => authorizeTool(caller, tool.definition) === undefined).map((tool) => tool.wire);
-    const production = this.services.connectors
+    return this.services.catalog
       .list(caller.tenantId)
-      .filter((tool) => authorizeTool(caller, asDefinition(tool)) === undefined)
-      .map(productionWire);
-    return [...builtin, ...production];
+      .filter((tool) => authorizeTool(caller, tool) === undefined)
+      .map((tool) => tool.wire);
   }
 
   private listTools(request: JsonRpcRequest, context: DispatchContext): Record<string, unknown> {
@@ -218,149 +213,49 @@ export class McpDispatcher {
     return next < visible.length ? { tools: page, nextCursor: encodeCursor(next) } : { tools: page };
   }
 
-  /** Every call leaves an execution record before it is answered, refusals included; then it is counted and logged. */
+  /** A `tools/call` through the governed call path; its refusals become invalid-params errors. */
   private async callTool(request: JsonRpcRequest, context: DispatchContext, modern: ModernRequest | undefined): Promise<Record<string, unknown>> {
-    const started = performance.now();
     const params = request.params ?? {};
-    const name = typeof params.name === "string" ? params.name : "";
-    const args = params.arguments ?? {};
     const meta = params._meta as Record<string, unknown> | undefined;
-    const agent: ActingAgent = {
-      agentId: typeof meta?.agent_id === "string" && meta.agent_id !== "" ? meta.agent_id.slice(0, 200) : (context.agent?.agentId ?? context.caller.keyName),
-      clientName: context.agent?.clientName ?? null,
-    };
-    const caller = context.caller;
     const info = context.request;
-    const tracing = this.services.tracing;
-    // A traceparent in the call's _meta continues the caller's trace; otherwise the call is part of the request's.
-    const span = tracing.enabled
-      ? tracing.startSpan("tools/call", { parent: parseTraceparent(meta?.traceparent) ? (meta!.traceparent as string) : (info?.span ?? info?.traceparent), attributes: { "invoke.tool": name } })
-      : undefined;
-    const base = {
-      tenantId: caller.tenantId,
-      kind: "tool_call" as const,
-      userId: caller.userId,
-      keyId: caller.keyId,
-      agentId: agent.agentId,
-      clientName: agent.clientName,
-      profile: caller.profile,
-      role: caller.role,
-      tool: name || "(none)",
-      arguments: args,
-      requestId: info?.id ?? null,
-    };
-    const finish = (tool: string, decision: string | null, status: string) => {
-      this.services.metrics.toolCall(tool, decision, status, (performance.now() - started) / 1000);
-      if (info) Object.assign(info, { tool: base.tool, decision, outcome: status });
-      if (span) {
-        if (decision) span.setAttribute("invoke.decision", decision);
-        span.setAttribute("invoke.status", status);
-        if (status === "error" || status === "refused") span.setError(status);
-        span.end();
+    const name = typeof params.name === "string" ? params.name : "";
+    const headers = modern ? context.headers : undefined;
+    const logged = (decision: string | null, outcome: string) => info && Object.assign(info, { tool: name || "(none)", decision, outcome });
+    try {
+      const outcome = await this.services.calls.call({
+        caller: context.caller,
+        name: params.name,
+        args: params.arguments ?? {},
+        agent: {
+          agentId: typeof meta?.agent_id === "string" && meta.agent_id !== "" ? meta.agent_id.slice(0, 200) : (context.agent?.agentId ?? context.caller.keyName),
+          clientName: context.agent?.clientName ?? null,
+        },
+        requestId: info?.id ?? null,
+        // A traceparent in the call's _meta continues the caller's trace; otherwise the call is part of the request's.
+        parentSpan: parseTraceparent(meta?.traceparent) ? (meta!.traceparent as string) : (info?.span ?? info?.traceparent),
+        checkTransport: headers && ((tool, args) => tool.headerParams.length > 0 && asRefusal(() => checkParamHeaders(tool.headerParams, args, headers))),
+      });
+      logged(outcome.decision, outcome.status);
+      // A modern client that declared the tasks extension gets an approval-gated call as a task to poll.
+      if (modern?.tasks && outcome.status === "pending_approval" && outcome.approvalId !== null) return this.tasks.created(context.caller, outcome.approvalId);
+      return outcome.result;
+    } catch (error) {
+      if (!(error instanceof CallRefused)) {
+        logged(null, "error");
+        throw error;
       }
-    };
-    let outcome: GovernedOutcome & { classification: "read_only" | "mutating" };
-    try {
-      outcome = await this.governedCall(name, args, caller, agent, span, modern ? context.headers : undefined);
-    } catch (error) {
-      if (error instanceof JsonRpcError) {
-        await this.services.records.append({ ...base, status: "refused", error: error.message, latencyMs: performance.now() - started });
-        // Unknown names are not metric labels: a client must not be able to mint time series.
-        finish(this.services.registry.get(name) || this.services.connectors.get(caller.tenantId, name) ? name : "(unknown)", null, "refused");
-      } else finish(name, null, "error");
-      throw error;
-    }
-    await this.services.records.append({
-      ...base,
-      classification: outcome.classification,
-      decision: outcome.decision,
-      matchedRules: outcome.matchedRules,
-      approvalId: outcome.approvalId,
-      status: outcome.status,
-      error: outcome.error,
-      latencyMs: performance.now() - started,
-      result: outcome.result,
-    });
-    finish(name, outcome.decision, outcome.status);
-    // A modern client that declared the tasks extension gets an approval-gated call as a task to poll.
-    if (modern?.tasks && outcome.status === "pending_approval" && outcome.approvalId !== null) return this.tasks.created(caller, outcome.approvalId);
-    return outcome.result;
-  }
-
-  /** Authorises and runs a call: a built-in tool directly, a production tool through policy. JSON-RPC errors are thrown. */
-  private async governedCall(
-    name: string,
-    args: unknown,
-    caller: Caller,
-    agent: ActingAgent,
-    span?: SpanHandle,
-    headers?: Headers,
-  ): Promise<GovernedOutcome & { classification: "read_only" | "mutating" }> {
-    if (name === "") throw new JsonRpcError(JsonRpcErrorCode.InvalidParams, "tools/call needs params.name (a string)");
-    if (typeof args !== "object" || args === null || Array.isArray(args)) {
-      throw new JsonRpcError(JsonRpcErrorCode.InvalidParams, "params.arguments must be an object");
-    }
-    const builtin = this.services.registry.get(name);
-    const production = builtin === undefined ? this.services.connectors.get(caller.tenantId, name) : undefined;
-    const tool = builtin ?? production;
-    if (tool === undefined) throw new JsonRpcError(JsonRpcErrorCode.InvalidParams, `Unknown tool: ${name}`);
-    const refusal = authorizeTool(caller, builtin?.definition ?? asDefinition(production!));
-    if (refusal !== undefined) {
-      throw new JsonRpcError(JsonRpcErrorCode.InvalidParams, `Tool ${name} is not available to this key: ${refusal.message}`, { tool: name, rule: refusal.rule });
-    }
-    const errors = tool.checkArguments?.(args) ?? [];
-    if (errors.length > 0) throw new JsonRpcError(JsonRpcErrorCode.InvalidParams, `Invalid arguments for tool ${name}`, { tool: name, errors });
-    if (headers !== undefined && tool.headerParams?.length) checkParamHeaders(tool.headerParams, args as Record<string, unknown>, headers);
-    if (production !== undefined) {
-      const outcome = await callProductionTool(this.services, caller, production, args as Record<string, unknown>, agent, span);
-      return { ...outcome, classification: production.readOnly ? "read_only" : "mutating" };
-    }
-    const definition = builtin!.definition;
-    const ran = (result: Record<string, unknown>, error: string | null) => ({
-      result,
-      decision: null,
-      matchedRules: [],
-      approvalId: null,
-      status: error === null ? ("ok" as const) : ("error" as const),
-      error,
-      classification: definition.readOnly ? ("read_only" as const) : ("mutating" as const),
-    });
-    try {
-      const output = await definition.handler(args as Record<string, unknown>, { caller, services: this.services });
-      return ran(toolResult(output, definition.output !== undefined), null);
-    } catch (error) {
-      if (error instanceof ToolError || error instanceof InvokeError) return ran(toolFailure(error.message), error.message);
-      this.logError(`tool ${name} failed`, error);
-      const message = `Tool ${name} failed with an internal error; the details are in the server log.`;
-      return ran(toolFailure(message), message);
+      logged(null, "refused");
+      throw new JsonRpcError(error.code ?? JsonRpcErrorCode.InvalidParams, error.message, error.data, error.httpStatus);
     }
   }
 }
 
-/** A production tool as the authoriser sees it: needs tools:call, touches production, Invoke's classification. */
-function asDefinition(tool: ProductionTool) {
-  return { name: tool.name, scope: "tools:call", readOnly: tool.readOnly, touchesCompanyData: true };
-}
-
-/**
- * A production tool on the wire. The upstream's output schema is not re-advertised: a governed call
- * may answer with a pending approval instead of the upstream's output, which would not match it.
- */
-function productionWire(tool: ProductionTool): Record<string, unknown> {
-  return {
-    name: tool.name,
-    ...(tool.title !== undefined && { title: tool.title }),
-    description: tool.description,
-    inputSchema: tool.inputSchema,
-    annotations: { readOnlyHint: tool.readOnly, destructiveHint: !tool.readOnly },
-  };
-}
-
-function toolResult(output: unknown, structured: boolean): Record<string, unknown> {
-  const text = typeof output === "string" ? output : JSON.stringify(output);
-  return structured ? { content: [{ type: "text", text }], structuredContent: output } : { content: [{ type: "text", text }] };
-}
-
-function toolFailure(message: string): Record<string, unknown> {
-  return { content: [{ type: "text", text: message }], isError: true };
+/** A transport check's JSON-RPC error as a refusal of the call (recorded like any other). */
+function asRefusal(check: () => void): void {
+  try {
+    check();
+  } catch (error) {
+    if (error instanceof JsonRpcError) throw new CallRefused(error.message, error.data as Record<string, unknown> | undefined, error.code, error.httpStatus);
+    throw error;
+  }
 }

@@ -1,6 +1,5 @@
 /** `invoke.policy.simulate`: what the policy would decide for an action, with the rules and reasons. Nothing is executed. */
 import { Type } from "@sinclair/typebox";
-import { askPolicy } from "../policy/ask.ts";
 import { defineTool } from "./tool.ts";
 
 /** The action an agent intends, shared by simulate and preflight. */
@@ -44,5 +43,5 @@ export const policySimulateTool = defineTool({
   ),
   output: SimulateOutput,
   handler: ({ agent_id, action, params, policy_version }, { caller, services }) =>
-    askPolicy(services, caller, { agentId: agent_id, action, params }, policy_version),
+    services.calls.ask(caller, { agentId: agent_id, action, params }, { version: policy_version }),
 });

@@ -5,7 +5,7 @@
  */
 import { Type } from "@sinclair/typebox";
 import { authorizeTool } from "../governance/authorize.ts";
-import { askPolicy, classifyAction } from "../policy/ask.ts";
+import { unknownTool } from "./catalog.ts";
 import { IntendedActionInput } from "./policy-simulate.ts";
 import { defineTool } from "./tool.ts";
 
@@ -32,34 +32,31 @@ export const preflightRunTool = defineTool({
   output: PreflightOutput,
   handler: async ({ agent_id, action, params }, { caller, services }) => {
     const checks: Check[] = [];
-    const production = services.connectors.get(caller.tenantId, action);
-    const builtin = services.registry.get(action);
-    const readOnly = classifyAction(services, caller.tenantId, action) === "read_only";
+    const { calls } = services;
+    const tool = services.catalog.resolve(caller.tenantId, action);
 
-    // Production tools need tools:call and an allowed_tools match; Invoke's own tools their own scope.
-    const refusal = builtin
-      ? authorizeTool(caller, builtin.definition)
-      : authorizeTool(caller, { name: action, scope: "tools:call", readOnly, touchesCompanyData: true });
+    // The call path's own steps: authorise (an unknown name as the production tool it would be), validate, ask policy.
+    const refusal = authorizeTool(caller, tool ?? unknownTool(action));
     checks.push(
       refusal
         ? { check: "credential", status: "fail", detail: `Your key may not call ${action}: ${refusal.message} (rule ${refusal.rule}).` }
         : { check: "credential", status: "pass", detail: `Your ${caller.profile} key (${caller.role}) may call ${action}.` },
     );
 
-    if (builtin) checks.push({ check: "tool", status: "pass", detail: `${action} is one of Invoke's own tools.` });
-    else if (!production) checks.push({ check: "tool", status: "fail", detail: `No production tool named ${action} is configured for this tenant.` });
-    else if (!production.healthy) checks.push({ check: "tool", status: "fail", detail: `${action} exists but its connector ${production.connector} is not healthy.` });
-    else checks.push({ check: "tool", status: "pass", detail: `${action} exists and its connector ${production.connector} is healthy.` });
+    if (tool && !tool.governed) checks.push({ check: "tool", status: "pass", detail: `${action} is one of Invoke's own tools.` });
+    else if (!tool) checks.push({ check: "tool", status: "fail", detail: `No production tool named ${action} is configured for this tenant.` });
+    else if (!tool.healthy) checks.push({ check: "tool", status: "fail", detail: `${action} exists but its connector ${tool.connector} is not healthy.` });
+    else checks.push({ check: "tool", status: "pass", detail: `${action} exists and its connector ${tool.connector} is healthy.` });
 
-    const checkArguments = builtin?.checkArguments ?? production?.checkArguments;
-    if (checkArguments === undefined) {
+    const argumentErrors = tool && calls.argumentErrors(tool, params);
+    if (argumentErrors === undefined) {
       checks.push({ check: "arguments", status: "warn", detail: "The tool's input schema is unknown, so the arguments could not be checked." });
     } else {
-      const errors = checkArguments(params).map((error) => `${error.path}: ${error.message}`);
+      const errors = argumentErrors.map((error) => `${error.path}: ${error.message}`);
       checks.push(errors.length ? { check: "arguments", status: "fail", detail: `Invalid arguments: ${errors.join("; ")}` } : { check: "arguments", status: "pass", detail: "The arguments match the tool's schema." });
     }
 
-    const answer = await askPolicy(services, caller, { agentId: agent_id, action, params });
+    const answer = await calls.ask(caller, { agentId: agent_id, action, params });
     const why = answer.reasons.join(" ");
     checks.push(
       answer.decision === "deny"
@@ -88,3 +85,4 @@ export const preflightRunTool = defineTool({
     return { verdict, checks, decision: answer.decision, approvals_required: answer.approvals_required, policy_version: answer.policy_version };
   },
 });
+

@@ -5,6 +5,7 @@
  */
 import type { Static, TObject } from "@sinclair/typebox";
 import type { Caller } from "../governance/caller.ts";
+import type { Scope } from "../governance/profiles.ts";
 import type { Services } from "../services.ts";
 
 /** What a handler may use: the authenticated caller (its tenant is the only tenant) and the services. */
@@ -13,13 +14,16 @@ export interface ToolContext {
   services: Services;
 }
 
+/** What the catalog hands a handler besides the caller. */
+export type ToolPorts = Omit<ToolContext, "caller">;
+
 /** A tool as declared. `O` is the output schema when the result is structured. */
 export interface ToolDefinition<I extends TObject = TObject, O extends TObject = TObject> {
   name: string;
   title: string;
   description: string;
   /** The scope a key needs to see and call it. */
-  scope: string;
+  scope: Scope;
   /** Invoke's own classification: true only when the tool changes nothing anywhere. */
   readOnly: boolean;
   /** True for tools that read company data or act on production systems (gated by `allowed_tools`). */

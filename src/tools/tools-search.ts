@@ -1,7 +1,6 @@
 /** `invoke.tools.search`: the production tools behind Invoke with their governance posture under the active policy. */
 import { Type } from "@sinclair/typebox";
 import { authorizeTool } from "../governance/authorize.ts";
-import { askPolicy } from "../policy/ask.ts";
 import { TenantScope } from "../storage/sqlite/tenant-scope.ts";
 import { defineTool } from "./tool.ts";
 
@@ -43,19 +42,19 @@ export const toolsSearchTool = defineTool({
     const needle = query?.toLowerCase();
     // One version for the whole answer, even if a publish lands while it is being built.
     const policyVersion = services.policy.active(new TenantScope(services.store, caller.tenantId)).version;
-    const matching = services.connectors
-      .list(caller.tenantId)
+    const matching = services.catalog
+      .productionTools(caller.tenantId)
       .filter((tool) => (needle === undefined || `${tool.name} ${tool.description}`.toLowerCase().includes(needle)) && (read_only === undefined || tool.readOnly === read_only));
     const tools = await Promise.all(
       matching.map(async (tool) => {
-        const answer = await askPolicy(services, caller, { agentId: "*", action: tool.name, params: {} }, policyVersion);
+        const answer = await services.calls.ask(caller, { agentId: "*", action: tool.name, params: {} }, { version: policyVersion });
         return {
           name: tool.name,
           connector: tool.connector,
           description: tool.description,
           read_only: tool.readOnly,
           healthy: tool.healthy,
-          callable_by_you: authorizeTool(caller, { name: tool.name, scope: "tools:call", readOnly: tool.readOnly, touchesCompanyData: true }) === undefined,
+          callable_by_you: authorizeTool(caller, tool) === undefined,
           default_decision: answer.decision,
           approval_needed: answer.decision === "require_approval",
         };

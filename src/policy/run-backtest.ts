@@ -1,0 +1,22 @@
+/** Backtests: a candidate policy replayed over a tenant's recorded actions. */
+import type { Services } from "../services.ts";
+import { TenantScope } from "../storage/sqlite/tenant-scope.ts";
+import { backtest, type BacktestReport } from "./backtest.ts";
+import { compilePolicy } from "./compile.ts";
+
+/** What a backtest replays: a candidate source (validated here), or a stored version (default: the active one). */
+export interface BacktestCandidate {
+  source?: string;
+  /** Names the source in validation errors. */
+  file?: string;
+  version?: number;
+}
+
+/** Replays the tenant's recorded actions of the last `days` days through the candidate. */
+export function runBacktest(services: Services, scope: TenantScope, candidate: BacktestCandidate, days: number): BacktestReport {
+  const policy =
+    candidate.source !== undefined
+      ? compilePolicy(candidate.source, candidate.file)
+      : services.policy.atVersion(scope, candidate.version ?? services.policy.active(scope).version).policy;
+  return backtest(policy, services.records.recordedActions(scope.tenantId, services.now() - days * 86_400_000), days, (action) => services.catalog.targetOf(scope.tenantId, action));
+}
