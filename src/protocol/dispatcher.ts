@@ -63,6 +63,19 @@ type MethodHandler = (
   modern: ModernRequest | undefined,
 ) => Promise<Record<string, unknown>> | Record<string, unknown>;
 
+/**
+ * A protocol era as a codec around the one set of handlers: how a request's envelope is checked,
+ * which methods the era has, and how a result goes out.
+ */
+interface Era {
+  /** The modern era checks `_meta` (version, capabilities, client); the legacy era has nothing to check. */
+  open(request: JsonRpcRequest): ModernRequest | undefined;
+  methods: Record<string, MethodHandler>;
+  encode(result: Record<string, unknown>): Record<string, unknown>;
+  /** The HTTP status of an unknown method: the modern era answers 404 (streamable-http: protocol version header). */
+  unknownMethodStatus: number;
+}
+
 /** What a payload got: the response(s) (none for notifications) and the HTTP status they go out with. */
 export interface Dispatched {
   response: JsonRpcResponse | JsonRpcResponse[] | undefined;
@@ -77,13 +90,13 @@ const DISCOVER_TTL_MS = 3_600_000;
 const INSTRUCTIONS =
   "Invoke governs what agents may do in production. Call invoke.whoami to see who you are and what your key allows.";
 
-/** Dispatches MCP JSON-RPC messages to the registry. */
+/** Dispatches MCP JSON-RPC messages: each era a codec around the same handlers; tools/call goes to the governed call path. */
 export class McpDispatcher {
   private readonly services: Services;
   private readonly pageSize: number;
   private readonly logError: (message: string, error: unknown) => void;
-  private readonly methods: Record<string, MethodHandler>;
-  private readonly modernMethods: Record<string, MethodHandler>;
+  private readonly legacy: Era;
+  private readonly modern: Era;
   /** Approval requests as MCP tasks (modern clients with the tasks extension). */
   private readonly tasks: ApprovalTasks;
 
@@ -93,11 +106,16 @@ export class McpDispatcher {
     this.logError = options.logError ?? ((message, error) => console.error(message, error));
     this.tasks = new ApprovalTasks(this.services.approvals, this.services.now);
     const callTool: MethodHandler = (request, context, modern) => this.callTool(request, context, modern);
-    this.methods = {
-      initialize: (request, context) => this.initialize(request, context),
-      ping: () => ({}),
-      "tools/list": (request, context) => this.listTools(request, context),
-      "tools/call": callTool,
+    this.legacy = {
+      open: () => undefined,
+      methods: {
+        initialize: (request, context) => this.initialize(request, context),
+        ping: () => ({}),
+        "tools/list": (request, context) => this.listTools(request, context),
+        "tools/call": callTool,
+      },
+      encode: (result) => result,
+      unknownMethodStatus: 200,
     };
     /** A tasks/* method: only for clients that declared the extension (-32021 otherwise). */
     const task =
@@ -107,14 +125,19 @@ export class McpDispatcher {
         return run(context.caller, request.params?.taskId, modern!);
       };
     // The modern era has no initialize or ping; tools/list is cacheable (per key, as the list varies by key).
-    this.modernMethods = {
-      "server/discover": () => this.discover(),
-      "tools/list": (request, context) => ({ ...this.listTools(request, context), ttlMs: TOOLS_LIST_TTL_MS, cacheScope: "private" }),
-      "tools/call": callTool,
-      "tasks/get": task((caller, taskId) => this.tasks.get(caller, taskId)),
-      "tasks/cancel": task((caller, taskId, modern) => this.tasks.cancel(caller, taskId, modern.clientName)),
-      // Invoke's tasks never ask for input: responses to a known task are acknowledged and ignored, as the extension allows.
-      "tasks/update": task((caller, taskId) => (this.tasks.get(caller, taskId), {})),
+    this.modern = {
+      open: checkEnvelope,
+      methods: {
+        "server/discover": () => this.discover(),
+        "tools/list": (request, context) => ({ ...this.listTools(request, context), ttlMs: TOOLS_LIST_TTL_MS, cacheScope: "private" }),
+        "tools/call": callTool,
+        "tasks/get": task((caller, taskId) => this.tasks.get(caller, taskId)),
+        "tasks/cancel": task((caller, taskId, modern) => this.tasks.cancel(caller, taskId, modern.clientName)),
+        // Invoke's tasks never ask for input: responses to a known task are acknowledged and ignored, as the extension allows.
+        "tasks/update": task((caller, taskId) => (this.tasks.get(caller, taskId), {})),
+      },
+      encode: modernResult,
+      unknownMethodStatus: 404,
     };
   }
 
@@ -156,15 +179,13 @@ export class McpDispatcher {
     if (inBatch && request.method === "initialize") {
       return { response: errorResponse(request.id, JsonRpcErrorCode.InvalidRequest, "initialize must not be part of a batch"), status: 400 };
     }
-    const modern = isModernRequest(request, context.protocolVersion);
-    const methods = modern ? this.modernMethods : this.methods;
+    const era = isModernRequest(request, context.protocolVersion) ? this.modern : this.legacy;
     try {
-      const envelope = modern ? checkEnvelope(request) : undefined;
-      const handler = Object.hasOwn(methods, request.method) ? methods[request.method] : undefined;
-      // The modern era answers an unknown method with HTTP 404 (streamable-http: protocol version header).
-      if (handler === undefined) throw new JsonRpcError(JsonRpcErrorCode.MethodNotFound, `Method not found: ${quotedMethod(request.method)}`, undefined, modern ? 404 : 200);
+      const envelope = era.open(request);
+      const handler = Object.hasOwn(era.methods, request.method) ? era.methods[request.method] : undefined;
+      if (handler === undefined) throw new JsonRpcError(JsonRpcErrorCode.MethodNotFound, `Method not found: ${quotedMethod(request.method)}`, undefined, era.unknownMethodStatus);
       const result = await handler(request, envelope?.clientName ? { ...context, agent: { ...context.agent, clientName: envelope.clientName } } : context, envelope);
-      return { response: resultResponse(request.id, modern ? modernResult(result) : result), status: 200 };
+      return { response: resultResponse(request.id, era.encode(result)), status: 200 };
     } catch (error) {
       if (error instanceof JsonRpcError) return { response: errorResponse(request.id, error.code, error.message, error.data), status: error.httpStatus ?? 200 };
       this.logError(`${request.method} failed`, error);
