@@ -2,7 +2,7 @@
  * Access, adversarially: the role × profile × tool matrix through tools/list and tools/call, tenant
  * isolation on every route, the key lifecycle, spoofing attempts, and the fail-closed rate limiter.
  */
-import type { Scope } from "../src/governance/profiles.ts";
+import type { Scope } from "../src/governance/caller.ts";
 import { describe, expect, it } from "bun:test";
 import { Type } from "@sinclair/typebox";
 import { RateLimiter } from "../src/governance/rate-limit.ts";

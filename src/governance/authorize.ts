@@ -3,8 +3,7 @@
  * it allows and `tools/call` refuses exactly the ones it refuses, so the two can never disagree.
  */
 import { globMatcher } from "../text.ts";
-import type { ToolDefinition } from "../tools/tool.ts";
-import { roleAtLeast, type Caller } from "./caller.ts";
+import { roleAtLeast, type Caller, type Scope } from "./caller.ts";
 
 /** Why something is refused: the rule, and a sentence for the agent. */
 export interface Refusal {
@@ -26,9 +25,20 @@ export function toolNameMatcher(globs: readonly string[]): (name: string) => boo
   return matcher;
 }
 
+/** What the authoriser looks at in a tool. */
+export interface Authorizable {
+  name: string;
+  /** The scope a key needs. */
+  scope: Scope;
+  /** Invoke's classification: a read-only key may use only read-only tools. */
+  readOnly: boolean;
+  /** Tools that touch company data or production systems are also gated by the key's `allowed_tools`. */
+  touchesCompanyData: boolean;
+}
+
 /** Returns the refusal, or undefined when `caller` may use `tool`. */
-export function authorizeTool(caller: Caller, tool: Pick<ToolDefinition, "name" | "scope" | "readOnly" | "touchesCompanyData">): Refusal | undefined {
-  if (!caller.scopes.has(tool.scope as never)) {
+export function authorizeTool(caller: Caller, tool: Authorizable): Refusal | undefined {
+  if (!caller.scopes.has(tool.scope)) {
     return { rule: "scope", message: `the key's scopes do not include ${tool.scope}` };
   }
   if (tool.touchesCompanyData && !toolNameMatcher(caller.allowedTools)(tool.name)) {

@@ -1,5 +1,21 @@
 /** The authenticated caller of a request, as every later decision (authorisation, policy, records) sees it. */
-import type { Scope } from "./profiles.ts";
+
+/** Every scope Invoke knows. */
+export const SCOPES = [
+  "tools:read",
+  "tools:call",
+  "brain:read",
+  "brain:write",
+  "policy:simulate",
+  "policy:write",
+  "traces:read",
+  "approvals:read",
+  "approvals:decide",
+  "observability:read",
+  "governance:read",
+  "admin",
+] as const;
+export type Scope = (typeof SCOPES)[number];
 
 /** A user's role in its tenant, weakest first. */
 export const ROLES = ["viewer", "editor", "admin"] as const;

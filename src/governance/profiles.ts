@@ -2,24 +2,8 @@
  * Key profiles and scopes: data, defined once. A key names one profile; what it may do is the
  * profile's grant cut down to what its user's role allows, so a key never exceeds its user.
  */
-import type { Role } from "./caller.ts";
+import { SCOPES, type Role, type Scope } from "./caller.ts";
 
-/** Every scope Invoke knows. */
-export const SCOPES = [
-  "tools:read",
-  "tools:call",
-  "brain:read",
-  "brain:write",
-  "policy:simulate",
-  "policy:write",
-  "traces:read",
-  "approvals:read",
-  "approvals:decide",
-  "observability:read",
-  "governance:read",
-  "admin",
-] as const;
-export type Scope = (typeof SCOPES)[number];
 
 const READ_SCOPES: Scope[] = ["tools:read", "brain:read", "policy:simulate", "traces:read", "approvals:read", "observability:read", "governance:read"];
 

@@ -7,7 +7,7 @@
 import { Type, type TObject, type TSchema } from "@sinclair/typebox";
 import { Elysia } from "elysia";
 import type { ServerConfig } from "../config.ts";
-import type { Scope } from "../governance/profiles.ts";
+import type { Scope } from "../governance/caller.ts";
 import { PRODUCT_TITLE, VERSION } from "../version.ts";
 import { renderReferencePage } from "./reference-page.ts";
 import { json } from "./respond.ts";

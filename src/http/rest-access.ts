@@ -6,7 +6,7 @@ import { Elysia } from "elysia";
 import { InvokeError } from "../errors.ts";
 import { isRefusal } from "../governance/access.ts";
 import type { Caller } from "../governance/caller.ts";
-import type { Scope } from "../governance/profiles.ts";
+import type { Scope } from "../governance/caller.ts";
 import type { Services } from "../services.ts";
 import { TenantScope } from "../storage/sqlite/tenant-scope.ts";
 import { authenticated } from "./mutations.ts";

@@ -5,8 +5,8 @@
  * classification, whether policy governs it, its argument checker and how it runs.
  */
 import type { UpstreamResult } from "../connectors/connector.ts";
+import type { Authorizable } from "../governance/authorize.ts";
 import type { Caller } from "../governance/caller.ts";
-import type { Scope } from "../governance/profiles.ts";
 import type { ActionTarget, Analysis } from "../policy/analyzers/index.ts";
 import type { HeaderParam } from "../protocol/param-headers.ts";
 import type { ArgumentError, RegisteredTool, ToolRegistry } from "./registry.ts";
@@ -49,14 +49,8 @@ export interface ProductionTools {
 }
 
 /** A tool as the governed call path sees it, whichever room it comes from. */
-export interface Tool {
-  name: string;
+export interface Tool extends Authorizable {
   description: string;
-  /** The scope a key needs to see and call it. */
-  scope: Scope;
-  readOnly: boolean;
-  /** True for tools that read company data or act on production systems (gated by `allowed_tools`). */
-  touchesCompanyData: boolean;
   /** Whether policy decides its calls: production tools. Invoke's own tools answer to authorisation alone. */
   governed: boolean;
   /** What analysis and policy rules (`connector_kind`) know the tool as. */
@@ -87,7 +81,7 @@ export function classify(tool: Pick<Tool, "readOnly"> | undefined): Classificati
 }
 
 /** What an unknown name would be if it named a production tool: mutating, behind tools:call and allowed_tools. */
-export function unknownTool(name: string): Pick<Tool, "name" | "scope" | "readOnly" | "touchesCompanyData"> {
+export function unknownTool(name: string): Authorizable {
   return { name, scope: "tools:call", readOnly: false, touchesCompanyData: true };
 }
 

@@ -5,7 +5,7 @@
  */
 import type { Static, TObject } from "@sinclair/typebox";
 import type { Caller } from "../governance/caller.ts";
-import type { Scope } from "../governance/profiles.ts";
+import type { Scope } from "../governance/caller.ts";
 import type { Services } from "../services.ts";
 
 /** What a handler may use: the authenticated caller (its tenant is the only tenant) and the services. */
