@@ -9,8 +9,9 @@ import type { RequestInfo } from "../observability/requests.ts";
 import { parseTraceparent } from "../observability/tracing.ts";
 import type { MessageTokens } from "../governance/access.ts";
 import type { Caller } from "../governance/caller.ts";
-import type { Services } from "../services.ts";
-import { CallRefused } from "../execution/calls.ts";
+import type { ApprovalService } from "../approvals/service.ts";
+import type { ToolCatalog } from "../tools/catalog.ts";
+import { CallRefused, type GovernedCalls } from "../execution/calls.ts";
 import { decodeCursor, encodeCursor } from "../cursor.ts";
 import { PRODUCT_NAME, PRODUCT_TITLE, VERSION } from "../version.ts";
 import {
@@ -49,7 +50,8 @@ export interface DispatchContext {
 
 /** Settings of the dispatcher. */
 export interface DispatcherOptions {
-  services: Services;
+  /** What the dispatcher uses: the call path, the catalog `tools/list` shows, approvals as tasks, the clock. */
+  services: { calls: GovernedCalls; catalog: ToolCatalog; approvals: ApprovalService; now: () => number };
   /** Page size of `tools/list`. */
   pageSize?: number;
   /** Logs unexpected handler failures (never sent to the client). */
@@ -92,7 +94,7 @@ const INSTRUCTIONS =
 
 /** Dispatches MCP JSON-RPC messages: each era a codec around the same handlers; tools/call goes to the governed call path. */
 export class McpDispatcher {
-  private readonly services: Services;
+  private readonly services: DispatcherOptions["services"];
   private readonly pageSize: number;
   private readonly logError: (message: string, error: unknown) => void;
   private readonly legacy: Era;
