@@ -4,7 +4,7 @@
  * that can never match, or that matches every action without saying so, is refused: a bad rule must
  * never silently deny or allow everything.
  */
-import { TypeCompiler } from "@sinclair/typebox/compiler";
+import { TypeCompiler, type TypeCheck } from "@sinclair/typebox/compiler";
 import { LineCounter, parseDocument, type Document } from "yaml";
 import { InvokeError } from "../errors.ts";
 import { RE2JS } from "re2js";
@@ -62,7 +62,8 @@ export interface CompiledPolicy {
   evaluate(context: ActionContext): PolicyDecision;
 }
 
-const policyChecker = TypeCompiler.Compile(PolicySchema);
+/** The policy schema's compiled checker, made at the first policy compiled rather than at start-up (the cold-start target). */
+let policyChecker: TypeCheck<typeof PolicySchema> | undefined;
 
 /**
  * Bounds on a policy's YAML, checked before anything walks it: its size, the aliases it may resolve
@@ -131,7 +132,8 @@ export function compilePolicy(source: string, file = "policy.yaml", maxBytes: nu
   };
 
   const schemaIssues: PolicyIssue[] = [];
-  for (const error of policyChecker.Check(raw) ? [] : policyChecker.Errors(raw)) {
+  const checker = (policyChecker ??= TypeCompiler.Compile(PolicySchema));
+  for (const error of checker.Check(raw) ? [] : checker.Errors(raw)) {
     const path = error.path.split("/").slice(1).map((segment) => (/^\d+$/.test(segment) ? Number(segment) : segment));
     const fieldPath = path[0] === "rules" ? path.slice(2) : path;
     schemaIssues.push({ file, line: lineAt(path), rule: ruleName(path), field: fieldPath.join(".") || "(document)", message: error.message });
