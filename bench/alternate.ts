@@ -43,16 +43,21 @@ export interface Variant {
 
 /** Warms each variant up (2 s), then runs them in turn for `rounds` rounds; prints each run and returns the median req/s of each. */
 export async function alternate(variants: Variant[], options: AlternateSettings): Promise<number[]> {
+  return (await alternateRuns(variants, options)).map((runs) => median(runs.map((stats) => stats.rps)));
+}
+
+/** Like {@link alternate}, but returns every run's figures: one array of `rounds` runs per variant. */
+export async function alternateRuns(variants: Variant[], options: AlternateSettings): Promise<WrkStats[][]> {
   const { rounds, seconds, connections } = options;
-  const rps = variants.map(() => [] as number[]);
+  const runs = variants.map(() => [] as WrkStats[]);
   for (const variant of variants) await runWrk({ ...variant, connections, seconds: 2 });
   const width = Math.max(...variants.map((variant) => variant.label.length));
   for (let round = 1; round <= rounds; round++) {
     for (const [index, variant] of variants.entries()) {
-      const stats: WrkStats = await runWrk({ ...variant, connections, seconds });
-      rps[index]!.push(stats.rps);
+      const stats = await runWrk({ ...variant, connections, seconds });
+      runs[index]!.push(stats);
       console.log(`  round ${round}  ${variant.label.padEnd(width)}  ${Math.round(stats.rps).toLocaleString("en-US").padStart(7)} req/s  p99 ${stats.p99Ms.toFixed(2)} ms`);
     }
   }
-  return rps.map(median);
+  return runs;
 }

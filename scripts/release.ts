@@ -19,6 +19,13 @@ export const RELEASE_TARGETS: Record<string, string> = {
 
 const ROOT = join(import.meta.dir, "..");
 
+/**
+ * The arguments of `bun build` shared by `npm run build`, the release and the tests' binary: both
+ * entrypoints (the CLI and the SQLite worker it embeds) and the flags. `--bytecode` (which needs
+ * `--format=esm` for the CLI's top-level await) precompiles every module, so start-up skips parsing.
+ */
+export const BUILD_ARGS = ["build", "src/cli.ts", "src/connectors/sqlite-worker.ts", "--compile", "--bytecode", "--format=esm", "--minify", "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig"];
+
 /** Builds `names` into `outDir` (emptied first) and writes SHA256SUMS; returns the file names built. */
 export async function buildRelease(names: string[], outDir: string, report: (line: string) => void = console.log): Promise<string[]> {
   rmSync(outDir, { recursive: true, force: true });
@@ -29,7 +36,7 @@ export async function buildRelease(names: string[], outDir: string, report: (lin
     if (target === undefined) throw new Error(`unknown target ${name}; known: ${Object.keys(RELEASE_TARGETS).join(", ")}`);
     const file = `invoke-${name}`;
     const build = Bun.spawnSync({
-      cmd: [process.execPath, "build", "src/cli.ts", "src/connectors/sqlite-worker.ts", "--compile", "--minify", "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig", `--target=${target}`, "--outfile", join(outDir, file)],
+      cmd: [process.execPath, ...BUILD_ARGS, `--target=${target}`, "--outfile", join(outDir, file)],
       cwd: ROOT,
       stdout: "pipe",
       stderr: "pipe",

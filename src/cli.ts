@@ -6,18 +6,6 @@ import { StartupError } from "./errors.ts";
 import { logError } from "./log.ts";
 import { VERSION } from "./version.ts";
 import { CommandFailure, commandHelp, parseCommandArgs, UsageError, type Command } from "./cli/command.ts";
-import { approvalsCommand } from "./cli/approvals.ts";
-import { backupCommand, restoreCommand } from "./cli/backup.ts";
-import { connectorsCommand } from "./cli/connectors.ts";
-import { brainCommand } from "./cli/brain.ts";
-import { keysCommand, tenantsCommand, usersCommand } from "./cli/directory.ts";
-import { executionsCommand } from "./cli/executions.ts";
-import { groupsCommand } from "./cli/groups.ts";
-import { initCommand } from "./cli/init.ts";
-import { mcpCommand } from "./cli/mcp.ts";
-import { policyCommand } from "./cli/policy.ts";
-import { serveCommand } from "./cli/serve.ts";
-import { smokeCommand } from "./cli/smoke.ts";
 
 const versionCommand: Command = {
   name: "version",
@@ -29,18 +17,44 @@ const versionCommand: Command = {
   },
 };
 
-/** Every command, in help order. */
-const commands: Command[] = [serveCommand, initCommand, mcpCommand, smokeCommand, tenantsCommand, usersCommand, keysCommand, groupsCommand, brainCommand, policyCommand, connectorsCommand, approvalsCommand, executionsCommand, backupCommand, restoreCommand, versionCommand];
+/**
+ * Every command by name, in help order. A command's module is loaded only when it runs (or for help), so
+ * `serve` starts without the other commands' code and libraries (the cold-start target).
+ */
+const commands: Record<string, () => Promise<Command>> = {
+  serve: async () => (await import("./cli/serve.ts")).serveCommand,
+  init: async () => (await import("./cli/init.ts")).initCommand,
+  mcp: async () => (await import("./cli/mcp.ts")).mcpCommand,
+  smoke: async () => (await import("./cli/smoke.ts")).smokeCommand,
+  tenants: async () => (await import("./cli/directory.ts")).tenantsCommand,
+  users: async () => (await import("./cli/directory.ts")).usersCommand,
+  keys: async () => (await import("./cli/directory.ts")).keysCommand,
+  groups: async () => (await import("./cli/groups.ts")).groupsCommand,
+  brain: async () => (await import("./cli/brain.ts")).brainCommand,
+  policy: async () => (await import("./cli/policy.ts")).policyCommand,
+  connectors: async () => (await import("./cli/connectors.ts")).connectorsCommand,
+  approvals: async () => (await import("./cli/approvals.ts")).approvalsCommand,
+  executions: async () => (await import("./cli/executions.ts")).executionsCommand,
+  backup: async () => (await import("./cli/backup.ts")).backupCommand,
+  restore: async () => (await import("./cli/backup.ts")).restoreCommand,
+  version: async () => versionCommand,
+};
 
-function mainHelp(): string {
-  const width = Math.max(...commands.map((command) => command.name.length));
+/** The command named `name`, or undefined for an unknown name. */
+function findCommand(name: string): Promise<Command> | undefined {
+  return Object.hasOwn(commands, name) ? commands[name]!() : undefined;
+}
+
+async function mainHelp(): Promise<string> {
+  const all = await Promise.all(Object.values(commands).map((load) => load()));
+  const width = Math.max(...all.map((command) => command.name.length));
   return [
     `invoke ${VERSION}: the governed execution layer between AI agents and production systems.`,
     "",
     "Usage: invoke <command> [options]",
     "",
     "Commands:",
-    ...commands.map((command) => `  ${command.name.padEnd(width)}  ${command.summary}`),
+    ...all.map((command) => `  ${command.name.padEnd(width)}  ${command.summary}`),
     "",
     "Run 'invoke <command> --help' for a command's options. Every flag also reads an INVOKE_* environment variable.",
   ].join("\n");
@@ -52,14 +66,14 @@ export async function main(argv: string[]): Promise<number> {
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
     // Without a command this is a usage error: help goes to stderr so a script's stdout stays clean.
     if (name === undefined) {
-      console.error(mainHelp());
+      console.error(await mainHelp());
       return 2;
     }
-    console.log(mainHelp());
+    console.log(await mainHelp());
     return 0;
   }
   if (name === "--version" || name === "-v") return versionCommand.run({}, []);
-  const command = commands.find((candidate) => candidate.name === name);
+  const command = await findCommand(name);
   try {
     if (command === undefined) throw new UsageError(`unknown command "${name}"`);
     const { values, positionals } = parseCommandArgs(command, rest);

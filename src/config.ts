@@ -4,7 +4,6 @@
  */
 import { Type, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
-import { parse as parseYaml } from "yaml";
 import { StartupError } from "./errors.ts";
 import { ConfigConnector } from "./connectors/model.ts";
 import { TenantConnectorsSchema, type TenantConnectors } from "./connectors/host-access.ts";
@@ -180,6 +179,8 @@ export const DEFAULT_CONFIG: ServerConfig = {
 export async function readConfigFile(path: string): Promise<ConfigFile> {
   const file = Bun.file(path);
   if (!(await file.exists())) throw new StartupError(`config file ${path} does not exist`);
+  // The YAML parser is loaded only when a config file is read: start-up without one does not pay for it.
+  const { parse: parseYaml } = await import("yaml");
   let raw: unknown;
   try {
     raw = parseYaml(await file.text());

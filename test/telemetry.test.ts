@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from "bun:test";
 import { join } from "node:path";
 // @ts-expect-error: the parser ships no types; it returns metric families as plain objects.
 import parsePrometheus from "parse-prometheus-text-format";
+import { Registry } from "prom-client";
 import type { RequestLogger } from "../src/observability/logger.ts";
 import { createRequestLogger } from "../src/observability/logger.ts";
 import { createTracing } from "../src/observability/tracing.ts";
@@ -30,7 +31,7 @@ afterEach(async () => {
 async function scrape(server: TestServer, key?: string): Promise<Map<string, Family>> {
   const answer = await send(server.app, "/metrics", { headers: key ? { "x-api-key": key } : {} });
   expect(answer.status).toBe(200);
-  expect(answer.headers.get("content-type")).toContain("text/plain");
+  expect(answer.headers.get("content-type")).toBe(Registry.PROMETHEUS_CONTENT_TYPE);
   return new Map((parsePrometheus(answer.text) as Family[]).map((family) => [family.name, family]));
 }
 

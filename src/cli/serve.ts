@@ -6,7 +6,6 @@ import { bootstrapIfEmpty } from "../governance/bootstrap.ts";
 import { createApp, type App } from "../http/app.ts";
 import { logInfo } from "../log.ts";
 import { readTls, type TlsFiles, type TlsMaterial } from "../http/tls.ts";
-import { installDemo } from "../demo.ts";
 import { firstTenantId } from "../governance/directory.ts";
 import { startBackground } from "../background.ts";
 import { createServices } from "../services.ts";
@@ -61,6 +60,8 @@ export const serveCommand: Command = {
     const tracing = await createTracing({ endpoint: config.tracing.endpoint, serviceName: config.tracing.serviceName, headers: config.tracing.headers });
     const services = createServices({ store, config, tracing });
     if (values.demo) {
+      // The demo company and its database are loaded only for --demo, not on every start.
+      const { installDemo } = await import("../demo.ts");
       const loaded = installDemo(services, new TenantScope(store, firstTenantId(store)));
       console.log(
         `Demo company loaded: ${loaded.entities.inserted} new, ${loaded.entities.updated} updated entities; ${loaded.relations.added} new relations; connector "database" on ${loaded.database}${loaded.policyVersion === undefined ? "" : `; demo policy published as version ${loaded.policyVersion}`}.`,

@@ -7,9 +7,10 @@
  * of their label values: prom-client's own `inc`/`observe` validate and hash the labels on each call,
  * which cost about 1 µs per request, several times more than the counting itself. prom-client reads the
  * families when scraped, as it reads any registered metric. Gauges read the store and the connectors at
- * scrape time, so nothing is kept in step on the request path.
+ * scrape time, so nothing is kept in step on the request path. prom-client itself is loaded at the first
+ * scrape: start-up does not pay for it (the cold-start target).
  */
-import { collectDefaultMetrics, Gauge, Registry, type MetricValueWithName } from "prom-client";
+import type { MetricValueWithName, Registry } from "prom-client";
 
 /** Seconds: 50 µs to 30 s. */
 const LATENCY_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -41,10 +42,7 @@ class Family {
     readonly help: string,
     readonly type: "counter" | "histogram",
     private readonly labelNames: readonly string[],
-    registry: Registry,
-  ) {
-    registry.registerMetric(this as never);
-  }
+  ) {}
 
   /** The series for these label values (in labelNames order), created at first use. */
   at(...values: string[]): Series {
@@ -94,47 +92,23 @@ function observe(series: Series, seconds: number): void {
   series.count++;
 }
 
+/** The exposition format's content type: prom-client's `Registry.PROMETHEUS_CONTENT_TYPE`, known before it is loaded. */
+const CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
 export class Metrics {
-  readonly registry = new Registry();
-  private readonly httpRequests: Family;
-  private readonly httpDuration: Family;
-  private readonly toolCalls: Family;
-  private readonly toolDuration: Family;
-  private readonly rateLimited: Family;
-  private defaultsStarted = false;
+  private readonly httpRequests = new Family("invoke_http_requests_total", "HTTP requests answered, by method, route and status.", "counter", ["method", "route", "status"]);
+  private readonly httpDuration = new Family("invoke_http_request_duration_seconds", "Time to answer an HTTP request.", "histogram", ["method", "route"]);
+  private readonly toolCalls = new Family("invoke_tool_calls_total", "tools/call requests, by tool, policy decision (none for Invoke's own tools) and outcome.", "counter", ["tool", "decision", "status"]);
+  private readonly toolDuration = new Family("invoke_tool_call_duration_seconds", "Time to answer a tools/call, policy and upstream included.", "histogram", ["tool"]);
+  private readonly rateLimited = new Family("invoke_rate_limit_refusals_total", "Requests refused by the rate limiter, by key profile (none: requests without a valid key).", "counter", ["profile"]);
+  /** prom-client's registry, made at the first scrape. */
+  private registry: Promise<Registry> | undefined;
 
   /** `enabled` false: nothing is counted (GET /metrics answers 404). */
   constructor(
-    sources: MetricSources,
+    private readonly sources: MetricSources,
     readonly enabled = true,
-  ) {
-    const registry = this.registry;
-    this.httpRequests = new Family("invoke_http_requests_total", "HTTP requests answered, by method, route and status.", "counter", ["method", "route", "status"], registry);
-    this.httpDuration = new Family("invoke_http_request_duration_seconds", "Time to answer an HTTP request.", "histogram", ["method", "route"], registry);
-    this.toolCalls = new Family("invoke_tool_calls_total", "tools/call requests, by tool, policy decision (none for Invoke's own tools) and outcome.", "counter", ["tool", "decision", "status"], registry);
-    this.toolDuration = new Family("invoke_tool_call_duration_seconds", "Time to answer a tools/call, policy and upstream included.", "histogram", ["tool"], registry);
-    this.rateLimited = new Family("invoke_rate_limit_refusals_total", "Requests refused by the rate limiter, by key profile (none: requests without a valid key).", "counter", ["profile"], registry);
-    new Gauge({
-      name: "invoke_approvals_pending",
-      help: "Approval requests waiting for people, by tenant.",
-      labelNames: ["tenant"],
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const { tenant, count } of sources.approvalsPending()) this.set({ tenant }, count);
-      },
-    });
-    new Gauge({
-      name: "invoke_connector_up",
-      help: "1 when the connector's upstream is reachable, 0 otherwise, by tenant and connector.",
-      labelNames: ["tenant", "connector"],
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const { tenant, connector, healthy } of sources.connectors()) this.set({ tenant, connector }, healthy ? 1 : 0);
-      },
-    });
-  }
+  ) {}
 
   httpRequest(method: string, route: string, status: number, seconds: number): void {
     if (!this.enabled) return;
@@ -155,14 +129,39 @@ export class Metrics {
 
   /** The exposition text (process metrics are collected from the first scrape on). */
   async text(): Promise<string> {
-    if (!this.defaultsStarted) {
-      this.defaultsStarted = true;
-      collectDefaultMetrics({ register: this.registry });
-    }
-    return this.registry.metrics();
+    this.registry ??= this.createRegistry();
+    return (await this.registry).metrics();
   }
 
-  get contentType(): string {
-    return this.registry.contentType;
+  readonly contentType = CONTENT_TYPE;
+
+  /** prom-client's registry holding the families, the gauges and the process metrics. */
+  private async createRegistry(): Promise<Registry> {
+    const { collectDefaultMetrics, Gauge, Registry } = await import("prom-client");
+    const registry = new Registry();
+    for (const family of [this.httpRequests, this.httpDuration, this.toolCalls, this.toolDuration, this.rateLimited]) registry.registerMetric(family as never);
+    const sources = this.sources;
+    new Gauge({
+      name: "invoke_approvals_pending",
+      help: "Approval requests waiting for people, by tenant.",
+      labelNames: ["tenant"],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const { tenant, count } of sources.approvalsPending()) this.set({ tenant }, count);
+      },
+    });
+    new Gauge({
+      name: "invoke_connector_up",
+      help: "1 when the connector's upstream is reachable, 0 otherwise, by tenant and connector.",
+      labelNames: ["tenant", "connector"],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const { tenant, connector, healthy } of sources.connectors()) this.set({ tenant, connector }, healthy ? 1 : 0);
+      },
+    });
+    collectDefaultMetrics({ register: registry });
+    return registry;
   }
 }

@@ -4,10 +4,10 @@
  * that can never match, or that matches every action without saying so, is refused: a bad rule must
  * never silently deny or allow everything.
  */
-import { TypeCompiler } from "@sinclair/typebox/compiler";
-import { LineCounter, parseDocument, type Document } from "yaml";
+import { TypeCompiler, type TypeCheck } from "@sinclair/typebox/compiler";
+import type { Document, LineCounter } from "yaml";
 import { InvokeError } from "../errors.ts";
-import { RE2JS } from "re2js";
+import type { RE2JS } from "re2js";
 import { globMatcher } from "../text.ts";
 import { findProfile } from "../governance/profiles.ts";
 import { ANALYZERS } from "./analyzers/index.ts";
@@ -62,7 +62,13 @@ export interface CompiledPolicy {
   evaluate(context: ActionContext): PolicyDecision;
 }
 
-const policyChecker = TypeCompiler.Compile(PolicySchema);
+/** The policy schema's compiled checker, made at the first policy compiled rather than at start-up (the cold-start target). */
+let policyChecker: TypeCheck<typeof PolicySchema> | undefined;
+
+// The YAML parser and the regex engine are loaded (static paths, embedded in the binary) at the first
+// policy compiled: a start that compiles none does not pay for them (the cold-start target).
+const yaml = () => require("yaml") as typeof import("yaml");
+const re2js = () => require("re2js") as typeof import("re2js");
 
 /**
  * Bounds on a policy's YAML, checked before anything walks it: its size, the aliases it may resolve
@@ -107,6 +113,7 @@ export function compilePolicy(source: string, file = "policy.yaml", maxBytes: nu
   const bytes = Buffer.byteLength(source);
   if (bytes > maxBytes) throw new PolicyInvalid([{ file, field: "(document)", message: `the policy is ${bytes} bytes; the limit is ${maxBytes}` }]);
   if (flowNestsDeeperThan(source, POLICY_LIMITS.maxDepth)) throw new PolicyInvalid([{ file, field: "(yaml)", message: `brackets nest deeper than ${POLICY_LIMITS.maxDepth} levels` }]);
+  const { LineCounter, parseDocument } = yaml();
   const lineCounter = new LineCounter();
   const doc = parseDocument(source, { lineCounter, uniqueKeys: true, merge: false });
   if (doc.errors.length > 0) {
@@ -131,7 +138,8 @@ export function compilePolicy(source: string, file = "policy.yaml", maxBytes: nu
   };
 
   const schemaIssues: PolicyIssue[] = [];
-  for (const error of policyChecker.Check(raw) ? [] : policyChecker.Errors(raw)) {
+  const checker = (policyChecker ??= TypeCompiler.Compile(PolicySchema));
+  for (const error of checker.Check(raw) ? [] : checker.Errors(raw)) {
     const path = error.path.split("/").slice(1).map((segment) => (/^\d+$/.test(segment) ? Number(segment) : segment));
     const fieldPath = path[0] === "rules" ? path.slice(2) : path;
     schemaIssues.push({ file, line: lineAt(path), rule: ruleName(path), field: fieldPath.join(".") || "(document)", message: error.message });
@@ -305,7 +313,7 @@ function compileCondition(condition: Condition, problem: (message: string) => vo
         // RE2 semantics: matching takes time linear in the text, so no pattern can stall evaluation.
         let pattern: RE2JS;
         try {
-          pattern = RE2JS.compile(expected as string);
+          pattern = re2js().RE2JS.compile(expected as string);
         } catch (error) {
           problem(`matches: invalid regular expression (RE2 syntax: no backreferences or lookaround): ${(error as Error).message}`);
           break;
