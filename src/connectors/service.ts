@@ -24,11 +24,11 @@ import { KnownSecrets } from "../records/known-secrets.ts";
 import { redactText } from "../records/redact.ts";
 import { ConnectorError, type Connector, type ConnectorHealth, type UpstreamTool } from "./connector.ts";
 import { HostAccess, type ConnectorOrigin } from "./host-access.ts";
-import { ConnectorSpec, DEFAULT_TIMEOUT_MS, type ConfigConnector, type NewConnector } from "./model.ts";
+import { actionTarget, kindOf } from "./kinds/index.ts";
+import { DEFAULT_TIMEOUT_MS } from "./kinds/kind.ts";
+import { ConnectorSpec, type ConfigConnector, type NewConnector } from "./model.ts";
+import { logInfo } from "../log.ts";
 import { ConnectorSecrets, type SecretPlace, secretValues } from "./secrets.ts";
-
-/** Builds a connector instance from its configuration. */
-export type ConnectorFactory = (name: string, spec: ConnectorSpec) => Connector;
 
 /** A tool of a connector as admins see it. */
 export interface ConnectorToolView {
@@ -85,17 +85,6 @@ export function definitionHash(tool: UpstreamTool): string {
   return digestOf({ name: tool.name, title: tool.title ?? null, description: tool.description ?? null, inputSchema: tool.inputSchema, outputSchema: tool.outputSchema ?? null });
 }
 
-/** Invoke's classification, from the connector's configuration alone: database `query`, or a `read_only_tools` glob. */
-function isReadOnly(spec: ConnectorSpec, tool: string): boolean {
-  return spec.type === "database" ? tool === "query" : toolNameMatcher(spec.read_only_tools ?? [])(tool);
-}
-
-/** What a connector's tools are, for the analysers: its kind and, for a database, its SQL dialect. */
-function targetOfSpec(spec: ConnectorSpec): ActionTarget {
-  if (spec.type !== "database") return { kind: spec.type };
-  return { kind: "database", sql: { dialect: spec.dialect === "postgres" ? "postgresql" : "sqlite", readFunctions: spec.read_functions ?? [] } };
-}
-
 /** The stored text of a definition. */
 const definitionText = (tool: UpstreamTool) => canonicalJson(tool) ?? "null";
 
@@ -124,7 +113,6 @@ export class ConnectorService {
 
   constructor(
     private readonly store: Store,
-    private readonly factory: ConnectorFactory,
     private readonly now: () => number = Date.now,
     private readonly logLine: (line: string) => void = () => {},
     private readonly hostAccess: HostAccess = new HostAccess(store.path),
@@ -164,9 +152,16 @@ export class ConnectorService {
     if (dot <= 0) return undefined;
     const name = action.slice(0, dot);
     const running = this.running.get(runningKey(tenantId, name));
-    if (running !== undefined) return targetOfSpec(running.spec);
+    if (running !== undefined) return actionTarget(running.spec);
     const row = this.store.db.select({ config: connectors.config }).from(connectors).where(and(eq(connectors.tenantId, tenantId), eq(connectors.name, name))).get();
-    return row === undefined ? undefined : targetOfSpec(JSON.parse(row.config) as ConnectorSpec);
+    if (row === undefined) return undefined;
+    return actionTarget(JSON.parse(row.config) as ConnectorSpec);
+  }
+
+  /** The tenant's tools, running or not, that run SQL as the agent writes it, writes included (readiness probes them). */
+  sqlWriteActions(tenantId: string): string[] {
+    const rows = this.store.db.select({ name: connectors.name, config: connectors.config }).from(connectors).where(eq(connectors.tenantId, tenantId)).all();
+    return rows.flatMap((row) => kindOf(JSON.parse(row.config) as ConnectorSpec).sqlWriteTools.map((tool) => `${row.name}.${tool}`));
   }
 
   /** Every running connector's health, all tenants (for metrics and readiness). */
@@ -303,7 +298,7 @@ export class ConnectorService {
     } catch (error) {
       refusal = redactText((error as Error).message, this.known.of(tenantId));
     }
-    const connector = refusal === undefined ? this.factory(name, spec) : refusedConnector(name, refusal);
+    const connector = refusal === undefined ? await kindOf(spec).create(name, spec, { log: logInfo }) : refusedConnector(name, refusal);
     const clear = canonicalJson(stored) ?? "null";
     const running: Running = { tenantId, name, spec, config, clear, origin, connector, declared: [], tools: new Map() };
     this.running.set(runningKey(tenantId, name), running);
@@ -365,13 +360,15 @@ export class ConnectorService {
 
   private applyPins(running: Running): void {
     const tools = new Map<string, ProductionTool>();
-    if (running.spec.type === "database") {
+    const autoEnabled = kindOf(running.spec).autoEnabledTools?.(running.spec);
+    if (autoEnabled === undefined) {
+      // The kind declares Invoke's own tools: nothing to pin.
       for (const tool of running.declared) tools.set(tool.name, this.productionTool(running, tool));
       running.tools = tools;
       return;
     }
     const pins = this.pins(running.tenantId, running.name);
-    const autoEnable = toolNameMatcher(running.spec.enable_tools ?? []);
+    const autoEnable = toolNameMatcher(autoEnabled);
     const now = this.now();
     for (const tool of running.declared) {
       const hash = definitionHash(tool);
@@ -402,7 +399,8 @@ export class ConnectorService {
   private productionTool(running: Running, tool: UpstreamTool): ProductionTool {
     const connector = running.connector;
     const timeoutMs = running.spec.timeout_ms ?? DEFAULT_TIMEOUT_MS;
-    const readOnly = isReadOnly(running.spec, tool.name);
+    const kind = kindOf(running.spec);
+    const readOnly = kind.isReadOnly(running.spec, tool.name);
     const analyzeCall = connector.analyzeCall?.bind(connector);
     return {
       name: `${running.name}.${tool.name}`,
@@ -412,7 +410,7 @@ export class ConnectorService {
       inputSchema: tool.inputSchema,
       headerParams: headerParams(tool.inputSchema),
       readOnly,
-      target: targetOfSpec(running.spec),
+      target: actionTarget(running.spec),
       ...(analyzeCall && { analyze: (args: Record<string, unknown>) => analyzeCall(tool.name, args) }),
       get healthy() {
         return connector.health().healthy;
@@ -461,7 +459,7 @@ export class ConnectorService {
     const tools = running.declared.map((tool): ConnectorToolView => {
       const callable = running.tools.get(tool.name);
       const pin = pins.get(tool.name);
-      const readOnly = isReadOnly(running.spec, tool.name);
+      const readOnly = kindOf(running.spec).isReadOnly(running.spec, tool.name);
       const status = callable ? "enabled" : pin?.status === "quarantined" || (pin && pin.hash !== definitionHash(tool)) ? "quarantined" : "available";
       return {
         name: tool.name,
@@ -485,9 +483,8 @@ export class ConnectorService {
     if (!Value.Check(ConnectorSpec, spec)) throw new BadRequest("invalid connector configuration", undefined, "invalid_connector");
     // Known before anything else can fail: the record of this change, refused or not, must not show them.
     this.known.add(scope.tenantId, secretValues(spec));
-    if (spec.type === "database" && (spec.dialect === "sqlite" ? !spec.path : !spec.url)) {
-      throw new BadRequest(`a ${spec.dialect} database connector needs ${spec.dialect === "sqlite" ? "path" : "url"}`, undefined, "invalid_connector");
-    }
+    const invalid = kindOf(spec).invalid?.(spec);
+    if (invalid !== undefined) throw new BadRequest(invalid, undefined, "invalid_connector");
     await this.hostAccess.check(spec, origin, this.tenantName(scope.tenantId));
     const config = this.secrets.seal(spec, { tenantId: scope.tenantId, name });
     if (!registerConnector(scope, input, origin, this.now(), config)) throw new Conflict(`a connector named "${name}" exists`, "connector_exists");
@@ -531,7 +528,7 @@ export class ConnectorService {
    */
   async enableTools(scope: TenantScope, name: string, globs: string[], approvedBy: string): Promise<ConnectorView> {
     const running = this.runningOf(scope, name);
-    if (running.spec.type === "database") return this.view(scope, name);
+    if (kindOf(running.spec).autoEnabledTools === undefined) return this.view(scope, name);
     await this.refresh(running);
     const matches = toolNameMatcher(globs);
     const chosen = running.declared.filter((tool) => matches(tool.name));
