@@ -14,7 +14,7 @@ import { and, count, eq, inArray, isNull, max } from "drizzle-orm";
 import { kindOf } from "../connectors/kinds/index.ts";
 import type { ConnectorSpec } from "../connectors/model.ts";
 import { originPolicy } from "./origins.ts";
-import { classifyAction, targetOf } from "../policy/ask.ts";
+import { classifyAction, targetsOf } from "../policy/ask.ts";
 import type { Effect } from "../policy/model.ts";
 import type { Services } from "../services.ts";
 import { apiKeys, connectorTools, connectors, executionRecords, users } from "../storage/sqlite/schema.ts";
@@ -163,10 +163,11 @@ function toolCoverage(context: Context): ReadinessItem {
   return gap(id, risky ? "fail" : "warn", `No rule of policy version ${version} covers ${listed(names)}, and no default was chosen for them.`, fix);
 }
 
-function destructiveSql(context: Context): ReadinessItem {
+async function destructiveSql(context: Context): Promise<ReadinessItem> {
   const id = "destructive_sql_denied";
   const { services, scope } = context;
-  const actions = [...new Set(["database.execute", ...services.connectors.sqlWriteActions(scope.tenantId)])];
+  const actions = [...new Set(["database.execute", ...(await services.connectors.sqlWriteActions(scope.tenantId))])];
+  const targetOf = await targetsOf(services, scope.tenantId);
   // Every profile with every role that may hold it: a rule may single out any of them.
   const callers = PROFILES.flatMap((profile) => ROLES.filter((role) => roleAtLeast(role, profile.min_role)).map((role) => ({ profile: profile.name, role })));
   const leaks = new Map<string, string[]>();
@@ -175,7 +176,7 @@ function destructiveSql(context: Context): ReadinessItem {
     const classification = classifyAction(services, scope.tenantId, action);
     for (const sql of DESTRUCTIVE_SQL) {
       for (const caller of callers) {
-        const answer = services.policy.evaluate(scope, { agentId: "readiness_probe", action, params: { sql }, ...caller, classification, target: targetOf(services, scope.tenantId, action) });
+        const answer = services.policy.evaluate(scope, { agentId: "readiness_probe", action, params: { sql }, ...caller, classification, target: targetOf(action) });
         if (answer.decision === "deny") continue;
         if (answer.decision === "allow" || worst === "deny") worst = answer.decision;
         const leak = `"${sql}" on ${action} is ${answer.decision}`;
@@ -349,7 +350,7 @@ function connectorPrivileges(context: Context): ReadinessItem {
 }
 
 /** The checks, in the order the checklist lists them. */
-const CHECKS: ((context: Context) => ReadinessItem)[] = [
+const CHECKS: ((context: Context) => ReadinessItem | Promise<ReadinessItem>)[] = [
   defaultDecision,
   toolCoverage,
   destructiveSql,
@@ -369,7 +370,7 @@ const CHECKS: ((context: Context) => ReadinessItem)[] = [
 const POINTS = { pass: 1, warn: 0.5, fail: 0 } as const;
 
 /** Runs every check for the scope's tenant and scores the result. Reads only. */
-export function assessReadiness(services: Services, scope: TenantScope): ReadinessReport {
+export async function assessReadiness(services: Services, scope: TenantScope): Promise<ReadinessReport> {
   const now = services.now();
   const tenantName = listTenants(services.store).find((tenant) => tenant.id === scope.tenantId)?.name ?? "default";
   const keys = services.store.db
@@ -390,7 +391,7 @@ export function assessReadiness(services: Services, scope: TenantScope): Readine
     .all()
     .filter((key) => key.expiresAt === null || key.expiresAt > now);
   const context: Context = { services, scope, now, tenantName, keys };
-  const checklist = CHECKS.map((check) => check(context));
+  const checklist = await Promise.all(CHECKS.map((check) => check(context)));
   const points = checklist.reduce((sum, item) => sum + POINTS[item.status], 0);
   return { score: Math.round((100 * points) / checklist.length), checklist };
 }

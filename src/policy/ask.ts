@@ -14,9 +14,15 @@ export interface IntendedAction {
   params: Record<string, unknown>;
 }
 
-/** What `action` names for the tenant: a production tool (its connector's kind), one of Invoke's own tools, or nothing configured. */
-export function targetOf(services: Services, tenantId: string, action: string): ActionTarget {
-  return services.connectors.targetOf(tenantId, action) ?? (services.registry.get(action) ? { kind: "invoke" } : { kind: "unconfigured" });
+/** What each action names for the tenant: a production tool (its connector's kind), one of Invoke's own tools, or nothing configured. */
+export async function targetsOf(services: Services, tenantId: string): Promise<(action: string) => ActionTarget> {
+  const ofConnector = await services.connectors.targets(tenantId);
+  return (action) => ofConnector(action) ?? (services.registry.get(action) ? { kind: "invoke" } : { kind: "unconfigured" });
+}
+
+/** What `action` names for the tenant (see targetsOf). */
+export async function targetOf(services: Services, tenantId: string, action: string): Promise<ActionTarget> {
+  return (await targetsOf(services, tenantId))(action);
 }
 
 /** Invoke's classification of `action` for the tenant: unknown and unclassified tools are mutating. */
@@ -34,7 +40,7 @@ export function classifyAction(services: Services, tenantId: string, action: str
 export async function analyzeIntended(services: Services, tenantId: string, action: string, params: Record<string, unknown>): Promise<{ target: ActionTarget; analysis: Analysis }> {
   const production = services.connectors.get(tenantId, action);
   // A running tool carries its connector's target already: no second lookup.
-  const target = production?.target ?? targetOf(services, tenantId, action);
+  const target = production?.target ?? (await targetOf(services, tenantId, action));
   const analysis = (await production?.analyze?.(params)) ?? analyzeAction(action, params, target);
   return { target, analysis };
 }
@@ -67,10 +73,10 @@ export interface BacktestCandidate {
 }
 
 /** Replays the tenant's recorded actions of the last `days` days through the candidate. */
-export function runBacktest(services: Services, scope: TenantScope, candidate: BacktestCandidate, days: number): BacktestReport {
+export async function runBacktest(services: Services, scope: TenantScope, candidate: BacktestCandidate, days: number): Promise<BacktestReport> {
   const policy =
     candidate.source !== undefined
       ? compilePolicy(candidate.source, candidate.file)
       : services.policy.atVersion(scope, candidate.version ?? services.policy.active(scope).version).policy;
-  return backtest(policy, services.records.recordedActions(scope.tenantId, services.now() - days * 86_400_000), days, (action) => targetOf(services, scope.tenantId, action));
+  return backtest(policy, services.records.recordedActions(scope.tenantId, services.now() - days * 86_400_000), days, await targetsOf(services, scope.tenantId));
 }
