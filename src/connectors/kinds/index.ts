@@ -16,6 +16,8 @@ export const KINDS = [mcpStdio, mcpHttp, database] as const;
 /** The kinds' names, their configurations' `type`. */
 export type KindName = (typeof KINDS)[number]["schema"]["properties"]["type"]["const"];
 export const KIND_NAMES: readonly KindName[] = KINDS.map((kind) => kind.schema.properties.type.const);
+/** The kinds whose tools run SQL, which policy analyses. */
+export const SQL_KIND_NAMES: readonly KindName[] = KINDS.filter((kind) => "sql" in kind).map((kind) => kind.schema.properties.type.const);
 
 /** A kind seen through the union of every kind's configuration. */
 type AnyKind = ConnectorKind<KindSchema, ConnectorSpec>;
