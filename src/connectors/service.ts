@@ -71,6 +71,7 @@ interface Running {
   declared: UpstreamTool[];
   /** The callable tools, by their short name. */
   tools: Map<string, ProductionTool>;
+  /** The last refresh or re-pin queued: they run one at a time (see serially). */
   refreshing?: Promise<void>;
 }
 
