@@ -25,7 +25,7 @@ const RECONCILE_INTERVAL_MS = 2000;
 export async function startBackground(services: Services): Promise<() => Promise<void>> {
   // First: a checkpoint log that cannot be written stops the start before anything else runs.
   const stopCheckpointing = startCheckpointing({ ...services, config: services.config.checkpoints, log: logInfo, logError });
-  services.connectors.syncConfig(services.config.connectors, (name) => tenantIdByName(services.store, name));
+  await services.connectors.syncConfig(services.config.connectors, (name) => tenantIdByName(services.store, name));
   await services.connectors.reconcile();
   const stopSweeper = startApprovalSweeper(services.approvals, services.calls, 1000, logError);
   const stopRollUps = every(ROLLUP_INTERVAL_MS, () => services.records.rollUp(), (error) => logError("rolling up execution records failed", error));

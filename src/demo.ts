@@ -8,12 +8,10 @@ import { resolve } from "node:path";
 import { loadDemoCompany } from "./brain/demo.ts";
 import type { BrainService } from "./brain/service.ts";
 import { createDemoDatabase } from "./connectors/demo-database.ts";
-import { registerConnector } from "./connectors/service.ts";
+import { sqliteConnectors } from "./storage/sqlite/connectors.ts";
 import type { TenantScope } from "./storage/sqlite/tenant-scope.ts";
 import type { PolicyService } from "./policy/service.ts";
 import demoPolicySource from "./policy/demo-policy.yaml" with { type: "text" };
-import { connectors } from "./storage/sqlite/schema.ts";
-import { and, eq } from "drizzle-orm";
 
 /** Where the demo's SQLite database lives: beside Invoke's own database. */
 export function demoDatabasePath(storePath: string): string {
@@ -24,18 +22,17 @@ export function demoDatabasePath(storePath: string): string {
 export const DEMO_POLICY_SOURCE: string = demoPolicySource;
 
 /** Loads the demo company into the scope's tenant (its data, its database connector, its policy); loading it again changes nothing. */
-export function installDemo(services: { brain: BrainService; policy: PolicyService }, scope: TenantScope) {
+export async function installDemo(services: { brain: BrainService; policy: PolicyService }, scope: TenantScope) {
   const loaded = loadDemoCompany(services.brain, scope);
   const path = demoDatabasePath(scope.store.path);
   createDemoDatabase(path);
   const spec = { type: "database", dialect: "sqlite", path } as const;
-  registerConnector(scope, { name: "database", ...spec }, "operator");
+  const stored = sqliteConnectors(scope.store);
+  const config = JSON.stringify(spec);
+  // Kept when the tenant has a connector of that name (the demo's own, loaded again); the demo's SQLite connector has no secret to seal.
+  await stored.add({ tenantId: scope.tenantId, name: "database", config, origin: "operator" }, Date.now());
   // A demo connector stored by an older Invoke was marked as added over REST; the operator's `--demo` owns it.
-  scope.store.db
-    .update(connectors)
-    .set({ origin: "operator" })
-    .where(scope.where(connectors, and(eq(connectors.name, "database"), eq(connectors.config, JSON.stringify(spec)))))
-    .run();
+  await stored.adopt(scope.tenantId, "database", config, "operator");
   // The tenant's own policy, once published, is never replaced.
   const policy = services.policy.active(scope).version === 0 ? services.policy.publishSource(scope, DEMO_POLICY_SOURCE, { comment: "the demo company's policy", file: "demo-policy.yaml" }).version : undefined;
   return { ...loaded, database: path, policyVersion: policy };

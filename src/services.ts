@@ -14,8 +14,8 @@ import { Metrics, type MetricSources } from "./observability/metrics.ts";
 import { DISABLED_TRACING, type Tracing } from "./observability/tracing.ts";
 import type { Store } from "./storage/sqlite/db.ts";
 import { ApprovalService } from "./approvals/service.ts";
-import { ConnectorService, type ConnectorFactory } from "./connectors/service.ts";
-import { createConnector } from "./connectors/factory.ts";
+import { ConnectorService } from "./connectors/service.ts";
+import { sqliteRepositories } from "./storage/sqlite/index.ts";
 import { HostAccess } from "./connectors/host-access.ts";
 import { ConnectorSecrets } from "./connectors/secrets.ts";
 import { KnownSecrets } from "./records/known-secrets.ts";
@@ -59,7 +59,6 @@ export interface ServiceOptions {
   registry?: ToolRegistry;
   limiter?: RateLimiter;
   now?: () => number;
-  connectorFactory?: ConnectorFactory;
   /** Made once at start-up from the config (`createTracing` is async); disabled by default. */
   tracing?: Tracing;
 }
@@ -69,12 +68,13 @@ export function createServices(options: ServiceOptions): Services {
   const now = options.now ?? Date.now;
   const limiter = options.limiter ?? new RateLimiter({ defaultLimit: options.config.rateLimit, now });
   const knownSecrets = new KnownSecrets();
+  const repositories = sqliteRepositories(options.store);
   const records = new ExecutionLedger(options.store, now, knownSecrets);
   const keys = loadInstanceKeys(options.config.keyFile ?? keyFilePath({ db: options.store.path }, {}));
   // The key file and the checkpoint log are no connector's target either.
   const hostAccess = new HostAccess(options.store.path, options.config.tenantConnectors, [keys.path, checkpointFilePath(options.config.checkpoints, options.store.path)]);
   const connectorSecrets = new ConnectorSecrets(keys.secretKeys, keys.path);
-  const connectors = new ConnectorService(options.store, options.connectorFactory ?? createConnector, now, logInfo, hostAccess, connectorSecrets, knownSecrets);
+  const connectors = new ConnectorService(repositories.connectors, hostAccess, now, logInfo, connectorSecrets, knownSecrets);
   const approvals = new ApprovalService(options.store, records, now, { ttlMs: options.config.approvalTtlMs });
   const metrics = new Metrics(metricSources(options.store, approvals, connectors), options.config.metricsEnabled);
   const onRateLimited = (caller: Caller | undefined) => {

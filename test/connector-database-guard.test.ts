@@ -11,14 +11,15 @@ import { afterAll, afterEach, beforeEach, describe, expect, test } from "bun:tes
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { ConnectorError, type UpstreamResult } from "../src/connectors/connector.ts";
-import { DatabaseConnector, type DatabaseConnectorConfig } from "../src/connectors/database.ts";
+import { DatabaseConnector } from "../src/connectors/database.ts";
+import type { DatabaseSpec } from "../src/connectors/kinds/database.ts";
 import { tempDir } from "./support/harness.ts";
 import { postgresSkipReason, usePostgres } from "./support/postgres.ts";
 
 const CALL = { timeoutMs: 10_000 };
 
 /** A started connector that `await using` closes. */
-async function startConnector(name: string, config: DatabaseConnectorConfig): Promise<DatabaseConnector & AsyncDisposable> {
+async function startConnector(name: string, config: DatabaseSpec): Promise<DatabaseConnector & AsyncDisposable> {
   const connector = Object.assign(new DatabaseConnector(name, config), { [Symbol.asyncDispose]: () => connector.close() });
   await connector.start().catch(async (error) => {
     await connector.close();
@@ -262,7 +263,7 @@ describe.skipIf(skipPostgres !== undefined)("the database connector's guard on P
   const pg = usePostgres();
   /** The test server's URL for another role. */
   const urlAs = (role: string) => pg.server.url.replace("//invoke@", `//${role}@`);
-  const config = (extra?: Partial<DatabaseConnectorConfig>): DatabaseConnectorConfig => ({ type: "database", dialect: "postgres", url: pg.server.url, ...extra });
+  const config = (extra?: Partial<DatabaseSpec>): DatabaseSpec => ({ type: "database", dialect: "postgres", url: pg.server.url, ...extra });
   beforeEach(async () => {
     await pg.admin.unsafe(`
       DROP TABLE IF EXISTS invoices;

@@ -9,7 +9,8 @@ import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import demo from "../src/brain/demo-company.json";
 import { ConnectorError, type UpstreamResult } from "../src/connectors/connector.ts";
-import { DatabaseConnector, type DatabaseConnectorConfig } from "../src/connectors/database.ts";
+import { DatabaseConnector } from "../src/connectors/database.ts";
+import type { DatabaseSpec } from "../src/connectors/kinds/database.ts";
 import { createDemoDatabase } from "../src/connectors/demo-database.ts";
 import { tempDir } from "./support/harness.ts";
 import { postgresSkipReason, startPostgres, usePostgres } from "./support/postgres.ts";
@@ -27,7 +28,7 @@ const CALL = { timeoutMs: 10_000 };
 /** A database holding `invoices`, reset to SEED before each test, readable behind the connector's back. */
 interface Fixture {
   /** The connector's configuration for this database (plus `extra`). */
-  config(extra?: Partial<DatabaseConnectorConfig>): DatabaseConnectorConfig;
+  config(extra?: Partial<DatabaseSpec>): DatabaseSpec;
   /** The dialect's n-th placeholder (from 1). */
   placeholder(n: number): string;
   reset(): Promise<void>;
@@ -41,7 +42,7 @@ function call(connector: DatabaseConnector, tool: "query" | "execute", sql: stri
 }
 
 /** A started connector that `await using` closes. */
-async function startConnector(config: DatabaseConnectorConfig): Promise<DatabaseConnector & AsyncDisposable> {
+async function startConnector(config: DatabaseSpec): Promise<DatabaseConnector & AsyncDisposable> {
   const connector = Object.assign(new DatabaseConnector("db", config), { [Symbol.asyncDispose]: () => connector.close() });
   await connector.start().catch(async (error) => {
     await connector.close();

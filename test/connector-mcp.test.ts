@@ -8,7 +8,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConnectorError, type Connector } from "../src/connectors/connector.ts";
-import { McpHttpConnector, McpStdioConnector, type HttpConnectorConfig, type StdioConnectorConfig } from "../src/connectors/mcp.ts";
+import type { McpHttpSpec } from "../src/connectors/kinds/mcp-http.ts";
+import type { McpStdioSpec } from "../src/connectors/kinds/mcp-stdio.ts";
+import { McpHttpConnector, McpStdioConnector } from "../src/connectors/mcp.ts";
 import { startUpstreamHttp, type UpstreamHttp } from "./fixtures/upstream-http.ts";
 import { eventually } from "./support/harness.ts";
 import { isAlive, REPO_ROOT } from "./support/process.ts";
@@ -29,13 +31,13 @@ function track<C extends Connector>(connector: C, logs: string[]): C & { logs: s
   return Object.assign(connector, { logs });
 }
 
-function stdioConnector(config: Partial<StdioConnectorConfig> = {}) {
+function stdioConnector(config: Partial<McpStdioSpec> = {}) {
   const logs: string[] = [];
   const connector = new McpStdioConnector("fixture", { type: "mcp_stdio", command: process.execPath, args: [STDIO_FIXTURE], ...config }, { ...FAST, log: (line) => logs.push(line) });
   return track(connector, logs);
 }
 
-function httpConnector(config: Partial<HttpConnectorConfig> & { url: string }) {
+function httpConnector(config: Partial<McpHttpSpec> & { url: string }) {
   const logs: string[] = [];
   return track(new McpHttpConnector("web", { type: "mcp_http", ...config }, { ...FAST, log: (line) => logs.push(line) }), logs);
 }

@@ -266,12 +266,12 @@ describe("connector secrets at rest", () => {
     cleanups.push(() => server[Symbol.asyncDispose]());
     const entry = { name: "cfg", type: "mcp_http" as const, url: "http://127.0.0.1:1/mcp", headers: { "X-Api-Key": "CfgS3cret-Header-13" } };
     const stored = () => server.store.sqlite.query<{ config: string }, []>("SELECT config FROM connectors WHERE name = 'cfg'").get()!.config;
-    server.services.connectors.syncConfig([entry], () => server.tenantId);
+    await server.services.connectors.syncConfig([entry], () => server.tenantId);
     const first = stored();
     expect(first).not.toContain("CfgS3cret-Header-13");
-    server.services.connectors.syncConfig([entry], () => server.tenantId);
+    await server.services.connectors.syncConfig([entry], () => server.tenantId);
     expect(stored()).toBe(first);
-    server.services.connectors.syncConfig([{ ...entry, headers: { "X-Api-Key": "CfgS3cret-Header-14" } }], () => server.tenantId);
+    await server.services.connectors.syncConfig([{ ...entry, headers: { "X-Api-Key": "CfgS3cret-Header-14" } }], () => server.tenantId);
     expect(stored()).not.toBe(first);
     expect(rawStore(server)).not.toContain("CfgS3cret-Header-1");
   });

@@ -80,13 +80,13 @@ export const connectorsCommand: Command = {
       case "list":
         return withServices(values, async (services, scope) => {
           await services.connectors.reconcile(scope.tenantId);
-          const list = services.connectors.listConnectors(scope);
+          const list = await services.connectors.listConnectors(scope);
           return output(values, { connectors: list }, list.length === 0 ? "No connectors." : list.map(describe).join("\n"));
         });
       case "show":
         return withServices(values, async (services, scope) => {
           await services.connectors.reconcile(scope.tenantId);
-          const connector = services.connectors.view(scope, name!);
+          const connector = await services.connectors.view(scope, name!);
           return output(values, connector, describe(connector));
         });
       case "add": {
@@ -104,12 +104,12 @@ export const connectorsCommand: Command = {
           return output(values, removed, `Removed connector ${name}.`);
         });
       case "rotate-key":
-        return withServices(values, (services) => {
+        return withServices(values, async (services) => {
           const { path, secretKeys } = services.keys;
           const retired = secretKeys.map((key) => key.id);
           // New key first, so that a server sealing meanwhile already uses it; the old keys go only once nothing needs them.
           const current = addSecretKey(path).secretKeys[0]!.id;
-          const resealed = services.connectors.resealAll();
+          const resealed = await services.connectors.resealAll();
           dropOldSecretKeys(path);
           return output(values, { key_id: current, resealed, retired }, `Connector secrets of ${resealed} connector${resealed === 1 ? "" : "s"} sealed with key ${current}; retired ${retired.join(", ")} (${path}).`);
         });

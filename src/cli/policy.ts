@@ -130,9 +130,9 @@ export const policyCommand: Command = {
         if (!findProfile(profile!)) throw new UsageError(`unknown --profile ${profile}`);
         if (!isRole(role)) throw new UsageError(`--role must be viewer, editor or admin`);
         if (classification !== "read_only" && classification !== "mutating") throw new UsageError("--classification must be read_only or mutating");
-        return withPolicy(values, (policy, scope, services) => {
+        return withPolicy(values, async (policy, scope, services) => {
           const action = values.action as string;
-          const target = services.catalog.targetOf(scope.tenantId, action);
+          const target = await services.catalog.targetOf(scope.tenantId, action);
           const answer = policy.evaluate(scope, { agentId: values.agent as string, action, params: params as Record<string, unknown>, profile: profile!, role, classification, target }, versionFlag(values));
           const rules = answer.matched_rules.map((rule) => `  ${rule.effect.padEnd(16)} ${rule.id}: ${rule.reason}`).join("\n");
           return output(values, answer, `${answer.decision} (policy version ${answer.policy_version})\n${rules || `  ${answer.reasons.join(" ")}`}`);
@@ -142,8 +142,8 @@ export const policyCommand: Command = {
         const days = Number(values.days);
         if (!Number.isInteger(days) || days < 1) throw new UsageError("--days must be a positive whole number");
         const source = rest[0] === undefined ? undefined : readSource(rest[0]);
-        return withPolicy(values, (_policy, scope, services) => {
-          const report = runBacktest(services, scope, { source, file: rest[0], version: versionFlag(values) }, days);
+        return withPolicy(values, async (_policy, scope, services) => {
+          const report = await runBacktest(services, scope, { source, file: rest[0], version: versionFlag(values) }, days);
           const lines = [`Replayed ${report.actions} recorded actions of the last ${days} days: ${report.changed} decisions would change.`];
           for (const [change, count] of Object.entries(report.by_change)) lines.push(`  ${change}: ${count}`);
           return output(values, report, lines.join("\n"));

@@ -62,7 +62,7 @@ export const serveCommand: Command = {
     if (values.demo) {
       // The demo company and its database are loaded only for --demo, not on every start.
       const { installDemo } = await import("../demo.ts");
-      const loaded = installDemo(services, new TenantScope(store, firstTenantId(store)));
+      const loaded = await installDemo(services, new TenantScope(store, firstTenantId(store)));
       console.log(
         `Demo company loaded: ${loaded.entities.inserted} new, ${loaded.entities.updated} updated entities; ${loaded.relations.added} new relations; connector "database" on ${loaded.database}${loaded.policyVersion === undefined ? "" : `; demo policy published as version ${loaded.policyVersion}`}.`,
       );

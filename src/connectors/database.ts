@@ -16,26 +16,11 @@ import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { analyzeSql, type SqlAnalysis } from "../policy/analyzers/sql.ts";
 import { ConnectorError, type Connector, type ConnectorHealth, type UpstreamResult, type UpstreamTool } from "./connector.ts";
 import { messageOf, refusedFacts, StatementError, type Outcome, type SqlEngine, type SqlMode } from "./database-engine.ts";
-import { DEFAULT_TIMEOUT_MS } from "./model.ts";
+import { DEFAULT_TIMEOUT_MS } from "./kinds/kind.ts";
+import type { DatabaseSpec } from "./kinds/database.ts";
 import { checkPostgresText, PostgresEngine, redactUrl } from "./postgres-engine.ts";
 import { SqliteEngine } from "./sqlite-engine.ts";
 import { checkSqliteText, factsWithoutBytecode } from "./sqlite-guard.ts";
-
-/** How a database connector is configured. */
-export interface DatabaseConnectorConfig {
-  type: "database";
-  dialect: "sqlite" | "postgres";
-  /** SQLite: the database file, which must exist. */
-  path?: string;
-  /** PostgreSQL: `postgres://user:password@host:port/database`. */
-  url?: string;
-  /** At most this many rows come back from one call (default 1000). */
-  max_rows?: number;
-  /** The longest a statement may run, in ms (default: the call's own timeout). */
-  timeout_ms?: number;
-  /** PostgreSQL: functions beyond the built-in side-effect-free list that a read may call. */
-  read_functions?: string[];
-}
 
 /** Rows returned by one call when `max_rows` is not set. */
 const DEFAULT_MAX_ROWS = 1000;
@@ -99,7 +84,7 @@ export class DatabaseConnector implements Connector {
 
   constructor(
     readonly name: string,
-    private readonly config: DatabaseConnectorConfig,
+    private readonly config: DatabaseSpec,
   ) {
     this.tools = describeTools(config.dialect);
   }
@@ -277,7 +262,7 @@ function modeOf(tool: "query" | "execute", analysis: SqlAnalysis): SqlMode {
 }
 
 /** The two tools, described for the dialect's placeholder syntax. */
-function describeTools(dialect: DatabaseConnectorConfig["dialect"]): UpstreamTool[] {
+function describeTools(dialect: DatabaseSpec["dialect"]): UpstreamTool[] {
   const input = jsonSchema(sqlCall(dialect === "sqlite" ? "placeholders `?` (or `?1`, `?2` …)" : "placeholders `$1`, `$2` …"));
   const output = jsonSchema(SqlResult);
   const engine = dialect === "sqlite" ? "SQLite" : "PostgreSQL";

@@ -12,6 +12,7 @@ import { BlockList, isIP } from "node:net";
 import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
 import { Type, type Static } from "@sinclair/typebox";
 import { InvokeError, StartupError } from "../errors.ts";
+import { kindOf } from "./kinds/index.ts";
 import type { ConnectorSpec } from "./model.ts";
 
 /** Who defined a connector: the config file, the operator's CLI (and `--demo`), or a tenant admin over REST. */
@@ -74,28 +75,20 @@ export class HostAccess {
 
   /**
    * Refuses (HostAccessDenied) a connector its origin may not define; resolves to the spec to run,
-   * with a SQLite path made real, so what was checked is what is opened.
+   * with its paths made real, so what was checked is what is opened.
    */
-  async check(spec: ConnectorSpec, origin: ConnectorOrigin, tenantName = ""): Promise<ConnectorSpec> {
+  check(spec: ConnectorSpec, origin: ConnectorOrigin, tenantName = ""): Promise<ConnectorSpec> {
     const tenant = origin === "api";
     const entries = (list: string[] | undefined) => tenantEntries(list, tenantName);
-    switch (spec.type) {
-      case "database":
-        if (spec.dialect === "postgres") {
-          if (tenant && spec.url !== undefined) {
-            checkPostgresOptions(spec.url);
-            await this.checkUrl(spec.url, entries);
-          }
-          return spec;
-        }
-        return spec.path === undefined ? spec : { ...spec, path: this.checkPath(spec.path, tenant, "SQLite database", entries) };
-      case "mcp_http":
-        if (tenant) await this.checkUrl(spec.url, entries);
-        return spec;
-      case "mcp_stdio":
-        if (tenant) this.checkCommand(spec, entries);
-        return spec.cwd === undefined ? spec : { ...spec, cwd: this.checkPath(spec.cwd, tenant, "working folder", entries) };
-    }
+    return kindOf(spec).checkHost(spec, {
+      tenant,
+      path: (path, what) => this.checkPath(path, tenant, what, entries),
+      url: (url) => this.checkUrl(url, entries),
+      command: (command, args, env) => this.checkCommand(command, args, env, entries),
+      refuse: (message) => {
+        throw new HostAccessDenied(message);
+      },
+    });
   }
 
   /** The real path of `path`, refused when it is Invoke's store (any spelling) or, for tenants, outside `paths` or in the store's folder. */
@@ -116,16 +109,15 @@ export class HostAccess {
     return real;
   }
 
-  private checkCommand(spec: Extract<ConnectorSpec, { type: "mcp_stdio" }>, entries: Entries): void {
-    const args = spec.args ?? [];
+  private checkCommand(command: string, args: readonly string[], env: readonly string[], entries: Entries): void {
     const rule = (this.tenant.commands ?? [])
       .map((candidate) => ({ ...candidate, args: entries(candidate.args) }))
-      .find((candidate) => candidate.command === spec.command && argsMatch(candidate, args));
+      .find((candidate) => candidate.command === command && argsMatch(candidate, args));
     if (rule === undefined) {
-      throw new HostAccessDenied(`command ${JSON.stringify([spec.command, ...args].join(" "))} is not allowed by the operator (config tenant_connectors.commands)`);
+      throw new HostAccessDenied(`command ${JSON.stringify([command, ...args].join(" "))} is not allowed by the operator (config tenant_connectors.commands)`);
     }
-    const refused = Object.keys(spec.env ?? {}).filter((name) => !(rule.env ?? []).includes(name));
-    if (refused.length > 0) throw new HostAccessDenied(`environment variable${refused.length === 1 ? "" : "s"} ${refused.join(", ")} may not be set for ${spec.command} (config tenant_connectors.commands[].env)`);
+    const refused = env.filter((name) => !(rule.env ?? []).includes(name));
+    if (refused.length > 0) throw new HostAccessDenied(`environment variable${refused.length === 1 ? "" : "s"} ${refused.join(", ")} may not be set for ${command} (config tenant_connectors.commands[].env)`);
   }
 
   private async checkUrl(text: string, entries: Entries): Promise<void> {
@@ -157,23 +149,6 @@ export class HostAccess {
   }
 }
 
-/** Connection options a tenant's PostgreSQL URL may carry: none of them can point the connection elsewhere. */
-const SAFE_POSTGRES_OPTIONS = new Set(["sslmode", "connect_timeout", "application_name"]);
-
-/** Refuses query options (`host=`, `hostaddr=`, `port=`, `sslrootcert=` …) that would take the client to another address or host file than the URL names. */
-function checkPostgresOptions(text: string): void {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new HostAccessDenied("the connector's URL is not a valid URL");
-  }
-  const refused = [...url.searchParams.keys()].filter((name) => !SAFE_POSTGRES_OPTIONS.has(name.toLowerCase()));
-  if (refused.length > 0) throw new HostAccessDenied(`PostgreSQL URL options ${refused.join(", ")} are not allowed in a connector added by a tenant (only ${[...SAFE_POSTGRES_OPTIONS].join(", ")})`);
-  // A host list (`h1,h2`) or an empty host would reach other servers than the one checked.
-  if (url.hostname === "" || url.host.includes(",")) throw new HostAccessDenied("a tenant's PostgreSQL URL names exactly one host");
-}
-
 /** Allow-list entries as they apply to one tenant. */
 type Entries = (list: string[] | undefined) => string[];
 
@@ -200,7 +175,7 @@ function isInside(path: string, folder: string): boolean {
   return rest === "" || (!rest.startsWith(`..${sep}`) && rest !== ".." && !isAbsolute(rest));
 }
 
-function argsMatch(rule: CommandRule, args: string[]): boolean {
+function argsMatch(rule: CommandRule, args: readonly string[]): boolean {
   const globs = rule.args ?? [];
   const open = globs.at(-1) === "**";
   const fixed = open ? globs.slice(0, -1) : globs;

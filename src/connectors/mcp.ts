@@ -29,29 +29,10 @@ import {
 import type { Subprocess } from "bun";
 import { logInfo } from "../log.ts";
 import { PRODUCT_NAME, VERSION } from "../version.ts";
+import { DEFAULT_TIMEOUT_MS } from "./kinds/kind.ts";
+import type { McpHttpSpec } from "./kinds/mcp-http.ts";
+import type { McpStdioSpec } from "./kinds/mcp-stdio.ts";
 import { ConnectorError, type Connector, type ConnectorHealth, type UpstreamResult, type UpstreamTool } from "./connector.ts";
-
-/** An upstream MCP server started as a child process speaking MCP over stdin/stdout. */
-export interface StdioConnectorConfig {
-  type: "mcp_stdio";
-  command: string;
-  args?: string[];
-  /** Added to a minimal inherited environment (PATH, HOME, USER…); Invoke's own variables are never passed. */
-  env?: Record<string, string>;
-  cwd?: string;
-  /** Bounds the handshake and tools/list (default 30 s); calls carry their own timeout. */
-  timeout_ms?: number;
-}
-
-/** An upstream MCP server reached over Streamable HTTP. */
-export interface HttpConnectorConfig {
-  type: "mcp_http";
-  url: string;
-  /** The upstream's own credentials: the only headers sent besides the protocol's. */
-  headers?: Record<string, string>;
-  /** Bounds the handshake and tools/list (default 30 s); calls carry their own timeout. */
-  timeout_ms?: number;
-}
 
 /** How long to wait between restarts: doubling from `initialMs` up to `maxMs`. */
 export interface Backoff {
@@ -71,7 +52,6 @@ export interface McpConnectorOptions {
 }
 
 const DEFAULT_BACKOFF: Required<Backoff> = { initialMs: 200, maxMs: 30_000, stableMs: 30_000 };
-const DEFAULT_TIMEOUT_MS = 30_000;
 const DEFAULT_SHUTDOWN_GRACE_MS = 2_000;
 /** How long a liveness ping may take after a transport error before the connection is dropped. */
 const PING_TIMEOUT_MS = 5_000;
@@ -360,7 +340,7 @@ export class McpStdioConnector extends McpConnector<ChildProcessTransport> {
 
   constructor(
     name: string,
-    private readonly config: StdioConnectorConfig,
+    private readonly config: McpStdioSpec,
     options: McpConnectorOptions = {},
   ) {
     super(name, config, options);
@@ -393,7 +373,7 @@ export class McpStdioConnector extends McpConnector<ChildProcessTransport> {
 export class McpHttpConnector extends McpConnector<StreamableHTTPClientTransport> {
   constructor(
     name: string,
-    private readonly config: HttpConnectorConfig,
+    private readonly config: McpHttpSpec,
     options: McpConnectorOptions = {},
   ) {
     super(name, config, options);

@@ -1,6 +1,6 @@
 /**
  * Connector secrets sealed at rest: the secret fields of a stored connector configuration (listed once,
- * in `mapSecretFields`) are each replaced by `invoke-sealed:v1:<key id>:<base64url(nonce ‖ ciphertext ‖ tag)>`,
+ * by each kind's `mapSecrets`) are each replaced by `invoke-sealed:v1:<key id>:<base64url(nonce ‖ ciphertext ‖ tag)>`,
  * AES-256-GCM with a fresh 96-bit nonce per seal, under the key file's current secret key. The additional
  * data binds a ciphertext to its tenant, connector and field, so one cannot be moved to another place.
  * The rest of the configuration stays readable JSON (readiness checks and `targetOf` read it).
@@ -11,6 +11,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { loadInstanceKeys, type SecretKey } from "../governance/key-file.ts";
 import { SECRET_NAME } from "../records/secret-patterns.ts";
+import { kindOf } from "./kinds/index.ts";
 import type { ConnectorSpec } from "./model.ts";
 
 const PREFIX = "invoke-sealed:v1:";
@@ -28,24 +29,8 @@ export class UnreadableSecret extends Error {
   override name = "UnreadableSecret";
 }
 
-const mapValues = (record: Record<string, string>, map: (value: string, key: string) => string) =>
-  Object.fromEntries(Object.entries(record).map(([key, value]) => [key, map(value, key)]));
-
-/**
- * The secret fields of a connector configuration: a database's and an HTTP upstream's `url` (whole: a
- * password or token may sit in its userinfo or query), an HTTP upstream's `headers` values, a stdio
- * upstream's `env` values. Returns a copy with `map` applied to each.
- */
-export function mapSecretFields(spec: ConnectorSpec, map: (value: string, field: string) => string): ConnectorSpec {
-  switch (spec.type) {
-    case "database":
-      return spec.url === undefined ? spec : { ...spec, url: map(spec.url, "url") };
-    case "mcp_http":
-      return { ...spec, url: map(spec.url, "url"), ...(spec.headers && { headers: mapValues(spec.headers, (value, key) => map(value, `headers.${key}`)) }) };
-    case "mcp_stdio":
-      return spec.env === undefined ? spec : { ...spec, env: mapValues(spec.env, (value, key) => map(value, `env.${key}`)) };
-  }
-}
+/** A copy of the configuration with `map` applied to each of its kind's secret fields (`url`, `headers.<name>`, `env.<name>`). */
+export const mapSecretFields = (spec: ConnectorSpec, map: (value: string, field: string) => string): ConnectorSpec => kindOf(spec).mapSecrets(spec, map);
 
 /**
  * The values of a (clear) configuration that are secret wherever they appear, for value-based

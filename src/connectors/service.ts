@@ -8,14 +8,10 @@
  * new definition: a defence against tool-definition rug pulls. Database connectors declare Invoke's
  * own tools, so there is nothing to pin.
  */
-import { and, eq } from "drizzle-orm";
 import { Value } from "@sinclair/typebox/value";
 import { randomBytes } from "node:crypto";
 import { BadRequest, Conflict, InvokeError, NotFound } from "../errors.ts";
 import { toolNameMatcher } from "../governance/authorize.ts";
-import type { Store } from "../storage/sqlite/db.ts";
-import { connectors, connectorTools, tenants } from "../storage/sqlite/schema.ts";
-import type { TenantScope } from "../storage/sqlite/tenant-scope.ts";
 import { headerParams, InvalidHeaderAnnotation } from "../protocol/param-headers.ts";
 import type { ProductionTool } from "../tools/catalog.ts";
 import type { ActionTarget } from "../policy/analyzers/index.ts";
@@ -24,11 +20,12 @@ import { KnownSecrets } from "../records/known-secrets.ts";
 import { redactText } from "../records/redact.ts";
 import { ConnectorError, type Connector, type ConnectorHealth, type UpstreamTool } from "./connector.ts";
 import { HostAccess, type ConnectorOrigin } from "./host-access.ts";
-import { ConnectorSpec, DEFAULT_TIMEOUT_MS, type ConfigConnector, type NewConnector } from "./model.ts";
+import { actionTarget, kindOf } from "./kinds/index.ts";
+import { DEFAULT_TIMEOUT_MS } from "./kinds/kind.ts";
+import { ConnectorSpec, type ConfigConnector, type NewConnector } from "./model.ts";
+import { logInfo } from "../log.ts";
+import type { ConnectorRepository, ToolPin } from "./repository.ts";
 import { ConnectorSecrets, type SecretPlace, secretValues } from "./secrets.ts";
-
-/** Builds a connector instance from its configuration. */
-export type ConnectorFactory = (name: string, spec: ConnectorSpec) => Connector;
 
 /** A tool of a connector as admins see it. */
 export interface ConnectorToolView {
@@ -52,12 +49,9 @@ export interface ConnectorView {
   tools: ConnectorToolView[];
 }
 
-interface Pin {
-  status: "enabled" | "quarantined";
-  hash: string;
-  pendingHash: string | null;
-  approvedBy: string;
-  approvedAt: number;
+/** The tenant an administrative call acts for (a tenant scope). */
+interface Tenant {
+  readonly tenantId: string;
 }
 
 /** A connector of a tenant, running. */
@@ -77,6 +71,7 @@ interface Running {
   declared: UpstreamTool[];
   /** The callable tools, by their short name. */
   tools: Map<string, ProductionTool>;
+  /** The last refresh or re-pin queued: they run one at a time (see serially). */
   refreshing?: Promise<void>;
 }
 
@@ -85,35 +80,8 @@ export function definitionHash(tool: UpstreamTool): string {
   return digestOf({ name: tool.name, title: tool.title ?? null, description: tool.description ?? null, inputSchema: tool.inputSchema, outputSchema: tool.outputSchema ?? null });
 }
 
-/** Invoke's classification, from the connector's configuration alone: database `query`, or a `read_only_tools` glob. */
-function isReadOnly(spec: ConnectorSpec, tool: string): boolean {
-  return spec.type === "database" ? tool === "query" : toolNameMatcher(spec.read_only_tools ?? [])(tool);
-}
-
-/** What a connector's tools are, for the analysers: its kind and, for a database, its SQL dialect. */
-function targetOfSpec(spec: ConnectorSpec): ActionTarget {
-  if (spec.type !== "database") return { kind: spec.type };
-  return { kind: "database", sql: { dialect: spec.dialect === "postgres" ? "postgresql" : "sqlite", readFunctions: spec.read_functions ?? [] } };
-}
-
-/** The stored text of a definition. */
-const definitionText = (tool: UpstreamTool) => canonicalJson(tool) ?? "null";
-
-/**
- * Stores a connector for the next start unless one of that name exists (the demo's, `invoke init --demo`);
- * true when stored. `config` is the stored text, its secrets sealed (the demo's SQLite connector has none).
- */
-export function registerConnector(scope: TenantScope, input: NewConnector, origin: ConnectorOrigin, now = Date.now(), config?: string): boolean {
-  const { name, ...spec } = input;
-  return (
-    scope.store.db
-      .insert(connectors)
-      .values({ tenantId: scope.tenantId, name, config: config ?? JSON.stringify(spec), origin, createdAt: now, updatedAt: now })
-      .onConflictDoNothing()
-      .returning({ name: connectors.name })
-      .all().length === 1
-  );
-}
+/** A definition as pinned: its stored text and hash. */
+const pinned = (tool: UpstreamTool) => ({ tool: tool.name, definition: canonicalJson(tool) ?? "null", hash: definitionHash(tool) });
 
 const runningKey = (tenantId: string, name: string) => `${tenantId}\u0000${name}`;
 
@@ -123,11 +91,11 @@ export class ConnectorService {
   private closed = false;
 
   constructor(
-    private readonly store: Store,
-    private readonly factory: ConnectorFactory,
+    private readonly stored: ConnectorRepository,
+    /** What connectors may touch on the host (it knows where the store is). */
+    private readonly hostAccess: HostAccess,
     private readonly now: () => number = Date.now,
     private readonly logLine: (line: string) => void = () => {},
-    private readonly hostAccess: HostAccess = new HostAccess(store.path),
     /** Seals stored secrets; by default with a key of this process only (services pass the key file's). */
     private readonly secrets: ConnectorSecrets = new ConnectorSecrets([{ id: "sk_ephemeral", key: randomBytes(32) }]),
     /** Every tenant's connector secrets, for the redaction of records, errors and logs. */
@@ -156,17 +124,24 @@ export class ConnectorService {
   }
 
   /**
-   * What kind of tool `action` (`<connector>.<tool>`) names by its connector's configuration, running or
-   * not (a connector that is down is still a database); undefined when the tenant has no such connector.
+   * What kind of tool each action (`<connector>.<tool>`) names by its connector's configuration, running
+   * or not (a connector that is down is still a database): undefined when the tenant has no such connector.
    */
-  targetOf(tenantId: string, action: string): ActionTarget | undefined {
-    const dot = action.indexOf(".");
-    if (dot <= 0) return undefined;
-    const name = action.slice(0, dot);
-    const running = this.running.get(runningKey(tenantId, name));
-    if (running !== undefined) return targetOfSpec(running.spec);
-    const row = this.store.db.select({ config: connectors.config }).from(connectors).where(and(eq(connectors.tenantId, tenantId), eq(connectors.name, name))).get();
-    return row === undefined ? undefined : targetOfSpec(JSON.parse(row.config) as ConnectorSpec);
+  async targets(tenantId: string): Promise<(action: string) => ActionTarget | undefined> {
+    const stored = new Map((await this.stored.list(tenantId)).map((row) => [row.name, row.config]));
+    return (action) => {
+      const name = action.slice(0, Math.max(action.indexOf("."), 0));
+      const running = this.running.get(runningKey(tenantId, name));
+      if (running !== undefined) return actionTarget(running.spec);
+      const config = stored.get(name);
+      return config === undefined ? undefined : actionTarget(JSON.parse(config) as ConnectorSpec);
+    };
+  }
+
+  /** The tenant's tools, running or not, that run SQL as the agent writes it, writes included (readiness probes them). */
+  async sqlWriteActions(tenantId: string): Promise<string[]> {
+    const rows = await this.stored.list(tenantId);
+    return rows.flatMap((row) => kindOf(JSON.parse(row.config) as ConnectorSpec).sqlWriteTools.map((tool) => `${row.name}.${tool}`));
   }
 
   /** Every running connector's health, all tenants (for metrics and readiness). */
@@ -183,34 +158,18 @@ export class ConnectorService {
    * Makes the config file's connectors the tenant's `config` connectors (added, changed, removed),
    * leaving those added over REST/CLI alone. Tenants are named; the default is `default`.
    */
-  syncConfig(entries: ConfigConnector[], tenantIdByName: (name: string) => string): void {
-    const now = this.now();
-    const byTenant = new Map<string, ConfigConnector[]>();
-    for (const entry of entries) {
-      const tenantId = tenantIdByName(entry.tenant ?? "default");
-      byTenant.set(tenantId, [...(byTenant.get(tenantId) ?? []), entry]);
-    }
-    this.store.sqlite.transaction(() => {
-      const existing = this.store.db.select().from(connectors).where(eq(connectors.origin, "config")).all();
-      for (const row of existing) {
-        if (!(byTenant.get(row.tenantId) ?? []).some((entry) => entry.name === row.name)) {
-          this.store.db.delete(connectors).where(and(eq(connectors.tenantId, row.tenantId), eq(connectors.name, row.name))).run();
-        }
-      }
-      for (const [tenantId, list] of byTenant) {
-        for (const { name, tenant: _tenant, ...spec } of list) {
-          const stored = this.store.db.select().from(connectors).where(and(eq(connectors.tenantId, tenantId), eq(connectors.name, name))).get();
-          // Unchanged: left as stored, so a fresh nonce does not make every replica restart it.
-          if (stored?.origin === "config" && this.clearConfigOrNone(stored.config, { tenantId, name }) === canonicalJson(spec)) continue;
-          const config = this.secrets.seal(spec as ConnectorSpec, { tenantId, name });
-          this.store.db
-            .insert(connectors)
-            .values({ tenantId, name, config, origin: "config", createdAt: now, updatedAt: now })
-            .onConflictDoUpdate({ target: [connectors.tenantId, connectors.name], set: { config, origin: "config", updatedAt: now } })
-            .run();
-        }
-      }
-    })();
+  async syncConfig(entries: ConfigConnector[], tenantIdByName: (name: string) => string): Promise<void> {
+    const listed = entries.map(({ name, tenant, ...spec }) => ({ tenantId: tenantIdByName(tenant ?? "default"), name, spec: spec as ConnectorSpec }));
+    const existing = new Map((await this.stored.list()).map((row) => [runningKey(row.tenantId, row.name), row]));
+    const keys = new Set(listed.map((entry) => runningKey(entry.tenantId, entry.name)));
+    const removed = [...existing].filter(([key, row]) => row.origin === "config" && !keys.has(key)).map(([, row]) => row);
+    // Unchanged: left as stored, so a fresh nonce does not make every replica restart it.
+    const unchanged = ({ tenantId, name, spec }: (typeof listed)[number]) => {
+      const row = existing.get(runningKey(tenantId, name));
+      return row?.origin === "config" && this.clearConfigOrNone(row.config, { tenantId, name }) === canonicalJson(spec);
+    };
+    const stored = listed.filter((entry) => !unchanged(entry)).map(({ tenantId, name, spec }) => ({ tenantId, name, config: this.secrets.seal(spec, { tenantId, name }) }));
+    await this.stored.applyConfigFile({ removed, stored }, this.now());
   }
 
   /**
@@ -221,11 +180,7 @@ export class ConnectorService {
    */
   async reconcile(tenantId?: string): Promise<void> {
     if (this.closed) return;
-    const rows = this.store.db
-      .select()
-      .from(connectors)
-      .where(tenantId === undefined ? undefined : eq(connectors.tenantId, tenantId))
-      .all();
+    const rows = await this.stored.list(tenantId);
     const wanted = new Map(rows.map((row) => [runningKey(row.tenantId, row.name), row]));
     const stopping: Promise<void>[] = [];
     for (const [key, running] of this.running) {
@@ -239,8 +194,7 @@ export class ConnectorService {
     await Promise.all(
       rows.map((row) => {
         const running = this.running.get(runningKey(row.tenantId, row.name));
-        if (running === undefined) return this.launch(row.tenantId, row.name, row.config, row.origin);
-        this.applyPins(running);
+        return running === undefined ? this.launch(row.tenantId, row.name, row.config, row.origin) : this.serially(running, () => this.applyPins(running));
       }),
     );
   }
@@ -286,11 +240,6 @@ export class ConnectorService {
     }
   }
 
-  /** A tenant's name, which the operator's allow-lists may name as `{tenant}`. */
-  private tenantName(tenantId: string): string {
-    return this.store.db.select({ name: tenants.name }).from(tenants).where(eq(tenants.id, tenantId)).get()?.name ?? "";
-  }
-
   private async launch(tenantId: string, name: string, config: string, origin: ConnectorOrigin): Promise<Running> {
     let stored = JSON.parse(config) as ConnectorSpec;
     let spec = stored;
@@ -299,11 +248,11 @@ export class ConnectorService {
       stored = this.secrets.open(config, { tenantId, name });
       this.known.add(tenantId, secretValues(stored));
       // Checked at every start: a connector the operator no longer allows does not run.
-      spec = await this.hostAccess.check(stored, origin, this.tenantName(tenantId));
+      spec = await this.hostAccess.check(stored, origin, await this.stored.tenantName(tenantId));
     } catch (error) {
       refusal = redactText((error as Error).message, this.known.of(tenantId));
     }
-    const connector = refusal === undefined ? this.factory(name, spec) : refusedConnector(name, refusal);
+    const connector = refusal === undefined ? await kindOf(spec).create(name, spec, { log: logInfo }) : refusedConnector(name, refusal);
     const clear = canonicalJson(stored) ?? "null";
     const running: Running = { tenantId, name, spec, config, clear, origin, connector, declared: [], tools: new Map() };
     this.running.set(runningKey(tenantId, name), running);
@@ -323,18 +272,22 @@ export class ConnectorService {
 
   /** Re-reads the upstream's tools and applies the pins: new definitions of pinned tools are quarantined. */
   refresh(running: Running): Promise<void> {
-    // One refresh at a time per connector; a change during one is picked up by the next.
-    const previous = running.refreshing ?? Promise.resolve();
-    const next = previous.then(async () => {
-      if (this.closed) return;
+    return this.serially(running, async () => {
       try {
         running.declared = (await running.connector.listTools()).filter((tool) => this.isWellFormed(running, tool));
       } catch (error) {
         this.log(`connector ${running.name}: listing tools failed: ${(error as Error).message}`);
         return;
       }
-      this.applyPins(running);
+      await this.applyPins(running);
     });
+  }
+
+  /** Runs `work` on a connector's tools after what runs on them already: one refresh or re-pin at a time, each seeing the pins the last one stored. */
+  private serially(running: Running, work: () => Promise<void>): Promise<void> {
+    // After the previous one settles, failed or not: its caller has its error.
+    const run = () => (this.closed ? undefined : work());
+    const next = (running.refreshing ?? Promise.resolve()).then(run, run);
     running.refreshing = next;
     return next;
   }
@@ -354,45 +307,38 @@ export class ConnectorService {
     }
   }
 
-  private pins(tenantId: string, connector: string): Map<string, Pin & { tool: string }> {
-    const rows = this.store.db
-      .select()
-      .from(connectorTools)
-      .where(and(eq(connectorTools.tenantId, tenantId), eq(connectorTools.connector, connector)))
-      .all();
-    return new Map(rows.map((row) => [row.tool, { tool: row.tool, status: row.status, hash: row.hash, pendingHash: row.pendingHash, approvedBy: row.approvedBy, approvedAt: row.approvedAt }]));
+  private async pins(tenantId: string, connector: string): Promise<Map<string, ToolPin>> {
+    return new Map((await this.stored.pins(tenantId, connector)).map((pin) => [pin.tool, pin]));
   }
 
-  private applyPins(running: Running): void {
+  private async applyPins(running: Running): Promise<void> {
     const tools = new Map<string, ProductionTool>();
-    if (running.spec.type === "database") {
+    const autoEnabled = kindOf(running.spec).autoEnabledTools?.(running.spec);
+    if (autoEnabled === undefined) {
+      // The kind declares Invoke's own tools: nothing to pin.
       for (const tool of running.declared) tools.set(tool.name, this.productionTool(running, tool));
       running.tools = tools;
       return;
     }
-    const pins = this.pins(running.tenantId, running.name);
-    const autoEnable = toolNameMatcher(running.spec.enable_tools ?? []);
+    const { tenantId, name } = running;
+    const pins = await this.pins(tenantId, name);
+    const autoEnable = toolNameMatcher(autoEnabled);
     const now = this.now();
     for (const tool of running.declared) {
       const hash = definitionHash(tool);
       const pin = pins.get(tool.name);
-      const where = and(eq(connectorTools.tenantId, running.tenantId), eq(connectorTools.connector, running.name), eq(connectorTools.tool, tool.name));
       if (pin === undefined) {
         if (!autoEnable(tool.name)) continue;
-        this.store.db
-          .insert(connectorTools)
-          .values({ tenantId: running.tenantId, connector: running.name, tool: tool.name, status: "enabled", definition: definitionText(tool), hash, approvedBy: "config", approvedAt: now })
-          .onConflictDoNothing()
-          .run();
+        await this.stored.enableFirstSeen(tenantId, name, pinned(tool), "config", now);
       } else if (pin.hash !== hash) {
         if (pin.status !== "quarantined" || pin.pendingHash !== hash) {
-          this.log(`connector ${running.name}: tool ${tool.name} changed its definition; quarantined until an admin approves it`);
-          this.store.db.update(connectorTools).set({ status: "quarantined", pendingDefinition: definitionText(tool), pendingHash: hash }).where(where).run();
+          this.log(`connector ${name}: tool ${tool.name} changed its definition; quarantined until an admin approves it`);
+          await this.stored.quarantine(tenantId, name, pinned(tool));
         }
         continue;
       } else if (pin.status === "quarantined") {
         // The upstream went back to the definition an admin approved.
-        this.store.db.update(connectorTools).set({ status: "enabled", pendingDefinition: null, pendingHash: null }).where(where).run();
+        await this.stored.release(tenantId, name, tool.name);
       }
       tools.set(tool.name, this.productionTool(running, tool));
     }
@@ -402,7 +348,8 @@ export class ConnectorService {
   private productionTool(running: Running, tool: UpstreamTool): ProductionTool {
     const connector = running.connector;
     const timeoutMs = running.spec.timeout_ms ?? DEFAULT_TIMEOUT_MS;
-    const readOnly = isReadOnly(running.spec, tool.name);
+    const kind = kindOf(running.spec);
+    const readOnly = kind.isReadOnly(running.spec, tool.name);
     const analyzeCall = connector.analyzeCall?.bind(connector);
     return {
       name: `${running.name}.${tool.name}`,
@@ -412,7 +359,7 @@ export class ConnectorService {
       inputSchema: tool.inputSchema,
       headerParams: headerParams(tool.inputSchema),
       readOnly,
-      target: targetOfSpec(running.spec),
+      target: actionTarget(running.spec),
       ...(analyzeCall && { analyze: (args: Record<string, unknown>) => analyzeCall(tool.name, args) }),
       get healthy() {
         return connector.health().healthy;
@@ -442,26 +389,26 @@ export class ConnectorService {
 
   // ---- administration ----
 
-  private runningOf(scope: TenantScope, name: string): Running {
+  private runningOf(scope: Tenant, name: string): Running {
     const running = this.running.get(runningKey(scope.tenantId, name));
     if (running === undefined) throw new NotFound(`no connector named "${name}"`, "connector_not_found");
     return running;
   }
 
   /** The tenant's connectors with their health and tools. */
-  listConnectors(scope: TenantScope): ConnectorView[] {
-    const rows = this.store.db.select().from(connectors).where(scope.where(connectors)).all();
-    return rows.map((row) => this.view(scope, row.name));
+  async listConnectors(scope: Tenant): Promise<ConnectorView[]> {
+    const rows = await this.stored.list(scope.tenantId);
+    return Promise.all(rows.map((row) => this.view(scope, row.name)));
   }
 
   /** One connector. */
-  view(scope: TenantScope, name: string): ConnectorView {
+  async view(scope: Tenant, name: string): Promise<ConnectorView> {
     const running = this.runningOf(scope, name);
-    const pins = this.pins(scope.tenantId, name);
+    const pins = await this.pins(scope.tenantId, name);
     const tools = running.declared.map((tool): ConnectorToolView => {
       const callable = running.tools.get(tool.name);
       const pin = pins.get(tool.name);
-      const readOnly = isReadOnly(running.spec, tool.name);
+      const readOnly = kindOf(running.spec).isReadOnly(running.spec, tool.name);
       const status = callable ? "enabled" : pin?.status === "quarantined" || (pin && pin.hash !== definitionHash(tool)) ? "quarantined" : "available";
       return {
         name: tool.name,
@@ -480,17 +427,16 @@ export class ConnectorService {
    * fails. What it may reach on the host depends on who adds it: a tenant admin over REST (`api`), or
    * the operator with the CLI (`operator`).
    */
-  async add(scope: TenantScope, input: NewConnector, origin: Exclude<ConnectorOrigin, "config">): Promise<ConnectorView> {
+  async add(scope: Tenant, input: NewConnector, origin: Exclude<ConnectorOrigin, "config">): Promise<ConnectorView> {
     const { name, ...spec } = input;
     if (!Value.Check(ConnectorSpec, spec)) throw new BadRequest("invalid connector configuration", undefined, "invalid_connector");
     // Known before anything else can fail: the record of this change, refused or not, must not show them.
     this.known.add(scope.tenantId, secretValues(spec));
-    if (spec.type === "database" && (spec.dialect === "sqlite" ? !spec.path : !spec.url)) {
-      throw new BadRequest(`a ${spec.dialect} database connector needs ${spec.dialect === "sqlite" ? "path" : "url"}`, undefined, "invalid_connector");
-    }
-    await this.hostAccess.check(spec, origin, this.tenantName(scope.tenantId));
+    const invalid = kindOf(spec).invalid?.(spec);
+    if (invalid !== undefined) throw new BadRequest(invalid, undefined, "invalid_connector");
+    await this.hostAccess.check(spec, origin, await this.stored.tenantName(scope.tenantId));
     const config = this.secrets.seal(spec, { tenantId: scope.tenantId, name });
-    if (!registerConnector(scope, input, origin, this.now(), config)) throw new Conflict(`a connector named "${name}" exists`, "connector_exists");
+    if (!(await this.stored.add({ tenantId: scope.tenantId, name, config, origin }, this.now()))) throw new Conflict(`a connector named "${name}" exists`, "connector_exists");
     await this.launch(scope.tenantId, name, config, origin);
     return this.view(scope, name);
   }
@@ -500,27 +446,16 @@ export class ConnectorService {
    * transaction (the second step of a key rotation; clear values of older databases are sealed too).
    * Returns how many connectors were re-sealed. Throws, changing nothing, when a secret cannot be opened.
    */
-  resealAll(): number {
-    return this.store.sqlite.transaction(() => {
-      const rows = this.store.db.select().from(connectors).all();
-      for (const row of rows) {
-        const place = { tenantId: row.tenantId, name: row.name };
-        const config = this.secrets.seal(this.secrets.open(row.config, place), place);
-        this.store.db.update(connectors).set({ config }).where(and(eq(connectors.tenantId, row.tenantId), eq(connectors.name, row.name))).run();
-      }
-      return rows.length;
-    })();
+  resealAll(): Promise<number> {
+    return this.stored.resealAll((row) => this.secrets.seal(this.secrets.open(row.config, row), row));
   }
 
   /** Stops and removes a connector with its pins. Connectors from the config file are changed there. */
-  async remove(scope: TenantScope, name: string): Promise<{ removed: string }> {
+  async remove(scope: Tenant, name: string): Promise<{ removed: string }> {
     const running = this.runningOf(scope, name);
     if (running.origin === "config") throw new InvokeError(409, "connector_from_config", `connector "${name}" comes from the config file; remove it there`);
     this.running.delete(runningKey(scope.tenantId, name));
-    this.store.sqlite.transaction(() => {
-      this.store.db.delete(connectorTools).where(and(scope.where(connectorTools), eq(connectorTools.connector, name))).run();
-      this.store.db.delete(connectors).where(and(scope.where(connectors), eq(connectors.name, name))).run();
-    })();
+    await this.stored.remove(scope.tenantId, name);
     await running.connector.close();
     return { removed: name };
   }
@@ -529,25 +464,15 @@ export class ConnectorService {
    * Enables (pins) the connector's tools matching `globs`, or approves the new definition of
    * quarantined ones: the pin becomes what the upstream declares now.
    */
-  async enableTools(scope: TenantScope, name: string, globs: string[], approvedBy: string): Promise<ConnectorView> {
+  async enableTools(scope: Tenant, name: string, globs: string[], approvedBy: string): Promise<ConnectorView> {
     const running = this.runningOf(scope, name);
-    if (running.spec.type === "database") return this.view(scope, name);
+    if (kindOf(running.spec).autoEnabledTools === undefined) return this.view(scope, name);
     await this.refresh(running);
     const matches = toolNameMatcher(globs);
     const chosen = running.declared.filter((tool) => matches(tool.name));
     if (chosen.length === 0) throw new NotFound(`connector "${name}" declares no tool matching ${globs.join(", ")}`, "tool_not_found");
-    const now = this.now();
-    this.store.sqlite.transaction(() => {
-      for (const tool of chosen) {
-        const values = { status: "enabled" as const, definition: definitionText(tool), hash: definitionHash(tool), pendingDefinition: null, pendingHash: null, approvedBy, approvedAt: now };
-        this.store.db
-          .insert(connectorTools)
-          .values({ tenantId: scope.tenantId, connector: name, tool: tool.name, ...values })
-          .onConflictDoUpdate({ target: [connectorTools.tenantId, connectorTools.connector, connectorTools.tool], set: values })
-          .run();
-      }
-    })();
-    this.applyPins(running);
+    await this.stored.enable(scope.tenantId, name, chosen.map(pinned), approvedBy, this.now());
+    await this.serially(running, () => this.applyPins(running));
     return this.view(scope, name);
   }
 }

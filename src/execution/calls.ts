@@ -124,7 +124,7 @@ export class GovernedCalls {
    */
   async ask(actor: Actor, intended: IntendedAction, options: { version?: number; offline?: boolean } = {}): Promise<PolicyAnswer> {
     const tool = this.ports.catalog.resolve(actor.tenantId, intended.action);
-    const target = tool?.target ?? this.ports.catalog.targetOf(actor.tenantId, intended.action);
+    const target = tool?.target ?? (await this.ports.catalog.targetOf(actor.tenantId, intended.action));
     const gathered = options.offline ? undefined : await tool?.analyze?.(intended.params);
     const analysis = gathered ?? analyzeAction(intended.action, intended.params, target);
     return this.ports.policy.evaluate(

@@ -11,6 +11,8 @@
  */
 import { Type, type Static } from "@sinclair/typebox";
 import { and, count, eq, inArray, isNull, max } from "drizzle-orm";
+import { kindOf } from "../connectors/kinds/index.ts";
+import type { ConnectorSpec } from "../connectors/model.ts";
 import { originPolicy } from "./origins.ts";
 import type { Effect } from "../policy/model.ts";
 import type { Services } from "../services.ts";
@@ -147,7 +149,7 @@ function toolCoverage(context: Context): ReadinessItem {
       const action = rule.match?.action;
       const kinds: readonly string[] = rule.match?.connector_kind ?? [tool.target.kind];
       const readsSql = (rule.when ?? []).some((condition) => condition.field.startsWith("sql."));
-      return (action === undefined || toolNameMatcher(Array.isArray(action) ? action : [action])(tool.name)) && kinds.includes(tool.target.kind) && (!readsSql || tool.target.kind === "database");
+      return (action === undefined || toolNameMatcher(Array.isArray(action) ? action : [action])(tool.name)) && kinds.includes(tool.target.kind) && (!readsSql || tool.target.sql !== undefined);
     });
   // The built-in pack's defaults were not chosen by the tenant; a published policy's stated ones were.
   const stated = version > 0 ? (policy.document.defaults ?? {}) : {};
@@ -163,14 +165,7 @@ function toolCoverage(context: Context): ReadinessItem {
 async function destructiveSql(context: Context): Promise<ReadinessItem> {
   const id = "destructive_sql_denied";
   const { services, scope } = context;
-  const databases = services.store.db
-    .select({ name: connectors.name, config: connectors.config })
-    .from(connectors)
-    .where(scope.where(connectors))
-    .all()
-    .filter((row) => (JSON.parse(row.config) as { type?: string }).type === "database")
-    .map((row) => `${row.name}.execute`);
-  const actions = [...new Set(["database.execute", ...databases])];
+  const actions = [...new Set(["database.execute", ...(await services.connectors.sqlWriteActions(scope.tenantId))])];
   // Every profile with every role that may hold it: a rule may single out any of them.
   const callers = PROFILES.flatMap((profile) => ROLES.filter((role) => roleAtLeast(role, profile.min_role)).map((role) => ({ profile: profile.name, role })));
   const leaks = new Map<string, string[]>();
@@ -303,7 +298,11 @@ function originAllowList(context: Context): ReadinessItem {
 function toolPinning(context: Context): ReadinessItem {
   const id = "tool_pinning";
   const rows = context.services.store.db.select({ name: connectors.name, config: connectors.config, origin: connectors.origin }).from(connectors).where(context.scope.where(connectors)).all();
-  const unreviewed = rows.filter((row) => ((JSON.parse(row.config) as { enable_tools?: string[] }).enable_tools ?? []).some((glob) => /^\*+$/.test(glob)));
+  const autoEnabled = (config: string) => {
+    const spec = JSON.parse(config) as ConnectorSpec;
+    return kindOf(spec).autoEnabledTools?.(spec) ?? [];
+  };
+  const unreviewed = rows.filter((row) => autoEnabled(row.config).some((glob) => /^\*+$/.test(glob)));
   if (unreviewed.length === 0) return pass(id, rows.length === 0 ? "No connectors are configured." : "Every upstream tool is pinned only after an admin enabled it by name or a narrow glob.");
   const fixes = unreviewed.map((row) => {
     const drop =

@@ -23,7 +23,7 @@ export function connectorRoutes(services: Services, addressOf: AddressOf) {
 
   return new Elysia({ name: "connector-routes" })
     .use(restAccess(services, addressOf))
-    .get("/v1/connectors", ({ scope }) => ({ connectors: connectors.listConnectors(scope) }), rest("tools:read", { summary: "List connectors" }))
+    .get("/v1/connectors", async ({ scope }) => ({ connectors: await connectors.listConnectors(scope) }), rest("tools:read", { summary: "List connectors" }))
     .get("/v1/connectors/:name", ({ scope, params }) => connectors.view(scope, params.name), rest("tools:read", { summary: "Show a connector and its tools" }))
     .post(
       "/v1/connectors",

@@ -13,6 +13,7 @@ import { findProfile } from "../governance/profiles.ts";
 import { ANALYZERS } from "./analyzers/index.ts";
 import { evaluateCompiled, indexRules, type CompiledRule, type RuleIndex } from "./evaluate.ts";
 import { OPERATORS, PolicySchema, type ActionContext, type Condition, type PolicyDocument, type PolicyDecision, type Rule } from "./model.ts";
+import { SQL_KIND_NAMES } from "../connectors/kinds/index.ts";
 
 /** One problem in a policy. */
 export interface PolicyIssue {
@@ -213,7 +214,7 @@ function compileRule(rule: Rule, index: number, report: (field: string, message:
   const conditions = (rule.when ?? []).map((condition, position) => compileCondition(condition, (message) => report(`when[${position}].${condition.field}`, message, ["when", position])));
   checkSatisfiable(rule.when ?? [], (message) => report("when", message, ["when"]));
   // sql.* facts exist only for database tools and for SQL sent to tools that are not configured.
-  const sqlKinds = ["database", "unconfigured"];
+  const sqlKinds: string[] = [...SQL_KIND_NAMES, "unconfigured"];
   if (match.connector_kind && !match.connector_kind.some((kind) => sqlKinds.includes(kind)) && (rule.when ?? []).some((condition) => condition.field.startsWith("sql."))) {
     report("match.connector_kind", `sql.* facts are only known for ${sqlKinds.join(" and ")} tools, which match.connector_kind excludes: the rule can never match`, ["match", "connector_kind"]);
   }

@@ -13,10 +13,10 @@ export interface BacktestCandidate {
 }
 
 /** Replays the tenant's recorded actions of the last `days` days through the candidate. */
-export function runBacktest(services: Services, scope: TenantScope, candidate: BacktestCandidate, days: number): BacktestReport {
+export async function runBacktest(services: Services, scope: TenantScope, candidate: BacktestCandidate, days: number): Promise<BacktestReport> {
   const policy =
     candidate.source !== undefined
       ? compilePolicy(candidate.source, candidate.file)
       : services.policy.atVersion(scope, candidate.version ?? services.policy.active(scope).version).policy;
-  return backtest(policy, services.records.recordedActions(scope.tenantId, services.now() - days * 86_400_000), days, (action) => services.catalog.targetOf(scope.tenantId, action));
+  return backtest(policy, services.records.recordedActions(scope.tenantId, services.now() - days * 86_400_000), days, await services.catalog.targets(scope.tenantId));
 }

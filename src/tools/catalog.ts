@@ -44,8 +44,8 @@ export interface ProductionTool {
 export interface ProductionTools {
   list(tenantId: string): ProductionTool[];
   get(tenantId: string, name: string): ProductionTool | undefined;
-  /** The target of a configured tool that may not be running (a connector down, a tool not enabled). */
-  targetOf(tenantId: string, action: string): ActionTarget | undefined;
+  /** The targets of the tenant's configured tools, running or not (a connector down, a tool not enabled), by action. */
+  targets(tenantId: string): Promise<(action: string) => ActionTarget | undefined>;
 }
 
 /** A tool as the governed call path sees it, whichever room it comes from. */
@@ -117,9 +117,15 @@ export class ToolCatalog {
     return this.production.list(tenantId).map((tool) => this.wrap(tool));
   }
 
-  /** What `action` names for the tenant: a production tool (its connector's kind), one of Invoke's own tools, or nothing configured. */
-  targetOf(tenantId: string, action: string): ActionTarget {
-    return this.resolve(tenantId, action)?.target ?? this.production.targetOf(tenantId, action) ?? { kind: "unconfigured" };
+  /** What each action names for the tenant: a production tool (its connector's kind), one of Invoke's own tools, or nothing configured. */
+  async targets(tenantId: string): Promise<(action: string) => ActionTarget> {
+    const configured = await this.production.targets(tenantId);
+    return (action) => this.resolve(tenantId, action)?.target ?? configured(action) ?? { kind: "unconfigured" };
+  }
+
+  /** What `action` names for the tenant (see `targets`). */
+  async targetOf(tenantId: string, action: string): Promise<ActionTarget> {
+    return (await this.targets(tenantId))(action);
   }
 
   private wrap(tool: ProductionTool): ConnectorTool {

@@ -5,16 +5,17 @@
  * called. An action that names no configured tool but carries SQL is analysed in every dialect, and the
  * worst verdict stands. Adding an analyser is adding its file and one line here.
  */
+import { KIND_NAMES, type KindName } from "../../connectors/kinds/index.ts";
 import { analyzeSql, analyzeSqlEveryDialect, type SqlDialect } from "./sql.ts";
 
 /** The kind of tool an action names: a connector's kind, one of Invoke's own tools, or nothing configured. */
-export const TOOL_KINDS = ["database", "mcp_stdio", "mcp_http", "invoke", "unconfigured"] as const;
-export type ToolKind = (typeof TOOL_KINDS)[number];
+export type ToolKind = KindName | "invoke" | "unconfigured";
+export const TOOL_KINDS: readonly ToolKind[] = [...KIND_NAMES, "invoke", "unconfigured"];
 
 /** What an action names, as far as analysis cares: the tool's kind and, for databases, how SQL is judged. */
 export interface ActionTarget {
   kind: ToolKind;
-  /** A database connector's dialect and the functions its reads may call beyond the built-in list. */
+  /** For tools that run SQL (database connectors): the dialect and the functions reads may call beyond the built-in list. */
   sql?: { dialect: SqlDialect; readFunctions?: readonly string[] };
 }
 
@@ -35,10 +36,9 @@ const sqlAnalyzer: Analyzer = {
   name: "sql",
   facts: ["kind", "destructive", "statements", "multiple", "statement_kinds", "tables", "tables_written", "functions", "parsed", "error"],
   analyze(action, params, target) {
-    if (target.kind === "database") {
+    if (target.sql !== undefined) {
       if (typeof params.sql !== "string") return undefined;
-      const { dialect, readFunctions } = target.sql ?? { dialect: "sqlite" };
-      return { ...analyzeSql(params.sql, dialect, { readFunctions }) };
+      return { ...analyzeSql(params.sql, target.sql.dialect, { readFunctions: target.sql.readFunctions }) };
     }
     if (target.kind !== "unconfigured") return undefined;
     // Nothing configured says which engine would run it: SQL is judged as every engine would run it.

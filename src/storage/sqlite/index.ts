@@ -3,10 +3,10 @@
  * `bun:sqlite`, drizzle's tables or SQL text for Invoke's own store lives in this folder.
  */
 import type { Repositories } from "../repositories.ts";
+import { sqliteConnectors } from "./connectors.ts";
 import type { Store } from "./db.ts";
 
 /** The repositories of every room, over `store`. */
 export function sqliteRepositories(store: Store): Repositories {
-  void store;
-  return {};
+  return { connectors: sqliteConnectors(store) };
 }
