@@ -19,12 +19,13 @@ import { policyRoutes } from "./policies.ts";
 import { userRoutes } from "./users.ts";
 import { originPolicy } from "../governance/origins.ts";
 import { recordMutation, type MutationOutcome } from "./mutations.ts";
+import { requestContext, type Admission } from "./request-context.ts";
 import { json, restError, restErrorFrom, validationError } from "./respond.ts";
 import { groupRoutes } from "./groups.ts";
 import { referenceRoutes } from "./openapi.ts";
 import { restCaller } from "./rest-access.ts";
 import { createRequestLogger, type RequestLogger } from "../observability/logger.ts";
-import { requestInfoFor, requestInfos } from "../observability/requests.ts";
+import { requestInfoFor, type RequestInfo } from "../observability/requests.ts";
 import { readiness, storeReady } from "../observability/health.ts";
 import { clientAddressOf, parseTrustedProxies } from "./client-address.ts";
 
@@ -114,10 +115,13 @@ export function createApp({ services, pageSize, logger = createRequestLogger({ l
    * The end of every request, answered or failed, in the two hooks that already know its status: the
    * admin mutation's record, X-Request-Id, the log line, the metrics and the request's span.
    */
-  const finish = async (request: Request, route: string | undefined, set: { headers: Record<string, unknown> }, response: unknown, status: number, outcome: Omit<MutationOutcome, "status" | "requestId">) => {
-    const info = requestInfos.get(request);
-    await recordMutation(services, request, route, { ...outcome, status, requestId: info?.id ?? null });
-    if (info === undefined) return;
+  const finish = async (
+    { request, route, set, info, admission }: { request: Request; route: string; set: { headers: Record<string, unknown> }; info: RequestInfo; admission: Admission | null },
+    response: unknown,
+    status: number,
+    outcome: Omit<MutationOutcome, "status" | "requestId">,
+  ) => {
+    await recordMutation(services, request, route, admission, { ...outcome, status, requestId: info.id });
     // On a Response itself: a header in `set` makes Elysia copy the whole response to add it.
     if (response instanceof Response) response.headers.set("x-request-id", info.id);
     else set.headers["x-request-id"] = info.id;
@@ -132,36 +136,39 @@ export function createApp({ services, pageSize, logger = createRequestLogger({ l
   };
 
   const app = new Elysia()
+    .use(requestContext)
     // Every request gets an id (X-Request-Id, kept in its records), and a span when tracing is on.
-    .onRequest(({ request }) => {
-      const info = requestInfoFor(request, pathOf(request.url), services.tracing.enabled);
-      requestInfos.set(request, info);
+    .onRequest((context) => {
+      const info = (context.info = requestInfoFor(context.request, pathOf(context.request.url), services.tracing.enabled));
       if (services.tracing.enabled) {
         info.span = services.tracing.startSpan(`http ${info.method} ${info.path}`, { parent: info.traceparent, kind: "server", attributes: { "invoke.request_id": info.id } });
       }
     })
-    .onError(async ({ code, error, request, route, params, body, set }) => {
-      const response = errorResponse(code, error, request);
-      await finish(request, route, set, response, response.status, { params, body, error: ((code === "PARSE" && parseRefusal(error)) || (error as Error)).message });
+    .onError(async (context) => {
+      const { code, error, params, body } = context;
+      const response = errorResponse(code, error, context.request);
+      await finish(context, response, response.status, { params, body, error: ((code === "PARSE" && parseRefusal(error)) || (error as Error)).message });
       return response;
     })
-    .onAfterHandle(async ({ request, route, params, body, response, set }) => {
+    .onAfterHandle(async (context) => {
+      const { response, set, params, body } = context;
       const status = response instanceof Response ? response.status : typeof set.status === "number" ? set.status : 200;
-      await finish(request, route, set, response, status, { params, body, result: response instanceof Response ? undefined : response });
+      await finish(context, response, status, { params, body, result: response instanceof Response ? undefined : response });
     })
     .get("/healthz", () => json({ status: "ok", version: VERSION }))
-    .get("/readyz", ({ request }) => {
+    .get("/readyz", (context) => {
+      const { request } = context;
       // Without a credential: ready or not, nothing about tenants, connectors or paths.
       if (!request.headers.has("x-api-key") && !request.headers.has("authorization")) {
         const status = storeReady(services) ? "ready" : "not_ready";
         return json({ status }, status === "ready" ? 200 : 503);
       }
-      const report = readiness(services, restCaller(services, request, () => clientAddress(request), "admin").caller.tenantId);
+      const report = readiness(services, restCaller(services, context, () => clientAddress(request), "admin").caller.tenantId);
       return json(report, report.status === "ready" ? 200 : 503);
     })
-    .get("/metrics", async ({ request }) => {
+    .get("/metrics", async (context) => {
       if (!metrics.enabled) return restError(404, "not_found", "Metrics are turned off (metrics: {enabled: false} in the config).");
-      if (config.metricsRequireKey) restCaller(services, request, () => clientAddress(request), "traces:read");
+      if (config.metricsRequireKey) restCaller(services, context, () => clientAddress(context.request), "traces:read");
       return new Response(await metrics.text(), { headers: { "content-type": metrics.contentType } });
     })
     .get("/v1/mcp/key-profiles", () => ({
@@ -176,7 +183,7 @@ export function createApp({ services, pageSize, logger = createRequestLogger({ l
       })),
     }));
   for (const path of MCP_PATHS) {
-    app.get(path, ({ request }) => discovery(request, path)).post(path, ({ request }) => handleMcp(request, () => clientAddress(request)), { parse: "none" });
+    app.get(path, ({ request }) => discovery(request, path)).post(path, ({ request, info }) => handleMcp(request, info, () => clientAddress(request)), { parse: "none" });
   }
   app.use(userRoutes(services, clientAddress)).use(policyRoutes(services, clientAddress)).use(brainRoutes(services, clientAddress)).use(approvalRoutes(services, clientAddress)).use(connectorRoutes(services, clientAddress));
   app.use(executionRoutes(services, clientAddress));
