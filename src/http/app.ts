@@ -18,8 +18,8 @@ import { executionRoutes } from "./executions.ts";
 import { policyRoutes } from "./policies.ts";
 import { userRoutes } from "./users.ts";
 import { originPolicy } from "../governance/origins.ts";
-import { recordMutation, type MutationOutcome } from "./mutations.ts";
-import { requestContext, type Admission } from "./request-context.ts";
+import { recordMutation } from "./mutations.ts";
+import { requestContext } from "./request-context.ts";
 import { json, restError, restErrorFrom, validationError } from "./respond.ts";
 import { groupRoutes } from "./groups.ts";
 import { referenceRoutes } from "./openapi.ts";
@@ -112,16 +112,10 @@ export function createApp({ services, pageSize, logger = createRequestLogger({ l
   };
 
   /**
-   * The end of every request, answered or failed, in the two hooks that already know its status: the
-   * admin mutation's record, X-Request-Id, the log line, the metrics and the request's span.
+   * The end of every request, answered or failed, in the two hooks that already know its status (after
+   * an admin mutation's record): X-Request-Id, the log line, the metrics and the request's span.
    */
-  const finish = async (
-    { request, route, set, info, admission }: { request: Request; route: string; set: { headers: Record<string, unknown> }; info: RequestInfo; admission: Admission | null },
-    response: unknown,
-    status: number,
-    outcome: Omit<MutationOutcome, "status" | "requestId">,
-  ) => {
-    await recordMutation(services, request, route, admission, { ...outcome, status, requestId: info.id });
+  const finish = (info: RequestInfo, route: string, set: { headers: Record<string, unknown> }, response: unknown, status: number) => {
     // On a Response itself: a header in `set` makes Elysia copy the whole response to add it.
     if (response instanceof Response) response.headers.set("x-request-id", info.id);
     else set.headers["x-request-id"] = info.id;
@@ -144,31 +138,32 @@ export function createApp({ services, pageSize, logger = createRequestLogger({ l
         info.span = services.tracing.startSpan(`http ${info.method} ${info.path}`, { parent: info.traceparent, kind: "server", attributes: { "invoke.request_id": info.id } });
       }
     })
-    .onError(async (context) => {
-      const { code, error, params, body } = context;
-      const response = errorResponse(code, error, context.request);
-      await finish(context, response, response.status, { params, body, error: ((code === "PARSE" && parseRefusal(error)) || (error as Error)).message });
+    // Hooks name what they read: Elysia prepares only that (headers, query, cookies) for every request.
+    .onError(async ({ code, error, request, route, params, body, set, info, admission }) => {
+      const response = errorResponse(code, error, request);
+      const message = ((code === "PARSE" && parseRefusal(error)) || (error as Error)).message;
+      if (admission?.mutation) await recordMutation(services, request, route, admission, { status: response.status, params, body, error: message, requestId: info.id });
+      finish(info, route, set, response, response.status);
       return response;
     })
-    .onAfterHandle(async (context) => {
-      const { response, set, params, body } = context;
+    .onAfterHandle(async ({ request, route, params, body, response, set, info, admission }) => {
       const status = response instanceof Response ? response.status : typeof set.status === "number" ? set.status : 200;
-      await finish(context, response, status, { params, body, result: response instanceof Response ? undefined : response });
+      if (admission?.mutation) await recordMutation(services, request, route, admission, { status, params, body, result: response instanceof Response ? undefined : response, requestId: info.id });
+      finish(info, route, set, response, status);
     })
     .get("/healthz", () => json({ status: "ok", version: VERSION }))
-    .get("/readyz", (context) => {
-      const { request } = context;
+    .get("/readyz", ({ request }) => {
       // Without a credential: ready or not, nothing about tenants, connectors or paths.
       if (!request.headers.has("x-api-key") && !request.headers.has("authorization")) {
         const status = storeReady(services) ? "ready" : "not_ready";
         return json({ status }, status === "ready" ? 200 : 503);
       }
-      const report = readiness(services, restCaller(services, context, () => clientAddress(request), "admin").caller.tenantId);
+      const report = readiness(services, restCaller(services, request, () => clientAddress(request), "admin").caller.tenantId);
       return json(report, report.status === "ready" ? 200 : 503);
     })
-    .get("/metrics", async (context) => {
+    .get("/metrics", async ({ request }) => {
       if (!metrics.enabled) return restError(404, "not_found", "Metrics are turned off (metrics: {enabled: false} in the config).");
-      if (config.metricsRequireKey) restCaller(services, context, () => clientAddress(context.request), "traces:read");
+      if (config.metricsRequireKey) restCaller(services, request, () => clientAddress(request), "traces:read");
       return new Response(await metrics.text(), { headers: { "content-type": metrics.contentType } });
     })
     .get("/v1/mcp/key-profiles", () => ({

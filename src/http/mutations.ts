@@ -30,10 +30,8 @@ export interface MutationOutcome {
   requestId: string | null;
 }
 
-/** Records a mutation of an admitted caller; requests refused before admission have no actor and leave none. */
-export async function recordMutation(services: Services, request: Request, route: string, admission: Admission | null, outcome: MutationOutcome): Promise<void> {
-  if (admission === null || !admission.mutation) return;
-  const { caller, at } = admission;
+/** Records a mutation route's call by an admitted caller; requests refused before admission have no actor and leave none. */
+export async function recordMutation(services: Services, request: Request, route: string, { caller, at }: Admission, outcome: MutationOutcome): Promise<void> {
   await recordAdminChange(services.records, {
     tenantId: caller.tenantId,
     userId: caller.userId,

@@ -20,7 +20,7 @@ export interface RouteDoc {
   body?: TSchema;
   /** The body may be left out (an empty body reads as null). */
   bodyOptional?: boolean;
-  /** The query parameters, validated before the handler runs (an invalid query string is a 400). */
+  /** The query parameters: `rest()` makes this the route's Elysia `query` schema, validated before the handler runs (an invalid query string is a 400). */
   query?: TObject;
   /** `false` on a route that changes nothing although its method would (a query sent with POST): it leaves no admin-change record. */
   mutation?: false;
@@ -192,7 +192,7 @@ function operation(route: RegisteredRoute, detail: RouteDetail, tag: string, isM
     const schema = declaredParams?.properties?.[name!] ?? Type.String();
     parameters.push({ name: name!, in: "path", required: true, schema: plainSchema(schema) });
   }
-  const query = detail.query ?? (route.hooks?.query as TObject | undefined);
+  const query = route.hooks?.query as TObject | undefined;
   for (const [name, schema] of Object.entries(query?.properties ?? {})) {
     parameters.push({ name, in: "query", required: query!.required?.includes(name) ?? false, schema: plainSchema(schema) });
   }

@@ -34,21 +34,23 @@ export function rest<Q extends TObject = TObject>(scope: Scope, doc: Omit<RouteD
   return { access: { scope, mutation: doc.mutation, numbers: numberParams(doc.query) }, query: doc.query as Q, detail: { ...doc, scope } };
 }
 
-/**
- * Admits a REST request with `scope`, or throws its refusal (401/403/429 with its headers). The
- * admission is kept on the request's context as soon as the caller is known: from there on a
- * mutation, refused or not, leaves a record.
- */
-export function restCaller(services: Services, context: { request: Request; admission: Admission | null }, clientAddress: () => string, scope: Scope, mutation = false): RestAccess {
-  const caller = services.gate.admit(context.request.headers, clientAddress);
+/** The caller of a REST request through the gate (credential, rate limit), or its thrown refusal (401/429 with its headers). */
+function authenticate(services: Services, request: Request, clientAddress: () => string, mutation: boolean): Admission {
+  const caller = services.gate.admit(request.headers, clientAddress);
   if (isRefusal(caller)) throw new InvokeError(caller.status, caller.reason, caller.message, undefined, caller.headers);
-  const admission: Admission = { caller, scope: new TenantScope(services.store, caller.tenantId), at: performance.now(), mutation };
-  context.admission = admission;
-  if (!caller.scopes.has(scope)) {
-    const needs = scope === "admin" ? "an admin key (profile admin, role admin)" : `a key with scope ${scope}`;
-    throw new InvokeError(403, scope === "admin" ? "admin_required" : "scope_required", `Forbidden: this route needs ${needs}.`);
-  }
-  return admission;
+  return { caller, scope: new TenantScope(services.store, caller.tenantId), at: performance.now(), mutation };
+}
+
+/** `access` if its caller holds `scope`, else a thrown 403. */
+function requireScope<A extends RestAccess>(access: A, scope: Scope): A {
+  if (access.caller.scopes.has(scope)) return access;
+  const needs = scope === "admin" ? "an admin key (profile admin, role admin)" : `a key with scope ${scope}`;
+  throw new InvokeError(403, scope === "admin" ? "admin_required" : "scope_required", `Forbidden: this route needs ${needs}.`);
+}
+
+/** The caller of a REST request outside the declared routes (readiness, metrics) and its tenant scope, or a thrown refusal (401/403/429). */
+export function restCaller(services: Services, request: Request, clientAddress: () => string, scope: Scope): RestAccess {
+  return requireScope(authenticate(services, request, clientAddress, false), scope);
 }
 
 /** Resolves a request's client address (for the limiter of requests without a valid key). */
@@ -62,16 +64,16 @@ export type AddressOf = (request: Request) => string;
  * validation error would repeat the whole body in its message). Handlers receive `caller` and `scope`.
  */
 export function restAccess(services: Services, addressOf: AddressOf) {
-  // Each request is admitted once (one rate-limit token), at whichever hook sees it first.
-  const admit = (context: { request: Request; admission: Admission | null }, route: RestRoute) => {
-    if (context.admission === null) restCaller(services, context, () => addressOf(context.request), route.scope, isMutation(context.request.method, route));
-  };
+  const authenticated = (request: Request, route: RestRoute) => authenticate(services, request, () => addressOf(request), isMutation(request.method, route));
+  // Each request is admitted once (one rate-limit token), at whichever hook sees it first. The admission
+  // is kept on the context before the scope is checked: from there on a mutation, refused or not, leaves a record.
+  // (Hooks read the context's properties by name, never pass it whole: Elysia would then prepare all of it.)
   return new Elysia().use(requestContext).macro({
     access: (route: RestRoute) => ({
       // Elysia parses a body before any other hook runs (parse errors are rethrown wrapped; respond.ts unwraps them).
       parse: async (context) => {
         try {
-          admit(context, route);
+          requireScope((context.admission ??= authenticated(context.request, route)), route.scope);
         } catch (refusal) {
           // An unread body left to Bun stays buffered as long as the request lives (a recorded refusal keeps it a while).
           await context.request.body?.cancel();
@@ -82,7 +84,7 @@ export function restAccess(services: Services, addressOf: AddressOf) {
       },
       // Requests without a body are admitted here; then the query is read against the route's schema, before Elysia validates it.
       transform: (context) => {
-        admit(context, route);
+        requireScope((context.admission ??= authenticated(context.request, route)), route.scope);
         readQuery(route.numbers, context.query);
       },
       resolve: ({ admission }) => ({ caller: admission!.caller, scope: admission!.scope }),
