@@ -1,6 +1,8 @@
 /**
  * The HTTP application: routes only. The MCP endpoint delegates to the transport
- * (`src/transports/http.ts`), admin REST to `admin.ts`; every error leaves as JSON through `respond.ts`.
+ * (`src/transports/http.ts`), REST to the route modules beside this one (each route declared with
+ * `rest()`); every request carries its typed context (`request-context.ts`), every error leaves as
+ * JSON through `respond.ts`.
  */
 import { Elysia } from "elysia";
 import { PROFILES } from "../governance/profiles.ts";

@@ -28,7 +28,8 @@ export interface RestRoute {
 /**
  * The options of a REST route: its `access` (admission with `scope`, mutation by method unless
  * `doc.mutation` says otherwise), the `query` schema Elysia validates, and the same declaration as its
- * `detail` for the reference.
+ * `detail` for the reference. (`Q` is inferred from `query` alone: inferred through `RouteDoc`, Elysia's
+ * route types recurse too deep for the compiler.)
  */
 export function rest<Q extends TObject = TObject>(scope: Scope, doc: Omit<RouteDoc, "query"> & { query?: Q }): { access: RestRoute; query: Q; detail: RouteDetail } {
   return { access: { scope, mutation: doc.mutation, numbers: numberParams(doc.query) }, query: doc.query as Q, detail: { ...doc, scope } };
