@@ -1,6 +1,8 @@
 /**
  * The HTTP application: routes only. The MCP endpoint delegates to the transport
- * (`src/transports/http.ts`), admin REST to `admin.ts`; every error leaves as JSON through `respond.ts`.
+ * (`src/transports/http.ts`), REST to the route modules beside this one (each route declared with
+ * `rest()`); every request carries its typed context (`request-context.ts`), every error leaves as
+ * JSON through `respond.ts`.
  */
 import { Elysia } from "elysia";
 import { PROFILES } from "../governance/profiles.ts";
@@ -18,13 +20,14 @@ import { executionRoutes } from "./executions.ts";
 import { policyRoutes } from "./policies.ts";
 import { userRoutes } from "./users.ts";
 import { originPolicy } from "../governance/origins.ts";
-import { recordMutation, type MutationOutcome } from "./mutations.ts";
+import { recordMutation } from "./mutations.ts";
+import { requestContext } from "./request-context.ts";
 import { json, restError, restErrorFrom, validationError } from "./respond.ts";
 import { groupRoutes } from "./groups.ts";
 import { referenceRoutes } from "./openapi.ts";
 import { restCaller } from "./rest-access.ts";
 import { createRequestLogger, type RequestLogger } from "../observability/logger.ts";
-import { requestInfoFor, requestInfos } from "../observability/requests.ts";
+import { requestInfoFor, type RequestInfo } from "../observability/requests.ts";
 import { readiness, storeReady } from "../observability/health.ts";
 import { clientAddressOf, parseTrustedProxies } from "./client-address.ts";
 
@@ -111,13 +114,10 @@ export function createApp({ services, pageSize, logger = createRequestLogger({ l
   };
 
   /**
-   * The end of every request, answered or failed, in the two hooks that already know its status: the
-   * admin mutation's record, X-Request-Id, the log line, the metrics and the request's span.
+   * The end of every request, answered or failed, in the two hooks that already know its status (after
+   * an admin mutation's record): X-Request-Id, the log line, the metrics and the request's span.
    */
-  const finish = async (request: Request, route: string | undefined, set: { headers: Record<string, unknown> }, response: unknown, status: number, outcome: Omit<MutationOutcome, "status" | "requestId">) => {
-    const info = requestInfos.get(request);
-    await recordMutation(services, request, route, { ...outcome, status, requestId: info?.id ?? null });
-    if (info === undefined) return;
+  const finish = (info: RequestInfo, route: string, set: { headers: Record<string, unknown> }, response: unknown, status: number) => {
     // On a Response itself: a header in `set` makes Elysia copy the whole response to add it.
     if (response instanceof Response) response.headers.set("x-request-id", info.id);
     else set.headers["x-request-id"] = info.id;
@@ -132,22 +132,26 @@ export function createApp({ services, pageSize, logger = createRequestLogger({ l
   };
 
   const app = new Elysia()
+    .use(requestContext)
     // Every request gets an id (X-Request-Id, kept in its records), and a span when tracing is on.
-    .onRequest(({ request }) => {
-      const info = requestInfoFor(request, pathOf(request.url), services.tracing.enabled);
-      requestInfos.set(request, info);
+    .onRequest((context) => {
+      const info = (context.info = requestInfoFor(context.request, pathOf(context.request.url), services.tracing.enabled));
       if (services.tracing.enabled) {
         info.span = services.tracing.startSpan(`http ${info.method} ${info.path}`, { parent: info.traceparent, kind: "server", attributes: { "invoke.request_id": info.id } });
       }
     })
-    .onError(async ({ code, error, request, route, params, body, set }) => {
+    // Hooks name what they read: Elysia prepares only that (headers, query, cookies) for every request.
+    .onError(async ({ code, error, request, route, params, body, set, info, admission }) => {
       const response = errorResponse(code, error, request);
-      await finish(request, route, set, response, response.status, { params, body, error: ((code === "PARSE" && parseRefusal(error)) || (error as Error)).message });
+      const message = ((code === "PARSE" && parseRefusal(error)) || (error as Error)).message;
+      if (admission?.mutation) await recordMutation(services, request, route, admission, { status: response.status, params, body, error: message, requestId: info.id });
+      finish(info, route, set, response, response.status);
       return response;
     })
-    .onAfterHandle(async ({ request, route, params, body, response, set }) => {
+    .onAfterHandle(async ({ request, route, params, body, response, set, info, admission }) => {
       const status = response instanceof Response ? response.status : typeof set.status === "number" ? set.status : 200;
-      await finish(request, route, set, response, status, { params, body, result: response instanceof Response ? undefined : response });
+      if (admission?.mutation) await recordMutation(services, request, route, admission, { status, params, body, result: response instanceof Response ? undefined : response, requestId: info.id });
+      finish(info, route, set, response, status);
     })
     .get("/healthz", () => json({ status: "ok", version: VERSION }))
     .get("/readyz", ({ request }) => {
@@ -176,7 +180,7 @@ export function createApp({ services, pageSize, logger = createRequestLogger({ l
       })),
     }));
   for (const path of MCP_PATHS) {
-    app.get(path, ({ request }) => discovery(request, path)).post(path, ({ request }) => handleMcp(request, () => clientAddress(request)), { parse: "none" });
+    app.get(path, ({ request }) => discovery(request, path)).post(path, ({ request, info }) => handleMcp(request, info, () => clientAddress(request)), { parse: "none" });
   }
   app.use(userRoutes(services, clientAddress)).use(policyRoutes(services, clientAddress)).use(brainRoutes(services, clientAddress)).use(approvalRoutes(services, clientAddress)).use(connectorRoutes(services, clientAddress));
   app.use(executionRoutes(services, clientAddress));

@@ -6,12 +6,11 @@
  */
 import { Type } from "@sinclair/typebox";
 import { Elysia } from "elysia";
-import { APPROVAL_STATUSES, type ApprovalStatus } from "../approvals/model.ts";
-import { BadRequest } from "../errors.ts";
+import { APPROVAL_STATUSES } from "../approvals/model.ts";
 import type { Services } from "../services.ts";
-import { rest } from "./openapi.ts";
 import { validBody } from "./request-body.ts";
-import { restAccess, type AddressOf, type RestAccess } from "./rest-access.ts";
+import type { RestAccess } from "./request-context.ts";
+import { rest, restAccess, type AddressOf } from "./rest-access.ts";
 
 /** A vote's optional body. */
 const DecisionBody = Type.Object({ comment: Type.Optional(Type.String({ maxLength: 2000 })) }, { additionalProperties: false });
@@ -33,22 +32,16 @@ export function approvalRoutes(services: Services, addressOf: AddressOf) {
 
   return new Elysia({ name: "approval-routes" })
     .use(restAccess(services, addressOf))
-    .get("/v1/approvals", ({ caller, scope, query }) => {
-      const status = query.status as ApprovalStatus | undefined;
-      if (status !== undefined && !APPROVAL_STATUSES.includes(status)) throw new BadRequest(`status must be one of ${APPROVAL_STATUSES.join(", ")}`, undefined, "invalid_status");
-      const limit = query.limit === undefined ? undefined : Number(query.limit);
-      if (limit !== undefined && !Number.isInteger(limit)) throw new BadRequest("limit must be an integer", undefined, "invalid_limit");
-      return services.approvals.list(scope, caller, { status, limit, cursor: query.cursor });
-    }, rest("approvals:read", { summary: "List approval requests", query: ListQuery }))
+    .get("/v1/approvals", ({ caller, scope, query }) => services.approvals.list(scope, caller, query), rest("approvals:read", { summary: "List approval requests", query: ListQuery }))
     .get("/v1/approvals/:id", ({ caller, scope, params }) => services.approvals.get(scope, params.id, caller), rest("approvals:read", { summary: "Show an approval request" }))
     .post(
       "/v1/approvals/:id/approve",
       ({ caller, scope, request, params, body }) => decide({ caller, scope }, request, params.id, "approve", body ?? null),
-      rest("approvals:decide", { summary: "Approve", description: "A request that reaches its count runs before the answer, which shows the outcome.", body: DecisionBody, bodyOptional: true }),
+      rest("approvals:decide", { summary: "Approve", description: "A request that reaches its count runs before the answer, which shows the outcome.", body: DecisionBody, bodyOptional: true, mutation: false }),
     )
     .post(
       "/v1/approvals/:id/reject",
       ({ caller, scope, request, params, body }) => decide({ caller, scope }, request, params.id, "reject", body ?? null),
-      rest("approvals:decide", { summary: "Reject", body: DecisionBody, bodyOptional: true }),
+      rest("approvals:decide", { summary: "Reject", body: DecisionBody, bodyOptional: true, mutation: false }),
     );
 }

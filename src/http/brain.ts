@@ -8,9 +8,8 @@ import { applyExport } from "../brain/importer.ts";
 import { EntityInput, RelationInput } from "../brain/service.ts";
 import type { Services } from "../services.ts";
 import { BrainQueryInput } from "../tools/company-brain-query.ts";
-import { rest } from "./openapi.ts";
 import { validBody } from "./request-body.ts";
-import { restAccess, type AddressOf } from "./rest-access.ts";
+import { rest, restAccess, type AddressOf } from "./rest-access.ts";
 
 const EntityRef = Type.Object({ type: Type.String({ minLength: 1 }), key: Type.String({ minLength: 1 }) }, { additionalProperties: false });
 const UpsertBody = Type.Object(
@@ -31,5 +30,5 @@ export function brainRoutes(services: Services, addressOf: AddressOf) {
     }, rest("brain:write", { summary: "Upsert entities and relations", description: "All or nothing.", body: UpsertBody }))
     .post("/v1/brain/relations", ({ scope, body }) => brain.upsertRelations(scope, validBody(RelationsBody, body).relations), rest("brain:write", { summary: "Upsert relations", body: RelationsBody }))
     .delete("/v1/brain/entities", ({ scope, body }) => brain.deleteEntities(scope, validBody(DeleteBody, body).entities), rest("brain:write", { summary: "Delete entities", body: DeleteBody }))
-    .post("/v1/brain/query", ({ scope, body }) => brain.query(scope, validBody(BrainQueryInput, body)), rest("brain:read", { summary: "Query the brain", description: "The same query as the MCP tool.", body: BrainQueryInput }));
+    .post("/v1/brain/query", ({ scope, body }) => brain.query(scope, validBody(BrainQueryInput, body)), rest("brain:read", { summary: "Query the brain", description: "The same query as the MCP tool.", body: BrainQueryInput, mutation: false }));
 }

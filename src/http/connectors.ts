@@ -7,10 +7,9 @@ import { Type } from "@sinclair/typebox";
 import { Elysia } from "elysia";
 import { NewConnector } from "../connectors/model.ts";
 import type { Services } from "../services.ts";
-import { rest } from "./openapi.ts";
 import { json } from "./respond.ts";
 import { validBody } from "./request-body.ts";
-import { restAccess, type AddressOf } from "./rest-access.ts";
+import { rest, restAccess, type AddressOf } from "./rest-access.ts";
 
 const EnableBody = Type.Object(
   { tools: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: "Globs over the connector's tool names (without the connector prefix)." }) },

@@ -11,8 +11,7 @@ import { ExecutionRecordSchema, parseRecordFilters, RecordFiltersInput } from ".
 import { auditTenantOnly } from "../records/audit.ts";
 import { checkpointFilePath } from "../records/checkpoints.ts";
 import type { Services } from "../services.ts";
-import { rest } from "./openapi.ts";
-import { restAccess, type AddressOf } from "./rest-access.ts";
+import { rest, restAccess, type AddressOf } from "./rest-access.ts";
 
 /** The listing's filters, as query parameters; the export takes them without the page. */
 const ListQuery = Type.Object(RecordFiltersInput);
@@ -45,13 +44,10 @@ export function executionRoutes(services: Services, addressOf: AddressOf) {
     }, rest("traces:read", { summary: "Show an execution record", response: ExecutionRecordSchema }));
 }
 
-/** Query parameters given once as text; a repeated parameter keeps its first value. */
-function textParams(query: Record<string, unknown>): Record<string, string | undefined> {
+/** The validated query as the text filters `parseRecordFilters` reads (the CLI's flags are text too). */
+function textParams(query: Record<string, string | number | undefined>): Record<string, string | undefined> {
   const params: Record<string, string | undefined> = {};
-  for (const [name, value] of Object.entries(query)) {
-    const first = Array.isArray(value) ? value[0] : value;
-    if (typeof first === "string") params[name] = first;
-  }
+  for (const [name, value] of Object.entries(query)) if (value !== undefined) params[name] = String(value);
   return params;
 }
 

@@ -7,10 +7,9 @@ import { Elysia } from "elysia";
 import { addMember, createGroup, deleteGroup, getGroup, listGroups, removeMember } from "../governance/groups.ts";
 import { GROUP_NAME_PATTERN } from "../policy/model.ts";
 import type { Services } from "../services.ts";
-import { rest } from "./openapi.ts";
 import { json } from "./respond.ts";
 import { validBody } from "./request-body.ts";
-import { restAccess, type AddressOf } from "./rest-access.ts";
+import { rest, restAccess, type AddressOf } from "./rest-access.ts";
 
 const NewGroup = Type.Object({ name: Type.String({ pattern: GROUP_NAME_PATTERN, description: "Lower-case, e.g. finance-leads." }) }, { additionalProperties: false });
 const NewMember = Type.Object({ user: Type.String({ minLength: 1, description: "The user's id or email." }) }, { additionalProperties: false });

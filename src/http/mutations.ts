@@ -1,24 +1,23 @@
 /**
  * Every admin REST mutation leaves an execution record before its answer is sent: who (from the
- * credential the route authenticated), which route, the redacted parameters and body, the outcome.
- * Queries sent with POST and approval votes (recorded as votes) are not mutations here.
+ * credential the route admitted), which route, the redacted parameters and body, the outcome. Whether
+ * a route is a mutation is declared on the route (`rest()`): by its method, unless it says otherwise.
  */
-import type { Caller } from "../governance/caller.ts";
 import { recordAdminChange } from "../records/admin-change.ts";
 import type { Services } from "../services.ts";
+import type { Admission } from "./request-context.ts";
 
 const MUTATING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
-const NOT_MUTATIONS = new Set(["/v1/brain/query", "/v1/policies/check", "/v1/policies/simulate", "/v1/policies/backtest", "/v1/approvals/:id/approve", "/v1/approvals/:id/reject"]);
 
 /** The largest refused body a record keeps whole, as JSON characters; a larger one is recorded by its size. */
 const MAX_REFUSED_BODY_CHARS = 16 * 1024;
 
-/** The caller each REST request authenticated as, and when: set by `restCaller`. */
-export const authenticated = new WeakMap<Request, { caller: Caller; at: number }>();
-
-/** Whether `method route` changes something an admin should find in the record. */
-export function isMutation(method: string, route: string | undefined): route is string {
-  return route !== undefined && MUTATING.has(method) && route.startsWith("/v1/") && !NOT_MUTATIONS.has(route) && !route.endsWith("/mcp");
+/**
+ * Whether a REST route changes something an admin should find in the record: POST, PUT, PATCH and
+ * DELETE do, unless the route declares `mutation: false` (a query sent with POST, a vote recorded as a vote).
+ */
+export function isMutation(method: string, declared: { mutation?: boolean }): boolean {
+  return declared.mutation ?? MUTATING.has(method);
 }
 
 /** How a request ended, as its mutation record keeps it. */
@@ -31,11 +30,8 @@ export interface MutationOutcome {
   requestId: string | null;
 }
 
-/** Records a mutation of an authenticated caller; requests refused before authentication have no actor and leave none. */
-export async function recordMutation(services: Services, request: Request, route: string | undefined, outcome: MutationOutcome): Promise<void> {
-  const actor = authenticated.get(request);
-  if (actor === undefined || !isMutation(request.method, route)) return;
-  const { caller, at } = actor;
+/** Records a mutation route's call by an admitted caller; requests refused before admission have no actor and leave none. */
+export async function recordMutation(services: Services, request: Request, route: string, { caller, at }: Admission, outcome: MutationOutcome): Promise<void> {
   await recordAdminChange(services.records, {
     tenantId: caller.tenantId,
     userId: caller.userId,

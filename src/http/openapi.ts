@@ -20,8 +20,10 @@ export interface RouteDoc {
   body?: TSchema;
   /** The body may be left out (an empty body reads as null). */
   bodyOptional?: boolean;
-  /** Query parameters the handler reads (documentation only: handlers parse them). */
+  /** The query parameters: `rest()` makes this the route's Elysia `query` schema, validated before the handler runs (an invalid query string is a 400). */
   query?: TObject;
+  /** `false` on a route that changes nothing although its method would (a query sent with POST): it leaves no admin-change record. */
+  mutation?: false;
   /** The success status (default 200). */
   status?: number;
   /** The success body's schema (default: a JSON object). */
@@ -37,11 +39,6 @@ export interface RouteDoc {
 export interface RouteDetail extends RouteDoc {
   scope?: Scope | "key";
   keyOptional?: boolean;
-}
-
-/** The options of a REST route: its `access` (the scope it is admitted with) and the same scope in its `detail`. */
-export function rest<S extends Scope>(access: S, doc: RouteDoc): { access: S; detail: RouteDetail } {
-  return { access, detail: { ...doc, scope: access } };
 }
 
 /** What the generator reads of a registered route (`app.routes`). */
@@ -195,7 +192,7 @@ function operation(route: RegisteredRoute, detail: RouteDetail, tag: string, isM
     const schema = declaredParams?.properties?.[name!] ?? Type.String();
     parameters.push({ name: name!, in: "path", required: true, schema: plainSchema(schema) });
   }
-  const query = detail.query ?? (route.hooks?.query as TObject | undefined);
+  const query = route.hooks?.query as TObject | undefined;
   for (const [name, schema] of Object.entries(query?.properties ?? {})) {
     parameters.push({ name, in: "query", required: query!.required?.includes(name) ?? false, schema: plainSchema(schema) });
   }

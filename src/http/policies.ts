@@ -5,14 +5,12 @@
  */
 import { Type } from "@sinclair/typebox";
 import { Elysia } from "elysia";
-import { BadRequest } from "../errors.ts";
 import { runBacktest } from "../policy/run-backtest.ts";
 import type { Services } from "../services.ts";
 import { IntendedActionInput } from "../tools/policy-simulate.ts";
-import { rest } from "./openapi.ts";
 import { validBody } from "./request-body.ts";
 import { json } from "./respond.ts";
-import { restAccess, type AddressOf } from "./rest-access.ts";
+import { rest, restAccess, type AddressOf } from "./rest-access.ts";
 
 const SourceBody = Type.Object(
   {
@@ -46,16 +44,14 @@ export function policyRoutes(services: Services, addressOf: AddressOf) {
     .get("/v1/policies", ({ scope }) => ({ versions: policy.list(scope) }), rest("policy:simulate", { summary: "List policy versions" }))
     .get("/v1/policies/active", ({ scope }) => policy.get(scope, policy.active(scope).version), rest("policy:simulate", { summary: "Show the active policy" }))
     .get("/v1/policies/diff", ({ scope, query }) => {
-      const from = Number(query.from);
-      const to = Number(query.to ?? policy.active(scope).version);
-      if (!Number.isInteger(from) || !Number.isInteger(to) || from < 0 || to < 0) throw new BadRequest("from and to must be version numbers", undefined, "invalid_version");
-      return { from, to, diff: policy.diff(scope, from, to) };
+      const to = query.to ?? policy.active(scope).version;
+      return { from: query.from, to, diff: policy.diff(scope, query.from, to) };
     }, rest("policy:simulate", { summary: "Diff two policy versions", query: DiffQuery }))
     .get("/v1/policies/:version", ({ scope, params }) => policy.get(scope, Number(params.version)), { ...rest("policy:simulate", { summary: "Show a policy version" }), params: VersionParam })
     .post(
       "/v1/policies/check",
       ({ body }) => ({ valid: true, ...policy.check(validBody(SourceBody, body).source, "request body") }),
-      rest("policy:simulate", { summary: "Check a policy", description: "Validates YAML without storing it.", body: SourceBody }),
+      rest("policy:simulate", { summary: "Check a policy", description: "Validates YAML without storing it.", body: SourceBody, mutation: false }),
     )
     .post("/v1/policies", ({ caller, scope, body }) => {
       const input = validBody(SourceBody, body);
@@ -75,9 +71,9 @@ export function policyRoutes(services: Services, addressOf: AddressOf) {
     .post("/v1/policies/simulate", ({ caller, body }) => {
       const input = validBody(SimulateBody, body);
       return services.calls.ask(caller, { agentId: input.agent_id, action: input.action, params: input.params }, { version: input.policy_version });
-    }, rest("policy:simulate", { summary: "Simulate a decision", description: "What the policy would decide for an intended action.", body: SimulateBody }))
+    }, rest("policy:simulate", { summary: "Simulate a decision", description: "What the policy would decide for an intended action.", body: SimulateBody, mutation: false }))
     .post("/v1/policies/backtest", ({ scope, body }) => {
       const input = validBody(BacktestBody, body);
       return runBacktest(services, scope, { source: input.source, file: "request body", version: input.policy_version }, input.days ?? 7);
-    }, rest("policy:simulate", { summary: "Backtest a policy", description: "Replays recorded calls of the last `days` against a source or version.", body: BacktestBody }));
+    }, rest("policy:simulate", { summary: "Backtest a policy", description: "Replays recorded calls of the last `days` against a source or version.", body: BacktestBody, mutation: false }));
 }

@@ -22,12 +22,16 @@ export function restError(status: number, code: string, message: string, headers
   return json({ error: { code, message } }, status, headers);
 }
 
-/** Elysia's validation failure (path parameters; REST bodies are checked by `validBody`), as a 400 with the first failing paths. */
+/**
+ * Elysia's validation failure (path parameters and query strings; REST bodies are checked by
+ * `validBody`), as a 400 in the shape of an invalid body's: the first failing paths, and the rest counted.
+ */
 export function validationError(error: unknown): Response {
-  const all = (error as { all?: { path?: string; message?: string }[] }).all ?? [];
+  const { all = [], type } = error as { all?: { path?: string; message?: string }[]; type?: string };
   const issues = all.slice(0, MAX_LISTED_ISSUES).map((issue) => ({ path: truncate(issue.path || "/"), message: truncate(issue.message ?? "invalid") }));
   const summary = issueSummary(issues.map((issue) => `${issue.path}: ${issue.message}`), all.length - issues.length);
-  return json({ error: { code: "invalid_request", message: `Invalid request${summary ? `: ${summary}` : ""}`, details: issues } }, 400);
+  const what = type === "query" ? "query string" : "request";
+  return json({ error: { code: "invalid_request", message: `Invalid ${what}${summary ? `: ${summary}` : ""}`, details: issues } }, 400);
 }
 
 /** Maps any thrown value to a REST error response. */

@@ -19,10 +19,9 @@ import {
   UserChangeSchema,
 } from "../governance/directory.ts";
 import type { Services } from "../services.ts";
-import { rest } from "./openapi.ts";
 import { validBody } from "./request-body.ts";
 import { json } from "./respond.ts";
-import { restAccess, type AddressOf } from "./rest-access.ts";
+import { rest, restAccess, type AddressOf } from "./rest-access.ts";
 
 /** The user and key routes. */
 export function userRoutes(services: Services, addressOf: AddressOf) {

@@ -47,6 +47,3 @@ export function requestInfoFor(request: Request, path: string, tracing: boolean)
     traceparent: tracing ? (request.headers.get("traceparent") ?? undefined) : undefined,
   };
 }
-
-/** Request info by HTTP request, set when a request arrives (the app's first hook). */
-export const requestInfos = new WeakMap<Request, RequestInfo>();

@@ -14,7 +14,7 @@ import { headerValue } from "../protocol/param-headers.ts";
 import { DEFAULT_HTTP_VERSION, isSupportedVersion, SUPPORTED_VERSIONS } from "../protocol/versions.ts";
 import { json, rpcRefusal } from "../http/respond.ts";
 import { parseJsonBody, TOO_DEEP_MESSAGE } from "../http/request-body.ts";
-import { requestInfos } from "../observability/requests.ts";
+import type { RequestInfo } from "../observability/requests.ts";
 import { DISABLED_TRACING, inSpan, type Tracing } from "../observability/tracing.ts";
 
 /** What the handler needs. */
@@ -86,27 +86,24 @@ function headerMismatch(headers: Headers, message: JsonRpcRequest): string | und
   return undefined;
 }
 
-/** Builds the POST handler of the MCP endpoint. */
-export function createMcpHttpHandler(options: McpHttpOptions): (request: Request, clientAddress: () => string) => Promise<Response> {
+/** Builds the POST handler of the MCP endpoint; `info` is the request's own, from the app's request context. */
+export function createMcpHttpHandler(options: McpHttpOptions): (request: Request, info: RequestInfo, clientAddress: () => string) => Promise<Response> {
   const { dispatcher, gate, isOriginAllowed, maxBodyBytes } = options;
 
-  return async (request, clientAddress) => {
+  return async (request, info, clientAddress) => {
     const headers = request.headers;
     if (!isOriginAllowed(headers.get("origin"))) {
       return rpcRefusal(403, JsonRpcErrorCode.Forbidden, "Origin not allowed.", { reason: "origin_not_allowed" });
     }
 
-    const info = requestInfos.get(request);
-    const caller = inSpan(options.tracing ?? DISABLED_TRACING, "authorize", info?.span, undefined, (span) => {
+    const caller = inSpan(options.tracing ?? DISABLED_TRACING, "authorize", info.span, undefined, (span) => {
       const admitted = gate.admit(headers, clientAddress);
       if (isRefusal(admitted)) span?.setError(admitted.reason);
       return admitted;
     });
     if (isRefusal(caller)) return rpcRefusal(caller.status, ACCESS_REFUSAL_CODES[caller.status], caller.message, refusalData(caller), caller.headers);
-    if (info) {
-      info.tenantId = caller.tenantId;
-      info.keyId = caller.keyId;
-    }
+    info.tenantId = caller.tenantId;
+    info.keyId = caller.keyId;
     const roleRefusal = authorizeMcpAccess(caller);
     if (roleRefusal) return rpcRefusal(403, JsonRpcErrorCode.Forbidden, `Forbidden: ${roleRefusal.message}.`, { reason: "role_too_low", rule: roleRefusal.rule });
 
