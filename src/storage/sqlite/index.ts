@@ -3,10 +3,12 @@
  * `bun:sqlite`, drizzle's tables or SQL text for Invoke's own store lives in this folder.
  */
 import type { Repositories } from "../repositories.ts";
+import { SqliteBrainRepository } from "./brain.ts";
 import type { Store } from "./db.ts";
 
 /** The repositories of every room, over `store`. */
 export function sqliteRepositories(store: Store): Repositories {
-  void store;
-  return {};
+  return {
+    brain: new SqliteBrainRepository(store),
+  };
 }
