@@ -70,7 +70,7 @@ export function createServices(options: ServiceOptions): Services {
   const hostAccess = new HostAccess(options.store.path, options.config.tenantConnectors, [keys.path, checkpointFilePath(options.config.checkpoints, options.store.path)]);
   const connectorSecrets = new ConnectorSecrets(keys.secretKeys, keys.path);
   const connectors = new ConnectorService(options.store, options.connectorFactory ?? createConnector, now, logInfo, hostAccess, connectorSecrets, knownSecrets);
-  const approvals = new ApprovalService(options.store, records, now, { ttlMs: options.config.approvalTtlMs });
+  const approvals = new ApprovalService(repositories.approvals, records, now, { ttlMs: options.config.approvalTtlMs });
   const metrics = new Metrics(metricSources(options.store, approvals, connectors), options.config.metricsEnabled);
   const onRateLimited = (caller: Caller | undefined) => {
     metrics.rateLimitRefusal(caller?.profile);
@@ -100,10 +100,10 @@ export function createServices(options: ServiceOptions): Services {
 function metricSources(store: Store, approvals: ApprovalService, connectors: ConnectorService): MetricSources {
   const tenantNames = () => new Map(listTenants(store).map((tenant) => [tenant.id, tenant.name]));
   return {
-    approvalsPending: () => {
+    approvalsPending: async () => {
+      const counts = await approvals.countByStatus("tenant");
       const names = tenantNames();
-      return approvals
-        .countByStatus("tenant_id")
+      return counts
         .filter((row) => row.status === "pending")
         .map((row) => ({ tenant: names.get(row.name) ?? row.name, count: row.count }));
     },

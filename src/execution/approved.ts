@@ -13,7 +13,7 @@ import { forward } from "./governed-call.ts";
 
 /** Runs approval `id` if it is approved and nobody has taken it; otherwise does nothing. */
 export async function runApproved(services: Services, tenantId: string, id: string): Promise<void> {
-  const claimed = services.approvals.claim(tenantId, id);
+  const claimed = await services.approvals.claim(tenantId, id);
   if (claimed === undefined) return;
   const { row, args } = claimed;
   const started = performance.now();
@@ -64,7 +64,7 @@ export async function runApproved(services: Services, tenantId: string, id: stri
     error,
     result,
   });
-  services.approvals.finish(id, { status, result, error, recordId: record.id });
+  await services.approvals.finish(tenantId, id, { status, result, error, recordId: record.id });
 }
 
 /** Every `intervalMs`: expires due requests and runs approved ones nobody has taken. Returns the stop function. */
@@ -72,8 +72,8 @@ export function startApprovalSweeper(services: Services, intervalMs = 1000, logE
   return every(
     intervalMs,
     async () => {
-      services.approvals.expireDue();
-      for (const { tenantId, id } of services.approvals.unclaimed()) await runApproved(services, tenantId, id);
+      await services.approvals.expireDue();
+      for (const { tenantId, id } of await services.approvals.unclaimed()) await runApproved(services, tenantId, id);
     },
     (error) => logError("approval sweeper failed", error),
   );

@@ -77,7 +77,7 @@ export async function callProductionTool(
     return { result: denial(tool.name, answer), decision: "deny", matchedRules, approvalId: null, status: "denied", error: answer.reasons.join(" ") };
   }
   if (answer.decision === "require_approval") {
-    const notice = services.approvals.request({ caller, tool: tool.name, args, agentId: agent.agentId, clientName: agent.clientName, answer });
+    const notice = await services.approvals.request({ caller, tool: tool.name, args, agentId: agent.agentId, clientName: agent.clientName, answer });
     const summary = `${tool.name} needs ${notice.approvals_required} approval${notice.approvals_required === 1 ? "" : "s"} before it runs; nothing was executed. Approval ${notice.approval_id} expires at ${notice.expires_at}; follow it with invoke.approvals.get.`;
     return {
       result: { content: [text(summary)], structuredContent: notice },

@@ -68,9 +68,9 @@ function figures(counters: Counters, approvals: Figures["approvals"]): Figures {
 }
 
 /** Approval requests created in [from, to), by outcome, per tool or agent. */
-function approvalsBy(services: Services, tenantId: string, dimension: Dimension, from: number, to: number): Map<string, Figures["approvals"]> {
+async function approvalsBy(services: Services, tenantId: string, dimension: Dimension, from: number, to: number): Promise<Map<string, Figures["approvals"]>> {
   const out = new Map<string, Figures["approvals"]>();
-  for (const { name, status, count } of services.approvals.countByStatus(dimension === "tool" ? "tool" : "agent_id", { tenantId, from, to })) {
+  for (const { name, status, count } of await services.approvals.countByStatus(dimension, { tenantId, from, to })) {
     const counts = out.get(name) ?? noApprovals();
     if (status === "pending" || status === "rejected" || status === "expired" || status === "withdrawn") counts[status] += count;
     else counts.approved += count;
@@ -80,12 +80,12 @@ function approvalsBy(services: Services, tenantId: string, dimension: Dimension,
 }
 
 /** The summary of a tenant's last `window`, grouped by tool or agent. */
-export function observabilitySummary(services: Services, tenantId: string, window: Window = "24h", groupBy: Dimension = "tool"): Summary {
+export async function observabilitySummary(services: Services, tenantId: string, window: Window = "24h", groupBy: Dimension = "tool"): Promise<Summary> {
   services.records.rollUp();
   const now = services.now();
   const to = now - (now % MINUTE_MS) + MINUTE_MS;
   const from = to - WINDOWS[window];
-  const approvals = approvalsBy(services, tenantId, groupBy, from, to);
+  const approvals = await approvalsBy(services, tenantId, groupBy, from, to);
   const groups = sumRollups(services.store.sqlite, tenantId, groupBy, from, to);
   // Totals come from the agent rollups, which also hold the rate-limit refusals no tool can be named for.
   const totals = emptyCounters();

@@ -3,12 +3,14 @@
  * `bun:sqlite`, drizzle's tables or SQL text for Invoke's own store lives in this folder.
  */
 import type { Repositories } from "../repositories.ts";
+import { SqliteApprovalRepository } from "./approvals.ts";
 import { SqliteBrainRepository } from "./brain.ts";
 import type { Store } from "./db.ts";
 
 /** The repositories of every room, over `store`. */
 export function sqliteRepositories(store: Store): Repositories {
   return {
+    approvals: new SqliteApprovalRepository(store),
     brain: new SqliteBrainRepository(store),
   };
 }
