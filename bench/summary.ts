@@ -9,7 +9,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULT_CONFIG } from "../src/config.ts";
 import { bootstrapIfEmpty } from "../src/governance/bootstrap.ts";
-import { observabilitySummary } from "../src/observability/summary.ts";
 import { createServices } from "../src/services.ts";
 import { openStore } from "../src/storage/sqlite/db.ts";
 
@@ -50,7 +49,7 @@ export async function runSummaryBenchmark(records = total) {
         const runs: number[] = [];
         for (let run = 0; run < 5; run++) {
           const t = performance.now();
-          const summary = await observabilitySummary(services, tenantId, window, groupBy);
+          const summary = await services.summary.summarize(tenantId, window, groupBy);
           if (window === "7d" && summary.totals.calls < records) throw new Error(`the summary missed records: ${summary.totals.calls}`);
           runs.push(performance.now() - t);
         }

@@ -11,9 +11,13 @@ import { PolicyService } from "./policy/service.ts";
 import { ExecutionLedger } from "./records/ledger.ts";
 import { checkpointFilePath } from "./records/checkpoints.ts";
 import { Metrics, type MetricSources } from "./observability/metrics.ts";
+import type { StoreHealth } from "./observability/store-health.ts";
+import { ObservabilitySummary } from "./observability/summary.ts";
+import { sumRollups } from "./records/rollups.ts";
 import { DISABLED_TRACING, type Tracing } from "./observability/tracing.ts";
 import type { Store } from "./storage/sqlite/db.ts";
 import { sqliteRepositories } from "./storage/sqlite/index.ts";
+import type { ApprovalRepository } from "./approvals/repository.ts";
 import { ApprovalService } from "./approvals/service.ts";
 import { ConnectorService, type ConnectorFactory } from "./connectors/service.ts";
 import { createConnector } from "./connectors/factory.ts";
@@ -38,6 +42,9 @@ export interface Services {
   connectors: ConnectorService;
   approvals: ApprovalService;
   records: ExecutionLedger;
+  summary: ObservabilitySummary;
+  /** Whether the store takes writes and is migrated (readiness). */
+  storeHealth: StoreHealth;
   metrics: Metrics;
   /** OpenTelemetry spans; disabled (free) unless an OTLP endpoint is configured. */
   tracing: Tracing;
@@ -71,7 +78,7 @@ export function createServices(options: ServiceOptions): Services {
   const connectorSecrets = new ConnectorSecrets(keys.secretKeys, keys.path);
   const connectors = new ConnectorService(options.store, options.connectorFactory ?? createConnector, now, logInfo, hostAccess, connectorSecrets, knownSecrets);
   const approvals = new ApprovalService(repositories.approvals, records, now, { ttlMs: options.config.approvalTtlMs });
-  const metrics = new Metrics(metricSources(options.store, approvals, connectors), options.config.metricsEnabled);
+  const metrics = new Metrics(metricSources(options.store, repositories.approvals, connectors, now), options.config.metricsEnabled);
   const onRateLimited = (caller: Caller | undefined) => {
     metrics.rateLimitRefusal(caller?.profile);
     // Counted per agent (the key's name: the body naming another agent is not read), for the summary.
@@ -89,6 +96,9 @@ export function createServices(options: ServiceOptions): Services {
     connectors,
     approvals,
     records,
+    // The roll-ups are the ledger's (records room); read here over the same store until the ledger has its repository.
+    summary: new ObservabilitySummary({ rollUp: () => void records.rollUp(), sum: async (...query) => sumRollups(options.store.sqlite, ...query) }, repositories.approvals, now),
+    storeHealth: repositories.storeHealth,
     metrics,
     tracing: options.tracing ?? DISABLED_TRACING,
     keys,
@@ -96,12 +106,12 @@ export function createServices(options: ServiceOptions): Services {
   };
 }
 
-/** What the metrics' gauges read at scrape time: pending approvals (as the approval service counts them), connectors' health. */
-function metricSources(store: Store, approvals: ApprovalService, connectors: ConnectorService): MetricSources {
+/** What the metrics' gauges read at scrape time: pending approvals (as every read shows them: not expired), connectors' health. */
+function metricSources(store: Store, approvals: ApprovalRepository, connectors: ConnectorService, now: () => number): MetricSources {
   const tenantNames = () => new Map(listTenants(store).map((tenant) => [tenant.id, tenant.name]));
   return {
     approvalsPending: async () => {
-      const counts = await approvals.countByStatus("tenant");
+      const counts = await approvals.countByStatus("tenant", { now: now() });
       const names = tenantNames();
       return counts
         .filter((row) => row.status === "pending")

@@ -241,14 +241,6 @@ export class ApprovalService {
     return this.repository.expireDue(this.now(), tenantId);
   }
 
-  /**
-   * Requests counted by status as every read shows it (pending past expiry is expired), grouped by
-   * tenant, tool or agent; `created` keeps those created in [from, to). For the summary and the metrics.
-   */
-  countByStatus(by: "tenant" | "tool" | "agent", filter: { tenantId?: string; from?: number; to?: number } = {}): Promise<{ name: string; status: ApprovalStatus; count: number }[]> {
-    return this.repository.countByStatus(by, { ...filter, now: this.now() });
-  }
-
   private async toView(approval: StoredApproval, viewer: Viewer): Promise<ApprovalView> {
     const expired = approval.status === "pending" && approval.expiresAt <= this.now();
     const votes = await this.repository.votes(approval.tenantId, approval.id);

@@ -6,9 +6,12 @@
  */
 import type { ApprovalRepository } from "../approvals/repository.ts";
 import type { BrainRepository } from "../brain/repository.ts";
+import type { StoreHealth } from "../observability/store-health.ts";
 
 // Each room adds its repository here as it moves its queries into the store.
 export interface Repositories {
   approvals: ApprovalRepository;
   brain: BrainRepository;
+  /** The store itself: whether it takes writes and is migrated. */
+  storeHealth: StoreHealth;
 }

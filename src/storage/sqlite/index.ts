@@ -6,11 +6,13 @@ import type { Repositories } from "../repositories.ts";
 import { SqliteApprovalRepository } from "./approvals.ts";
 import { SqliteBrainRepository } from "./brain.ts";
 import type { Store } from "./db.ts";
+import { SqliteStoreHealth } from "./health.ts";
 
 /** The repositories of every room, over `store`. */
 export function sqliteRepositories(store: Store): Repositories {
   return {
     approvals: new SqliteApprovalRepository(store),
     brain: new SqliteBrainRepository(store),
+    storeHealth: new SqliteStoreHealth(store),
   };
 }
