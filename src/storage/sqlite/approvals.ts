@@ -27,19 +27,37 @@ function toStored(row: Row): StoredApproval {
 const COUNT_COLUMNS = { tenant: "tenant_id", tool: "tool", agent: "agent_id" } as const;
 
 export class SqliteApprovalRepository implements ApprovalRepository {
-  constructor(private readonly store: Store) {}
+  /** The hot path's statement, prepared once. */
+  private readonly insert;
+
+  constructor(private readonly store: Store) {
+    this.insert = store.sqlite.prepare<unknown, (string | number | null)[]>(
+      `INSERT INTO approvals (id, tenant_id, tool, arguments, agent_id, client_name, requested_by, requested_key, profile, role, policy_version,
+         matched_rules, approvals_required, approver_groups, status, created_at, expires_at, request_record_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`,
+    );
+  }
 
   async create(approval: NewApproval): Promise<void> {
-    this.store.db
-      .insert(approvals)
-      .values({
-        ...approval,
-        arguments: JSON.stringify(approval.arguments),
-        matchedRules: JSON.stringify(approval.matchedRules),
-        approverGroups: approval.approverGroups.length > 0 ? JSON.stringify(approval.approverGroups) : null,
-        status: "pending",
-      })
-      .run();
+    this.insert.run(
+      approval.id,
+      approval.tenantId,
+      approval.tool,
+      JSON.stringify(approval.arguments),
+      approval.agentId,
+      approval.clientName,
+      approval.requestedBy,
+      approval.requestedKey,
+      approval.profile,
+      approval.role,
+      approval.policyVersion,
+      JSON.stringify(approval.matchedRules),
+      approval.approvalsRequired,
+      approval.approverGroups.length > 0 ? JSON.stringify(approval.approverGroups) : null,
+      approval.createdAt,
+      approval.expiresAt,
+      approval.requestRecordId,
+    );
   }
 
   async find(tenantId: string, id: string): Promise<StoredApproval | undefined> {
