@@ -81,8 +81,12 @@ export interface ApprovalRepository {
   create(approval: NewApproval): Promise<void>;
   /** One of the tenant's requests; another tenant's id is not found. */
   find(tenantId: string, id: string): Promise<StoredApproval | undefined>;
-  /** The tenant's requests, newest first (ties by id), with `status` as shown at `now`; `more`: requests follow the page. */
-  list(tenantId: string, filter: { status?: ApprovalStatus; now: number; offset: number; limit: number }): Promise<{ approvals: StoredApproval[]; more: boolean }>;
+  /**
+   * The tenant's requests, newest first (ties by id, descending), with `status` as shown at `now`:
+   * `after` (the createdAt and id of the last request seen) starts after it, so requests made while
+   * a list is paged never shift it; `more`: requests follow the page.
+   */
+  list(tenantId: string, filter: { status?: ApprovalStatus; now: number; after?: readonly [number, string]; limit: number }): Promise<{ approvals: StoredApproval[]; more: boolean }>;
   /** A request's votes, oldest first. */
   votes(tenantId: string, approvalId: string): Promise<StoredVote[]>;
   /**

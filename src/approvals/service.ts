@@ -5,7 +5,7 @@
  * at most once (see ApprovalRepository), so concurrent votes — from this process or from the CLI in
  * another — execute an action at most once.
  */
-import { decodeCursor, encodeCursor } from "../cursor.ts";
+import { decodeKeyCursor, encodeKeyCursor } from "../cursor.ts";
 import { Forbidden, InvokeError, NotFound } from "../errors.ts";
 import { roleAtLeast, type Caller, type Role } from "../governance/caller.ts";
 import { newId } from "../ids.ts";
@@ -133,11 +133,12 @@ export class ApprovalService {
    */
   async list(tenantId: string, viewer: Viewer, filter: { status?: ApprovalStatus; limit?: number; cursor?: string } = {}): Promise<{ approvals: ApprovalView[]; next_cursor?: string }> {
     const limit = Math.min(Math.max(filter.limit ?? 50, 1), 200);
-    const offset = decodeCursor(filter.cursor);
-    if (offset === undefined) throw new InvokeError(400, "invalid_cursor", "invalid cursor");
-    const page = await this.repository.list(tenantId, { status: filter.status, now: this.now(), offset, limit });
+    const after = filter.cursor === undefined ? undefined : decodeKeyCursor(filter.cursor);
+    if (filter.cursor !== undefined && after === undefined) throw new InvokeError(400, "invalid_cursor", "invalid cursor");
+    const page = await this.repository.list(tenantId, { status: filter.status, now: this.now(), after, limit });
     const views = await Promise.all(page.approvals.map((approval) => this.toView(approval, viewer)));
-    return page.more ? { approvals: views, next_cursor: encodeCursor(offset + limit) } : { approvals: views };
+    const last = page.approvals.at(-1);
+    return page.more && last ? { approvals: views, next_cursor: encodeKeyCursor([last.createdAt, last.id]) } : { approvals: views };
   }
 
   /** One request of the tenant; another tenant's id is not found. */

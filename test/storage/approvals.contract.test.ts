@@ -72,7 +72,7 @@ describeStores("approvals", (open) => {
     expect(await approvals.find(a, made.id)).toEqual({ ...made, status: "pending", decidedAt: null, error: null, executionRecordId: null });
     expect(await approvals.find(b, made.id)).toBeUndefined();
     expect(await approvals.find(a, "apr_missing")).toBeUndefined();
-    expect((await approvals.list(b, { now: T0, offset: 0, limit: 10 })).approvals).toEqual([]);
+    expect((await approvals.list(b, { now: T0, limit: 10 })).approvals).toEqual([]);
     expect(await approvals.votes(b, made.id)).toEqual([]);
   });
 
@@ -217,7 +217,7 @@ describeStores("approvals", (open) => {
     const later = await requested(a, { createdAt: T0 + HOUR });
     const other = await requested(b, { createdAt: T0 });
     const at = due.expiresAt; // expiring at `now` is expired
-    const ids = async (status: "pending" | "expired") => (await approvals.list(a, { status, now: at, offset: 0, limit: 10 })).approvals.map((approval) => approval.id);
+    const ids = async (status: "pending" | "expired") => (await approvals.list(a, { status, now: at, limit: 10 })).approvals.map((approval) => approval.id);
     expect(await ids("expired")).toEqual([due.id]);
     expect(await ids("pending")).toEqual([later.id]);
     expect((await approvals.find(a, due.id))!.status).toBe("pending");
@@ -252,19 +252,26 @@ describeStores("approvals", (open) => {
     );
   });
 
-  it("pages newest first in a stable order with neither gaps nor duplicates, equal times included", async () => {
+  it("pages newest first in a stable order with neither gaps nor duplicates, equal times and requests made meanwhile included", async () => {
     for (let i = 0; i < 23; i++) await requested(a, { createdAt: T0 + Math.floor(i / 4) });
     await requested(b, { createdAt: T0 + 100 });
-    const whole = (await approvals.list(a, { now: T0, offset: 0, limit: 100 })).approvals;
+    const whole = (await approvals.list(a, { now: T0, limit: 100 })).approvals;
     expect(whole).toHaveLength(23);
     for (let i = 1; i < whole.length; i++) expect(whole[i - 1]!.createdAt).toBeGreaterThanOrEqual(whole[i]!.createdAt);
     const paged: string[] = [];
-    for (let offset = 0; ; offset += 5) {
-      const page = await approvals.list(a, { now: T0, offset, limit: 5 });
+    let after: readonly [number, string] | undefined;
+    for (;;) {
+      const page = await approvals.list(a, { now: T0, after, limit: 5 });
       paged.push(...page.approvals.map((approval) => approval.id));
+      // Newer requests arrive while the list is paged; they belong to a later reading, not to this one's pages.
+      await requested(a, { createdAt: T0 + 50 + paged.length });
+      const last = page.approvals.at(-1)!;
+      after = [last.createdAt, last.id];
       if (!page.more) break;
     }
     expect(paged).toEqual(whole.map((approval) => approval.id));
     expect(new Set(paged).size).toBe(23);
+    const pending = await approvals.list(a, { status: "pending", now: T0, after: [whole[9]!.createdAt, whole[9]!.id], limit: 100 });
+    expect(pending.approvals.map((approval) => approval.id)).toEqual(whole.slice(10).map((approval) => approval.id));
   });
 });

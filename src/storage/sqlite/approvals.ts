@@ -69,14 +69,14 @@ export class SqliteApprovalRepository implements ApprovalRepository {
     return this.store.db.select().from(approvals).where(and(eq(approvals.tenantId, tenantId), eq(approvals.id, id))).get();
   }
 
-  async list(tenantId: string, filter: { status?: ApprovalStatus; now: number; offset: number; limit: number }): Promise<{ approvals: StoredApproval[]; more: boolean }> {
+  async list(tenantId: string, filter: { status?: ApprovalStatus; now: number; after?: readonly [number, string]; limit: number }): Promise<{ approvals: StoredApproval[]; more: boolean }> {
+    const after = filter.after && or(lt(approvals.createdAt, filter.after[0]), and(eq(approvals.createdAt, filter.after[0]), lt(approvals.id, filter.after[1])));
     const rows = this.store.db
       .select()
       .from(approvals)
-      .where(and(eq(approvals.tenantId, tenantId), filter.status && statusIs(filter.status, filter.now)))
+      .where(and(eq(approvals.tenantId, tenantId), filter.status && statusIs(filter.status, filter.now), after))
       .orderBy(desc(approvals.createdAt), desc(approvals.id))
       .limit(filter.limit + 1)
-      .offset(filter.offset)
       .all();
     return { approvals: rows.slice(0, filter.limit).map(toStored), more: rows.length > filter.limit };
   }
