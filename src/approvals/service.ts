@@ -54,8 +54,8 @@ export class ApprovalService {
 
   constructor(
     private readonly repository: ApprovalRepository,
-    /** Every vote is recorded in the transaction that casts it. */
-    private readonly records: ExecutionLedger,
+    /** Every vote is recorded in the transaction that casts it; what people see is redacted with the tenant's known secrets. */
+    private readonly records: Pick<ExecutionLedger, "appendNow" | "knownSecrets">,
     private readonly now: () => number = Date.now,
     options: ApprovalOptions = {},
   ) {
