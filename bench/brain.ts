@@ -8,10 +8,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { applyExport } from "../src/brain/importer.ts";
-import { BrainService, type EntityInput, type RelationInput } from "../src/brain/service.ts";
+import type { EntityInput, RelationInput } from "../src/brain/model.ts";
+import { BrainService } from "../src/brain/service.ts";
 import { createTenant } from "../src/governance/bootstrap.ts";
 import { openStore } from "../src/storage/sqlite/db.ts";
-import { TenantScope } from "../src/storage/sqlite/tenant-scope.ts";
+import { sqliteRepositories } from "../src/storage/sqlite/index.ts";
 import { percentile } from "./stats.ts";
 
 const WORDS = ["acme", "globex", "initech", "umbrella", "stark", "wayne", "wonka", "tyrell", "cyberdyne", "soylent", "hooli", "vandelay", "dunder", "monarch", "oscorp", "aperture"];
@@ -47,25 +48,25 @@ export function generate(count: number): { entities: EntityInput[]; relations: R
 }
 
 /** Imports `count` entities into a fresh store and times queries with join_to. */
-export function runBrainBenchmark(count: number) {
+export async function runBrainBenchmark(count: number) {
   const dir = mkdtempSync(join(tmpdir(), "invoke-brain-bench-"));
   const store = openStore(join(dir, "brain.db"));
   try {
     const tenant = createTenant(store, "bench", "admin@localhost");
-    const scope = new TenantScope(store, tenant.tenant_id);
-    const brain = new BrainService(store);
+    const tenantId = tenant.tenant_id;
+    const brain = new BrainService(sqliteRepositories(store).brain);
     const data = generate(count);
     const started = performance.now();
-    applyExport(brain, scope, { ...data, skipped: [] }, "generated");
+    await applyExport(brain, tenantId, { ...data, skipped: [] }, "generated");
     const importSeconds = (performance.now() - started) / 1000;
 
     // Half the queries name a common word (1 in 16 customers), half a rare one (about 1 in 1,000).
     const queries = Array.from({ length: 300 }, (_, i) => ({ query: i % 2 ? WORDS[i % WORDS.length]! : word(i * 7), entity_type: "customer", join_to: { entity_type: "invoice" }, limit: 10 }));
-    for (const query of queries.slice(0, 30)) brain.query(scope, query);
+    for (const query of queries.slice(0, 30)) await brain.query(tenantId, query);
     const times: number[] = [];
     for (const query of queries) {
       const begin = performance.now();
-      brain.query(scope, query);
+      await brain.query(tenantId, query);
       times.push(performance.now() - begin);
     }
     times.sort((a, b) => a - b);
@@ -80,7 +81,7 @@ if (import.meta.main) {
   const sizes = (process.env.BENCH_BRAIN_SIZES ?? "10000,100000,1000000").split(",").map(Number);
   const base = [];
   for (const size of sizes) {
-    const result = runBrainBenchmark(size);
+    const result = await runBrainBenchmark(size);
     base.push(result);
     console.log(
       `${result.entities.toLocaleString("en").padStart(9)} entities, ${result.relations.toLocaleString("en").padStart(9)} relations: import ${result.import_per_second.toLocaleString("en")}/s (${result.import_seconds.toFixed(1)} s); query+join p50 ${result.query_ms.p50.toFixed(2)} ms, p99 ${result.query_ms.p99.toFixed(2)} ms (×${(result.query_ms.p50 / base[0]!.query_ms.p50).toFixed(1)} of the smallest)`,

@@ -23,7 +23,7 @@ export const DEMO_POLICY_SOURCE: string = demoPolicySource;
 
 /** Loads the demo company into the scope's tenant (its data, its database connector, its policy); loading it again changes nothing. */
 export async function installDemo(services: { brain: BrainService; policy: PolicyService }, scope: TenantScope) {
-  const loaded = loadDemoCompany(services.brain, scope);
+  const loaded = await loadDemoCompany(services.brain, scope.tenantId);
   const path = demoDatabasePath(scope.store.path);
   createDemoDatabase(path);
   const spec = { type: "database", dialect: "sqlite", path } as const;

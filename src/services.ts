@@ -11,11 +11,15 @@ import { PolicyService } from "./policy/service.ts";
 import { ExecutionLedger } from "./records/ledger.ts";
 import { checkpointFilePath } from "./records/checkpoints.ts";
 import { Metrics, type MetricSources } from "./observability/metrics.ts";
+import type { StoreHealth } from "./observability/store-health.ts";
+import { ObservabilitySummary } from "./observability/summary.ts";
+import { sumRollups } from "./records/rollups.ts";
 import { DISABLED_TRACING, type Tracing } from "./observability/tracing.ts";
 import type { Store } from "./storage/sqlite/db.ts";
+import { sqliteRepositories } from "./storage/sqlite/index.ts";
+import type { ApprovalRepository } from "./approvals/repository.ts";
 import { ApprovalService } from "./approvals/service.ts";
 import { ConnectorService } from "./connectors/service.ts";
-import { sqliteRepositories } from "./storage/sqlite/index.ts";
 import { HostAccess } from "./connectors/host-access.ts";
 import { ConnectorSecrets } from "./connectors/secrets.ts";
 import { KnownSecrets } from "./records/known-secrets.ts";
@@ -44,6 +48,9 @@ export interface Services {
   connectors: ConnectorService;
   approvals: ApprovalService;
   records: ExecutionLedger;
+  summary: ObservabilitySummary;
+  /** Whether the store takes writes and is migrated (readiness). */
+  storeHealth: StoreHealth;
   metrics: Metrics;
   /** OpenTelemetry spans; disabled (free) unless an OTLP endpoint is configured. */
   tracing: Tracing;
@@ -66,17 +73,17 @@ export interface ServiceOptions {
 /** Builds the services. */
 export function createServices(options: ServiceOptions): Services {
   const now = options.now ?? Date.now;
+  const repositories = sqliteRepositories(options.store);
   const limiter = options.limiter ?? new RateLimiter({ defaultLimit: options.config.rateLimit, now });
   const knownSecrets = new KnownSecrets();
-  const repositories = sqliteRepositories(options.store);
   const records = new ExecutionLedger(options.store, now, knownSecrets);
   const keys = loadInstanceKeys(options.config.keyFile ?? keyFilePath({ db: options.store.path }, {}));
   // The key file and the checkpoint log are no connector's target either.
   const hostAccess = new HostAccess(options.store.path, options.config.tenantConnectors, [keys.path, checkpointFilePath(options.config.checkpoints, options.store.path)]);
   const connectorSecrets = new ConnectorSecrets(keys.secretKeys, keys.path);
   const connectors = new ConnectorService(repositories.connectors, hostAccess, now, logInfo, connectorSecrets, knownSecrets);
-  const approvals = new ApprovalService(options.store, records, now, { ttlMs: options.config.approvalTtlMs });
-  const metrics = new Metrics(metricSources(options.store, approvals, connectors), options.config.metricsEnabled);
+  const approvals = new ApprovalService(repositories.approvals, records, now, { ttlMs: options.config.approvalTtlMs });
+  const metrics = new Metrics(metricSources(options.store, repositories.approvals, connectors, now), options.config.metricsEnabled);
   const onRateLimited = (caller: Caller | undefined) => {
     metrics.rateLimitRefusal(caller?.profile);
     // Counted per agent (the key's name: the body naming another agent is not read), for the summary.
@@ -107,10 +114,13 @@ export function createServices(options: ServiceOptions): Services {
     limiter,
     gate,
     policy,
-    brain: new BrainService(options.store, now),
+    brain: new BrainService(repositories.brain, now),
     connectors,
     approvals,
     records,
+    // The roll-ups are the ledger's (records room); read here over the same store until the ledger has its repository.
+    summary: new ObservabilitySummary({ rollUp: () => void records.rollUp(), sum: async (...query) => sumRollups(options.store.sqlite, ...query) }, repositories.approvals, now),
+    storeHealth: repositories.storeHealth,
     metrics,
     tracing,
     keys,
@@ -119,14 +129,14 @@ export function createServices(options: ServiceOptions): Services {
   return services;
 }
 
-/** What the metrics' gauges read at scrape time: pending approvals (as the approval service counts them), connectors' health. */
-function metricSources(store: Store, approvals: ApprovalService, connectors: ConnectorService): MetricSources {
+/** What the metrics' gauges read at scrape time: pending approvals (as every read shows them: not expired), connectors' health. */
+function metricSources(store: Store, approvals: ApprovalRepository, connectors: ConnectorService, now: () => number): MetricSources {
   const tenantNames = () => new Map(listTenants(store).map((tenant) => [tenant.id, tenant.name]));
   return {
-    approvalsPending: () => {
+    approvalsPending: async () => {
+      const counts = await approvals.countByStatus("tenant", { now: now() });
       const names = tenantNames();
-      return approvals
-        .countByStatus("tenant_id")
+      return counts
         .filter((row) => row.status === "pending")
         .map((row) => ({ tenant: names.get(row.name) ?? row.name, count: row.count }));
     },

@@ -6,12 +6,11 @@
 import { describe, expect, it } from "bun:test";
 import { loadDemoCompany } from "../src/brain/demo.ts";
 import { createTenant } from "../src/governance/bootstrap.ts";
-import { TenantScope } from "../src/storage/sqlite/tenant-scope.ts";
 import { rest as post, request, rpc, send, startTestServer, type TestServer } from "./support/harness.ts";
 
-function demoServer(): TestServer {
+async function demoServer(): Promise<TestServer> {
   const server = startTestServer();
-  loadDemoCompany(server.services.brain, new TenantScope(server.store, server.tenantId));
+  await loadDemoCompany(server.services.brain, server.tenantId);
   return server;
 }
 
@@ -25,7 +24,7 @@ const names = (body: any) => body.result.structuredContent.results.map((hit: { n
 
 describe("seed 000: query company brain", () => {
   it("returns the Acme customer with its invoices joined, over the seed's curl call with an mcp_readonly key", async () => {
-    using server = demoServer();
+    using server = await demoServer();
     const created = await send(server.app, `/v1/beta/users/${server.userId}/keys`, {
       method: "POST",
       headers: { "Content-Type": "application/json", "X-API-Key": server.adminKey },
@@ -42,31 +41,31 @@ describe("seed 000: query company brain", () => {
 
 describe("search", () => {
   it("ranks an exact name above a mention in attributes", async () => {
-    using server = demoServer();
+    using server = await demoServer();
     expect(names(await query(server, { query: "Acme", entity_type: "customer" }))).toEqual(["Acme Corporation", "Globex Industries"]);
   });
 
   it("matches prefixes with a trailing *", async () => {
-    using server = demoServer();
+    using server = await demoServer();
     expect(names(await query(server, { query: "Umbr*" }))).toEqual(["Umbrella Health"]);
     expect(names(await query(server, { query: "Umbr" }))).toEqual([]);
   });
 
   it("matches quoted phrases only in order", async () => {
-    using server = demoServer();
+    using server = await demoServer();
     expect(names(await query(server, { query: '"Head of Procurement"' }))).toEqual(["Wile E. Coyote"]);
     expect(names(await query(server, { query: '"Procurement of Head"' }))).toEqual([]);
   });
 
   it("filters by entity type", async () => {
-    using server = demoServer();
+    using server = await demoServer();
     const hits = (await query(server, { query: "overdue", entity_type: "invoice" })).result.structuredContent.results;
     expect(hits.map((hit: { key: string }) => hit.key).sort()).toEqual(["INV-2024-002", "INV-2024-006"]);
     expect(names(await query(server, { query: "overdue", entity_type: "customer" }))).toEqual([]);
   });
 
   it("pages with a cursor, each hit once", async () => {
-    using server = demoServer();
+    using server = await demoServer();
     const seen: string[] = [];
     let cursor: string | undefined;
     do {
@@ -78,7 +77,7 @@ describe("search", () => {
   });
 
   it("joins in the incoming direction too, and by relation", async () => {
-    using server = demoServer();
+    using server = await demoServer();
     const contact = (await query(server, { query: "Coyote", join_to: { entity_type: "customer", relation: "works_at" } })).result.structuredContent.results[0];
     expect(contact.related).toEqual([expect.objectContaining({ key: "C-1001", relation: "works_at", direction: "outgoing" })]);
     const customer = (await query(server, { query: "Acme Corporation", entity_type: "customer", join_to: { entity_type: "contact" } })).result.structuredContent.results[0];
@@ -88,7 +87,7 @@ describe("search", () => {
   });
 
   it("returns an empty list, not an error, when nothing matches", async () => {
-    using server = demoServer();
+    using server = await demoServer();
     const body = await query(server, { query: "zebra" });
     expect(body.result.structuredContent).toEqual({ results: [] });
   });
@@ -105,7 +104,7 @@ describe("search", () => {
     ["x".repeat(10_000)],
     ["Acme ".repeat(2000)],
   ])("survives the hostile query %p without an error", async (text) => {
-    using server = demoServer();
+    using server = await demoServer();
     const body = await query(server, { query: text.slice(0, 10_000) });
     expect(body.error).toBeUndefined();
     expect(body.result.isError).toBeUndefined();
@@ -116,20 +115,20 @@ describe("search", () => {
 
 describe("isolation and loading", () => {
   it("keeps each tenant's brain to itself", async () => {
-    using server = demoServer();
+    using server = await demoServer();
     const other = createTenant(server.store, "other", "admin@localhost");
     expect(names(await query(server, { query: "Acme" }, other.admin_key))).toEqual([]);
-    server.services.brain.upsertEntities(new TenantScope(server.store, other.tenant_id), [{ type: "customer", key: "C-1001", name: "Acme Other" }]);
+    await server.services.brain.upsertEntities(other.tenant_id, [{ type: "customer", key: "C-1001", name: "Acme Other" }]);
     expect(names(await query(server, { query: "Acme", entity_type: "customer" }, other.admin_key))).toEqual(["Acme Other"]);
     expect(names(await query(server, { query: "Acme", entity_type: "customer" }))).toEqual(["Acme Corporation", "Globex Industries"]);
   });
 
   it("finds a tenant's matches behind many better-ranked matches of another tenant, page by page", async () => {
-    using server = demoServer();
+    using server = await demoServer();
     const other = createTenant(server.store, "other", "admin@localhost");
     const crowd = Array.from({ length: 60 }, (_, i) => ({ type: "customer", key: `Z${i}`, name: `Zephyr Zephyr ${i}` }));
-    server.services.brain.upsertEntities(new TenantScope(server.store, other.tenant_id), crowd);
-    server.services.brain.upsertEntities(new TenantScope(server.store, server.tenantId), [
+    await server.services.brain.upsertEntities(other.tenant_id, crowd);
+    await server.services.brain.upsertEntities(server.tenantId, [
       { type: "customer", key: "Z-A", name: "Alpha Trading", attributes: { note: "zephyr account" } },
       { type: "customer", key: "Z-B", name: "Beta Trading", attributes: { note: "zephyr prospect" } },
     ]);
@@ -141,23 +140,22 @@ describe("isolation and loading", () => {
   });
 
   it("loads the demo company idempotently", async () => {
-    using server = demoServer();
-    const again = loadDemoCompany(server.services.brain, new TenantScope(server.store, server.tenantId));
+    using server = await demoServer();
+    const again = await loadDemoCompany(server.services.brain, server.tenantId);
     expect(again).toEqual({ entities: { inserted: 0, updated: 0, unchanged: 14 }, relations: { added: 0 } });
   });
 
   it("removes an entity's relations with it and keeps the index in step", async () => {
-    using server = demoServer();
-    server.services.brain.deleteEntities(new TenantScope(server.store, server.tenantId), [{ type: "invoice", key: "INV-2024-001" }]);
+    using server = await demoServer();
+    await server.services.brain.deleteEntities(server.tenantId, [{ type: "invoice", key: "INV-2024-001" }]);
     const acme = (await query(server, { query: "Acme Corporation", entity_type: "customer", join_to: { entity_type: "invoice" } })).result.structuredContent.results[0];
     expect(acme.related.map((invoice: { key: string }) => invoice.key)).toEqual(["INV-2024-002", "INV-2024-003"]);
     expect(names(await query(server, { query: "INV-2024-001" }))).toEqual([]);
   });
 
   it("indexes a batch's new entities once, the last of duplicates winning, and keeps foreign keys on afterwards", async () => {
-    using server = demoServer();
-    const scope = new TenantScope(server.store, server.tenantId);
-    const counts = server.services.brain.write(scope, {
+    using server = await demoServer();
+    const counts = await server.services.brain.write(server.tenantId, {
       entities: [
         { type: "customer", key: "D1", name: "Draft Name" },
         { type: "customer", key: "D1", name: "Dunmore Holdings" },
@@ -172,19 +170,18 @@ describe("isolation and loading", () => {
     // FTS5 compares its index with the content table, row by row.
     expect(() => server.store.sqlite.run("INSERT INTO brain_fts (brain_fts, rank) VALUES ('integrity-check', 1)")).not.toThrow();
     expect(server.store.sqlite.query("PRAGMA foreign_keys").get()).toEqual({ foreign_keys: 1 });
-    server.services.brain.deleteEntities(scope, [{ type: "customer", key: "D1" }]);
+    await server.services.brain.deleteEntities(server.tenantId, [{ type: "customer", key: "D1" }]);
     expect((server.store.sqlite.query("SELECT count(*) AS n FROM brain_relations WHERE relation = 'billed_by' AND to_id = (SELECT id FROM brain_entities WHERE key = 'INV-2024-001')").get() as { n: number }).n).toBe(1);
   });
 
-  it("refuses a relation to an entity that does not exist, adding nothing", () => {
-    using server = demoServer();
-    const scope = new TenantScope(server.store, server.tenantId);
-    expect(() =>
-      server.services.brain.upsertRelations(scope, [
+  it("refuses a relation to an entity that does not exist, adding nothing", async () => {
+    using server = await demoServer();
+    await expect(
+      server.services.brain.upsertRelations(server.tenantId, [
         { from: { type: "customer", key: "C-1003" }, relation: "billed_by", to: { type: "invoice", key: "INV-2024-003" } },
         { from: { type: "customer", key: "C-1003" }, relation: "billed_by", to: { type: "invoice", key: "NOPE" } },
       ]),
-    ).toThrow("no invoice with key NOPE");
+    ).rejects.toThrow("no invoice with key NOPE");
     const count = server.store.sqlite.query("SELECT count(*) AS n FROM brain_relations").get() as { n: number };
     expect(count.n).toBe(10);
   });
@@ -220,7 +217,7 @@ describe("bulk REST", () => {
   });
 
   it("needs brain:write to change and brain:read to query", async () => {
-    using server = demoServer();
+    using server = await demoServer();
     const operator = (await post(server, "POST", `/v1/beta/users/${server.userId}/keys`, { name: "op", profile: "operator" })).body.key;
     expect((await post(server, "POST", "/v1/brain/entities", { entities: [] }, operator)).status).toBe(403);
     expect((await post(server, "DELETE", "/v1/brain/entities", { entities: [{ type: "customer", key: "C-1001" }] }, operator)).status).toBe(403);

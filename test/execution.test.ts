@@ -245,6 +245,30 @@ rules:
   });
 });
 
+describe("approval lists", () => {
+  it("pages newest first without repeating or skipping a request, even as new ones arrive", async () => {
+    const { server, agentKey } = await governedServer({ config: { rateLimit: { requests: 1000, per_seconds: 60 } } });
+    const queue = async (note: string) => (await call(server, agentKey, "database.execute", { sql: `INSERT INTO audit (note) VALUES ('${note}')` })).structuredContent.approval_id as string;
+    const made: string[] = [];
+    for (let i = 0; i < 5; i++) made.push(await queue(`n${i}`));
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await rest(server, "GET", `/v1/approvals?limit=2${cursor ? `&cursor=${cursor}` : ""}`);
+      expect(page.status).toBe(200);
+      seen.push(...page.body.approvals.map((approval: { id: string }) => approval.id));
+      cursor = page.body.next_cursor;
+      await queue(`meanwhile${seen.length}`);
+    } while (cursor);
+    // Requests made in the same millisecond may list in either order; none is repeated or skipped.
+    expect(seen).toHaveLength(made.length);
+    expect([...seen].sort()).toEqual([...made].sort());
+    const bogus = await rest(server, "GET", "/v1/approvals?cursor=bogus");
+    expect(bogus.status).toBe(400);
+    expect(bogus.body.error.code).toBe("invalid_cursor");
+  });
+});
+
 describe("execution records of governed work", () => {
   it("records every call (denied, queued, run, refused), the vote, the approved execution and admin mutations; the chain verifies", async () => {
     const { server, agentKey } = await governedServer();

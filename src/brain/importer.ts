@@ -6,8 +6,8 @@
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { parse as parseCsv } from "csv-parse/sync";
 import { BadRequest } from "../errors.ts";
-import type { TenantScope } from "../storage/sqlite/tenant-scope.ts";
-import { EntityInput, RelationInput, type BrainService } from "./service.ts";
+import { EntityInput, RelationInput } from "./model.ts";
+import type { BrainService } from "./service.ts";
 
 const checkEntity = TypeCompiler.Compile(EntityInput);
 const checkRelation = TypeCompiler.Compile(RelationInput);
@@ -112,9 +112,9 @@ export function parseCsvExport(text: string, file: string, type: string, relatio
 }
 
 /** Applies a parsed file in one transaction (see BrainService.write); a missing entity refuses the whole file. */
-export function applyExport(brain: BrainService, scope: TenantScope, parsed: ParsedExport, file: string, onProgress?: (done: number, total: number) => void) {
+export async function applyExport(brain: BrainService, tenantId: string, parsed: ParsedExport, file: string, onProgress?: (done: number, total: number) => void) {
   try {
-    return { ...brain.write(scope, parsed, onProgress), skipped: parsed.skipped };
+    return { ...(await brain.write(tenantId, parsed, onProgress)), skipped: parsed.skipped };
   } catch (error) {
     if (error instanceof BadRequest) throw new ImportRefused(file, [{ line: 0, message: error.message }]);
     throw error;

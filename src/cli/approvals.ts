@@ -57,13 +57,13 @@ export const approvalsCommand: Command = {
     const admin = { role: "admin" as const, scopes: ROLE_CEILINGS.admin };
     switch (sub) {
       case "list":
-        return withServices(values, (services, scope) => {
-          const page = services.approvals.list(scope, admin, { status, limit: 200 });
+        return withServices(values, async (services, scope) => {
+          const page = await services.approvals.list(scope.tenantId, admin, { status, limit: 200 });
           return output(values, page, page.approvals.length === 0 ? "No approval requests." : page.approvals.map(summary).join("\n"));
         });
       case "show":
-        return withServices(values, (services, scope) => {
-          const approval = services.approvals.get(scope, id!, admin);
+        return withServices(values, async (services, scope) => {
+          const approval = await services.approvals.get(scope.tenantId, id!, admin);
           return output(values, approval, JSON.stringify(approval, null, 2));
         });
       default: {
@@ -71,7 +71,7 @@ export const approvalsCommand: Command = {
         const decision = sub === "approve" ? "approve" : "reject";
         const result = await withServices(values, (services) => {
           const { voter, scope } = voterOf(services, process.env.INVOKE_API_KEY);
-          return services.approvals.decide(scope, voter, id!, decision, (values.comment as string | undefined) ?? null, "invoke approvals (cli)");
+          return services.approvals.decide(scope.tenantId, voter, id!, decision, (values.comment as string | undefined) ?? null, "invoke approvals (cli)");
         });
         const next = result.approvedNow ? " It has its approvals: the running server executes it within a second." : "";
         return output(values, result.approval, `${summary(result.approval)}${next}`);

@@ -59,7 +59,7 @@ export const brainCommand: Command = {
         const started = performance.now();
         // Recorded as an admin change, as a change of the brain over REST is.
         const change = { client: "invoke brain (cli)", route: "invoke brain import", params: { file, type: values.type ?? null }, body: null };
-        const summary = await recordedChange(services, scope, change, () => applyExport(services.brain, scope, parsed, file, progress(file)));
+        const summary = await recordedChange(services, scope, change, () => applyExport(services.brain, scope.tenantId, parsed, file, progress(file)));
         const seconds = (performance.now() - started) / 1000;
         const report = { file, ...summary, seconds: Math.round(seconds * 1000) / 1000 };
         const { entities, relations: added, skipped } = summary;

@@ -4,6 +4,7 @@ import { createTenant, isInitialised } from "../governance/bootstrap.ts";
 import { installDemo } from "../demo.ts";
 import { PolicyService } from "../policy/service.ts";
 import { BrainService } from "../brain/service.ts";
+import { sqliteRepositories } from "../storage/sqlite/index.ts";
 import { openStore } from "../storage/sqlite/db.ts";
 import { TenantScope } from "../storage/sqlite/tenant-scope.ts";
 import { CommandFailure, type Command } from "./command.ts";
@@ -26,7 +27,7 @@ export const initCommand: Command = {
     try {
       if (isInitialised(store)) throw new CommandFailure(`database ${path} is already initialised; nothing was changed`);
       const result = createTenant(store, values.tenant as string, values["admin-email"] as string);
-      if (values.demo) await installDemo({ brain: new BrainService(store), policy: new PolicyService(store) }, new TenantScope(store, result.tenant_id));
+      if (values.demo) await installDemo({ brain: new BrainService(sqliteRepositories(store).brain), policy: new PolicyService(store) }, new TenantScope(store, result.tenant_id));
       if (values.json) console.log(JSON.stringify(result));
       else {
         console.log(`Initialised ${path}: tenant "${values.tenant}" (${result.tenant_id}), admin ${values["admin-email"]} (${result.user_id}).`);

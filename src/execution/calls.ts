@@ -244,7 +244,7 @@ export class GovernedCalls {
       error,
       result,
     });
-    await this.ports.approvals.finish(id, { status: error === null ? "executed" : "failed", result, error, recordId: record.id });
+    await this.ports.approvals.finish(tenantId, id, { status: error === null ? "executed" : "failed", result, error, recordId: record.id });
   }
 
   /** Policy decides a production tool's call — deny, queue (nothing runs) or run; Invoke's own tools just run. */

@@ -154,13 +154,13 @@ export function createApp({ services, pageSize, logger = createRequestLogger({ l
       finish(info, route, set, response, status);
     })
     .get("/healthz", () => json({ status: "ok", version: VERSION }))
-    .get("/readyz", ({ request }) => {
+    .get("/readyz", async ({ request }) => {
       // Without a credential: ready or not, nothing about tenants, connectors or paths.
       if (!request.headers.has("x-api-key") && !request.headers.has("authorization")) {
-        const status = storeReady(services) ? "ready" : "not_ready";
+        const status = (await storeReady(services.storeHealth)) ? "ready" : "not_ready";
         return json({ status }, status === "ready" ? 200 : 503);
       }
-      const report = readiness(services, restCaller(services, request, () => clientAddress(request), "admin").caller.tenantId);
+      const report = await readiness(services.storeHealth, services.connectors, restCaller(services, request, () => clientAddress(request), "admin").caller.tenantId);
       return json(report, report.status === "ready" ? 200 : 503);
     })
     .get("/metrics", async ({ request }) => {

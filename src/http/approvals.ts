@@ -25,15 +25,15 @@ const ListQuery = Type.Object({
 export function approvalRoutes(services: Services, addressOf: AddressOf) {
   const decide = async ({ caller, scope }: RestAccess, request: Request, id: string, decision: "approve" | "reject", body: unknown) => {
     const comment = body === null ? null : (validBody(DecisionBody, body).comment ?? null);
-    const { approvedNow } = services.approvals.decide(scope, caller, id, decision, comment, request.headers.get("user-agent")?.slice(0, 200) ?? null);
+    const { approvedNow } = await services.approvals.decide(scope.tenantId, caller, id, decision, comment, request.headers.get("user-agent")?.slice(0, 200) ?? null);
     if (approvedNow) await services.calls.runApproved(caller.tenantId, id);
-    return services.approvals.get(scope, id, caller);
+    return services.approvals.get(scope.tenantId, id, caller);
   };
 
   return new Elysia({ name: "approval-routes" })
     .use(restAccess(services, addressOf))
-    .get("/v1/approvals", ({ caller, scope, query }) => services.approvals.list(scope, caller, query), rest("approvals:read", { summary: "List approval requests", query: ListQuery }))
-    .get("/v1/approvals/:id", ({ caller, scope, params }) => services.approvals.get(scope, params.id, caller), rest("approvals:read", { summary: "Show an approval request" }))
+    .get("/v1/approvals", ({ caller, scope, query }) => services.approvals.list(scope.tenantId, caller, query), rest("approvals:read", { summary: "List approval requests", query: ListQuery }))
+    .get("/v1/approvals/:id", ({ caller, scope, params }) => services.approvals.get(scope.tenantId, params.id, caller), rest("approvals:read", { summary: "Show an approval request" }))
     .post(
       "/v1/approvals/:id/approve",
       ({ caller, scope, request, params, body }) => decide({ caller, scope }, request, params.id, "approve", body ?? null),

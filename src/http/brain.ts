@@ -5,7 +5,7 @@
 import { Type } from "@sinclair/typebox";
 import { Elysia } from "elysia";
 import { applyExport } from "../brain/importer.ts";
-import { EntityInput, RelationInput } from "../brain/service.ts";
+import { EntityInput, RelationInput } from "../brain/model.ts";
 import type { Services } from "../services.ts";
 import { BrainQueryInput } from "../tools/company-brain-query.ts";
 import { validBody } from "./request-body.ts";
@@ -26,9 +26,9 @@ export function brainRoutes(services: Services, addressOf: AddressOf) {
     .use(restAccess(services, addressOf))
     .post("/v1/brain/entities", ({ scope, body }) => {
       const input = validBody(UpsertBody, body);
-      return applyExport(brain, scope, { entities: input.entities, relations: input.relations ?? [], skipped: [] }, "request body");
+      return applyExport(brain, scope.tenantId, { entities: input.entities, relations: input.relations ?? [], skipped: [] }, "request body");
     }, rest("brain:write", { summary: "Upsert entities and relations", description: "All or nothing.", body: UpsertBody }))
-    .post("/v1/brain/relations", ({ scope, body }) => brain.upsertRelations(scope, validBody(RelationsBody, body).relations), rest("brain:write", { summary: "Upsert relations", body: RelationsBody }))
-    .delete("/v1/brain/entities", ({ scope, body }) => brain.deleteEntities(scope, validBody(DeleteBody, body).entities), rest("brain:write", { summary: "Delete entities", body: DeleteBody }))
-    .post("/v1/brain/query", ({ scope, body }) => brain.query(scope, validBody(BrainQueryInput, body)), rest("brain:read", { summary: "Query the brain", description: "The same query as the MCP tool.", body: BrainQueryInput, mutation: false }));
+    .post("/v1/brain/relations", ({ scope, body }) => brain.upsertRelations(scope.tenantId, validBody(RelationsBody, body).relations), rest("brain:write", { summary: "Upsert relations", body: RelationsBody }))
+    .delete("/v1/brain/entities", ({ scope, body }) => brain.deleteEntities(scope.tenantId, validBody(DeleteBody, body).entities), rest("brain:write", { summary: "Delete entities", body: DeleteBody }))
+    .post("/v1/brain/query", ({ scope, body }) => brain.query(scope.tenantId, validBody(BrainQueryInput, body)), rest("brain:read", { summary: "Query the brain", description: "The same query as the MCP tool.", body: BrainQueryInput, mutation: false }));
 }

@@ -4,8 +4,8 @@
  * Anyone may learn whether Invoke is ready; the detail (connectors, their targets and warnings) is for
  * an admin of the tenant they belong to.
  */
-import type { Services } from "../services.ts";
-import { SCHEMA_VERSION } from "../storage/sqlite/db.ts";
+import type { ConnectorService } from "../connectors/service.ts";
+import type { StoreHealth } from "./store-health.ts";
 
 export interface Readiness {
   status: "ready" | "not_ready";
@@ -16,42 +16,25 @@ export interface Readiness {
   };
 }
 
-/** The store's state: its schema version, and whether it takes writes (with why not). */
-function storeState(services: Services): { version: number | null; writable: boolean; detail?: string } {
-  const sqlite = services.store.sqlite;
-  let version: number | null = null;
-  try {
-    version = (sqlite.query("PRAGMA user_version").get() as { user_version: number }).user_version;
-    // Taking the write lock (and giving it back) is what every recorded call needs.
-    if (!sqlite.inTransaction) {
-      sqlite.run("BEGIN IMMEDIATE");
-      sqlite.run("ROLLBACK");
-    }
-    return { version, writable: true };
-  } catch (error) {
-    return { version, writable: false, detail: (error as Error).message };
-  }
-}
-
 /** Whether Invoke is ready: the store takes writes and is migrated. */
-export function storeReady(services: Services): boolean {
-  const { version, writable } = storeState(services);
-  return writable && version === SCHEMA_VERSION;
+export async function storeReady(store: StoreHealth): Promise<boolean> {
+  const state = await store.state();
+  return state.writable && state.schemaVersion === state.expectedSchemaVersion;
 }
 
 /** What /readyz answers to an admin of `tenantId` (503 unless status is ready): only that tenant's connectors. */
-export function readiness(services: Services, tenantId: string): Readiness {
-  const { version, writable, detail } = storeState(services);
-  const items = services.connectors
+export async function readiness(store: StoreHealth, connectors: Pick<ConnectorService, "healthAll">, tenantId: string): Promise<Readiness> {
+  const { schemaVersion, expectedSchemaVersion, writable, detail } = await store.state();
+  const items = connectors
     .healthAll()
     .filter((item) => item.tenantId === tenantId)
     .map(({ name, healthy, detail, warnings }) => ({ name, healthy, ...(detail && { detail }), ...(warnings && { warnings }) }));
-  const migrated = version === SCHEMA_VERSION;
+  const migrated = schemaVersion === expectedSchemaVersion;
   return {
     status: writable && migrated ? "ready" : "not_ready",
     checks: {
       store: { ok: writable, writable, ...(detail && { detail }) },
-      migrations: { ok: migrated, schema_version: version, expected_schema_version: SCHEMA_VERSION },
+      migrations: { ok: migrated, schema_version: schemaVersion, expected_schema_version: expectedSchemaVersion },
       connectors: { ok: items.every((item) => item.healthy), items },
     },
   };

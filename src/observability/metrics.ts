@@ -17,7 +17,7 @@ const LATENCY_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
 
 /** What the gauges read when scraped. */
 export interface MetricSources {
-  approvalsPending(): { tenant: string; count: number }[];
+  approvalsPending(): Promise<{ tenant: string; count: number }[]>;
   connectors(): { tenant: string; connector: string; healthy: boolean }[];
 }
 
@@ -146,9 +146,10 @@ export class Metrics {
       help: "Approval requests waiting for people, by tenant.",
       labelNames: ["tenant"],
       registers: [registry],
-      collect() {
+      async collect() {
+        const pending = await sources.approvalsPending();
         this.reset();
-        for (const { tenant, count } of sources.approvalsPending()) this.set({ tenant }, count);
+        for (const { tenant, count } of pending) this.set({ tenant }, count);
       },
     });
     new Gauge({

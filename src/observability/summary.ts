@@ -1,13 +1,13 @@
 /**
  * The observability summary: over the last hour, day or week, per tool or per agent — calls, errors,
  * denials, approvals by outcome, rate-limit refusals and latency percentiles. Counts and latencies
- * come from the execution records' rollups (brought up to date first), approvals from the approvals
- * table. The window is whole minutes: from the start of the minute `window` ago to the end of the
+ * come from the execution records' rollups (brought up to date first), approvals from the approval
+ * requests. The window is whole minutes: from the start of the minute `window` ago to the end of the
  * current one, and the answer says exactly which.
  */
 import { Type, type Static } from "@sinclair/typebox";
-import type { Services } from "../services.ts";
-import { addCounters, emptyCounters, HOUR_MS, MINUTE_MS, quantile, sumRollups, type Counters, type Dimension } from "../records/rollups.ts";
+import type { ApprovalRepository } from "../approvals/repository.ts";
+import { addCounters, emptyCounters, HOUR_MS, MINUTE_MS, quantile, type Counters, type Dimension, type RollupGroup } from "../records/rollups.ts";
 
 export const WINDOWS = { "1h": HOUR_MS, "24h": 24 * HOUR_MS, "7d": 7 * 24 * HOUR_MS } as const;
 export type Window = keyof typeof WINDOWS;
@@ -67,10 +67,18 @@ function figures(counters: Counters, approvals: Figures["approvals"]): Figures {
   };
 }
 
+/** The execution records' roll-ups, as the summary reads them. */
+export interface RollupSource {
+  /** Brings the roll-ups up to date with every record appended so far. */
+  rollUp(): void;
+  /** The tenant's roll-ups over [from, to), summed per name of `dimension`. */
+  sum(tenantId: string, dimension: Dimension, from: number, to: number): Promise<RollupGroup[]>;
+}
+
 /** Approval requests created in [from, to), by outcome, per tool or agent. */
-function approvalsBy(services: Services, tenantId: string, dimension: Dimension, from: number, to: number): Map<string, Figures["approvals"]> {
+async function approvalsBy(approvals: Pick<ApprovalRepository, "countByStatus">, now: number, tenantId: string, dimension: Dimension, from: number, to: number): Promise<Map<string, Figures["approvals"]>> {
   const out = new Map<string, Figures["approvals"]>();
-  for (const { name, status, count } of services.approvals.countByStatus(dimension === "tool" ? "tool" : "agent_id", { tenantId, from, to })) {
+  for (const { name, status, count } of await approvals.countByStatus(dimension, { now, tenantId, from, to })) {
     const counts = out.get(name) ?? noApprovals();
     if (status === "pending" || status === "rejected" || status === "expired" || status === "withdrawn") counts[status] += count;
     else counts.approved += count;
@@ -79,27 +87,36 @@ function approvalsBy(services: Services, tenantId: string, dimension: Dimension,
   return out;
 }
 
-/** The summary of a tenant's last `window`, grouped by tool or agent. */
-export function observabilitySummary(services: Services, tenantId: string, window: Window = "24h", groupBy: Dimension = "tool"): Summary {
-  services.records.rollUp();
-  const now = services.now();
-  const to = now - (now % MINUTE_MS) + MINUTE_MS;
-  const from = to - WINDOWS[window];
-  const approvals = approvalsBy(services, tenantId, groupBy, from, to);
-  const groups = sumRollups(services.store.sqlite, tenantId, groupBy, from, to);
-  // Totals come from the agent rollups, which also hold the rate-limit refusals no tool can be named for.
-  const totals = emptyCounters();
-  for (const group of groupBy === "agent" ? groups : sumRollups(services.store.sqlite, tenantId, "agent", from, to)) addCounters(totals, group);
-  const allApprovals = noApprovals();
-  for (const counts of approvals.values()) for (const key of Object.keys(allApprovals) as (keyof typeof allApprovals)[]) allApprovals[key] += counts[key];
-  const names = new Set([...groups.map((group) => group.name), ...approvals.keys()]);
-  const byName = new Map(groups.map((group) => [group.name, group]));
-  return {
-    window,
-    group_by: groupBy,
-    from: new Date(from).toISOString(),
-    to: new Date(to).toISOString(),
-    totals: figures(totals, allApprovals),
-    groups: [...names].sort().map((name) => ({ name, ...figures(byName.get(name) ?? emptyCounters(), approvals.get(name) ?? noApprovals()) })),
-  };
+/** Summaries of what a tenant's agents did. */
+export class ObservabilitySummary {
+  constructor(
+    private readonly rollups: RollupSource,
+    private readonly approvals: Pick<ApprovalRepository, "countByStatus">,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** The summary of a tenant's last `window`, grouped by tool or agent. */
+  async summarize(tenantId: string, window: Window = "24h", groupBy: Dimension = "tool"): Promise<Summary> {
+    this.rollups.rollUp();
+    const now = this.now();
+    const to = now - (now % MINUTE_MS) + MINUTE_MS;
+    const from = to - WINDOWS[window];
+    const approvals = await approvalsBy(this.approvals, now, tenantId, groupBy, from, to);
+    const groups = await this.rollups.sum(tenantId, groupBy, from, to);
+    // Totals come from the agent rollups, which also hold the rate-limit refusals no tool can be named for.
+    const totals = emptyCounters();
+    for (const group of groupBy === "agent" ? groups : await this.rollups.sum(tenantId, "agent", from, to)) addCounters(totals, group);
+    const allApprovals = noApprovals();
+    for (const counts of approvals.values()) for (const key of Object.keys(allApprovals) as (keyof typeof allApprovals)[]) allApprovals[key] += counts[key];
+    const names = new Set([...groups.map((group) => group.name), ...approvals.keys()]);
+    const byName = new Map(groups.map((group) => [group.name, group]));
+    return {
+      window,
+      group_by: groupBy,
+      from: new Date(from).toISOString(),
+      to: new Date(to).toISOString(),
+      totals: figures(totals, allApprovals),
+      groups: [...names].sort().map((name) => ({ name, ...figures(byName.get(name) ?? emptyCounters(), approvals.get(name) ?? noApprovals()) })),
+    };
+  }
 }

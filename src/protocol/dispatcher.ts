@@ -121,7 +121,7 @@ export class McpDispatcher {
     };
     /** A tasks/* method: only for clients that declared the extension (-32021 otherwise). */
     const task =
-      (run: (caller: Caller, taskId: unknown, modern: ModernRequest) => Record<string, unknown>): MethodHandler =>
+      (run: (caller: Caller, taskId: unknown, modern: ModernRequest) => Promise<Record<string, unknown>>): MethodHandler =>
       (request, context, modern) => {
         requireTasksExtension(modern!);
         return run(context.caller, request.params?.taskId, modern!);
@@ -136,7 +136,7 @@ export class McpDispatcher {
         "tasks/get": task((caller, taskId) => this.tasks.get(caller, taskId)),
         "tasks/cancel": task((caller, taskId, modern) => this.tasks.cancel(caller, taskId, modern.clientName)),
         // Invoke's tasks never ask for input: responses to a known task are acknowledged and ignored, as the extension allows.
-        "tasks/update": task((caller, taskId) => (this.tasks.get(caller, taskId), {})),
+        "tasks/update": task(async (caller, taskId) => (await this.tasks.get(caller, taskId), {})),
       },
       encode: modernResult,
       unknownMethodStatus: 404,

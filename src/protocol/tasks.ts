@@ -9,7 +9,8 @@
  * (a tool error is a result with isError, as the extension says); a rejection or an expiry is `failed`
  * with the refusal as a JSON-RPC error; a withdrawn request (`tasks/cancel`) is `cancelled`.
  */
-import type { ApprovalRow, ApprovalService } from "../approvals/service.ts";
+import type { StoredApproval } from "../approvals/repository.ts";
+import type { ApprovalService } from "../approvals/service.ts";
 import type { Caller } from "../governance/caller.ts";
 import { JsonRpcError, JsonRpcErrorCode } from "./jsonrpc.ts";
 
@@ -25,30 +26,30 @@ export class ApprovalTasks {
   ) {}
 
   /** The CreateTaskResult for a request just made (it is stored before the call is answered). */
-  created(caller: Caller, approvalId: string): Task {
-    return { ...this.task(this.find(caller, approvalId)), resultType: "task" };
+  async created(caller: Caller, approvalId: string): Promise<Task> {
+    return { ...this.task(await this.find(caller, approvalId)), resultType: "task" };
   }
 
   /** tasks/get: the task's state; terminal ones carry the result or the error. */
-  get(caller: Caller, taskId: unknown): Task {
-    return this.task(this.find(caller, taskId));
+  async get(caller: Caller, taskId: unknown): Promise<Task> {
+    return this.task(await this.find(caller, taskId));
   }
 
   /** tasks/cancel: withdraws the request if it still waits for people; an acknowledgement either way. */
-  cancel(caller: Caller, taskId: unknown, clientName: string | null = null): Task {
-    const row = this.find(caller, taskId);
-    this.approvals.withdraw(caller, row.id, clientName);
+  async cancel(caller: Caller, taskId: unknown, clientName: string | null = null): Promise<Task> {
+    const row = await this.find(caller, taskId);
+    await this.approvals.withdraw(caller, row.id, clientName);
     return {};
   }
 
-  private find(caller: Caller, taskId: unknown): ApprovalRow {
+  private async find(caller: Caller, taskId: unknown): Promise<StoredApproval> {
     if (typeof taskId !== "string" || taskId === "") throw new JsonRpcError(JsonRpcErrorCode.InvalidParams, "Invalid params: params.taskId must be a string");
-    const row = this.approvals.ofRequester(caller, taskId);
+    const row = await this.approvals.ofRequester(caller, taskId);
     if (row === undefined) throw new JsonRpcError(JsonRpcErrorCode.InvalidParams, "Failed to retrieve task: Task not found");
     return row;
   }
 
-  private task(row: ApprovalRow): Task {
+  private task(row: StoredApproval): Task {
     const base = {
       taskId: row.id,
       createdAt: new Date(row.createdAt).toISOString(),
@@ -74,7 +75,7 @@ export class ApprovalTasks {
         return { ...base, status: "cancelled", statusMessage: "Withdrawn by the requester before a decision; the action never ran." };
       default: {
         // executed, or failed when run: what the call would have answered had it run at once.
-        const result = row.outcome !== null ? JSON.parse(row.outcome) : { content: [{ type: "text", text: row.error ?? "The approved action failed." }], isError: true };
+        const result = "outcome" in row ? row.outcome : { content: [{ type: "text", text: row.error ?? "The approved action failed." }], isError: true };
         return { ...base, status: "completed", statusMessage: row.status === "executed" ? "Approved and executed." : "Approved; the action ran and failed.", result };
       }
     }
@@ -82,6 +83,6 @@ export class ApprovalTasks {
 }
 
 /** A `failed` task: people (or the clock) refused the action. */
-function refusal(row: ApprovalRow, reason: string, message: string): Task {
+function refusal(row: StoredApproval, reason: string, message: string): Task {
   return { status: "failed", statusMessage: message, error: { code: JsonRpcErrorCode.Forbidden, message, data: { reason, approval_id: row.id } } };
 }

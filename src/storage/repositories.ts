@@ -4,9 +4,16 @@
  * implements them on bun:sqlite; a second store is one new folder that passes the store contract
  * suite in `test/storage/`.
  */
+import type { ApprovalRepository } from "../approvals/repository.ts";
+import type { BrainRepository } from "../brain/repository.ts";
 import type { ConnectorRepository } from "../connectors/repository.ts";
+import type { StoreHealth } from "../observability/store-health.ts";
 
 // Each room adds its repository here as it moves its queries into the store.
 export interface Repositories {
+  approvals: ApprovalRepository;
+  brain: BrainRepository;
   connectors: ConnectorRepository;
+  /** The store itself: whether it takes writes and is migrated. */
+  storeHealth: StoreHealth;
 }

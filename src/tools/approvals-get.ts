@@ -1,7 +1,6 @@
 /** `invoke.approvals.get`: one approval request — how an agent polls the action it was told is pending. */
 import { Type } from "@sinclair/typebox";
 import { ApprovalView } from "../approvals/model.ts";
-import { TenantScope } from "../storage/sqlite/tenant-scope.ts";
 import { defineTool } from "./tool.ts";
 
 export const approvalsGetTool = defineTool({
@@ -14,5 +13,5 @@ export const approvalsGetTool = defineTool({
   touchesCompanyData: false,
   input: Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) }, { additionalProperties: false }),
   output: ApprovalView,
-  handler: (args, { caller, services }) => services.approvals.get(new TenantScope(services.store, caller.tenantId), args.id, caller),
+  handler: (args, { caller, services }) => services.approvals.get(caller.tenantId, args.id, caller),
 });

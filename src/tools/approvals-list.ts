@@ -1,7 +1,6 @@
 /** `invoke.approvals.list`: the tenant's approval requests, newest first — agents follow them here; only people decide them (REST/CLI). */
 import { Type } from "@sinclair/typebox";
 import { APPROVAL_STATUSES, ApprovalView } from "../approvals/model.ts";
-import { TenantScope } from "../storage/sqlite/tenant-scope.ts";
 import { defineTool } from "./tool.ts";
 
 export const approvalsListTool = defineTool({
@@ -21,5 +20,5 @@ export const approvalsListTool = defineTool({
     { additionalProperties: false },
   ),
   output: Type.Object({ approvals: Type.Array(ApprovalView), next_cursor: Type.Optional(Type.String()) }),
-  handler: (args, { caller, services }) => services.approvals.list(new TenantScope(services.store, caller.tenantId), caller, args),
+  handler: (args, { caller, services }) => services.approvals.list(caller.tenantId, caller, args),
 });

@@ -1,6 +1,5 @@
 /** `invoke.company_brain.query`: ranked company entities with their related entities joined (seed 000). */
 import { Type } from "@sinclair/typebox";
-import { TenantScope } from "../storage/sqlite/tenant-scope.ts";
 import { defineTool } from "./tool.ts";
 
 const Attributes = Type.Record(Type.String(), Type.Unknown());
@@ -58,5 +57,5 @@ export const companyBrainQueryTool = defineTool({
     ),
     next_cursor: Type.Optional(Type.String()),
   }),
-  handler: (args, { caller, services }) => services.brain.query(new TenantScope(services.store, caller.tenantId), args),
+  handler: (args, { caller, services }) => services.brain.query(caller.tenantId, args),
 });

@@ -1,6 +1,6 @@
 /** `invoke.observability.summary`: what agents did over the last hour, day or week, per tool or per agent. */
 import { Type } from "@sinclair/typebox";
-import { observabilitySummary, SummarySchema } from "../observability/summary.ts";
+import { SummarySchema } from "../observability/summary.ts";
 import { defineTool } from "./tool.ts";
 
 export const observabilitySummaryTool = defineTool({
@@ -19,5 +19,5 @@ export const observabilitySummaryTool = defineTool({
     { additionalProperties: false },
   ),
   output: SummarySchema,
-  handler: ({ window, group_by }, { caller, services }) => observabilitySummary(services, caller.tenantId, window, group_by),
+  handler: ({ window, group_by }, { caller, services }) => services.summary.summarize(caller.tenantId, window, group_by),
 });

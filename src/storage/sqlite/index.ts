@@ -4,9 +4,17 @@
  */
 import type { Repositories } from "../repositories.ts";
 import { sqliteConnectors } from "./connectors.ts";
+import { SqliteApprovalRepository } from "./approvals.ts";
+import { SqliteBrainRepository } from "./brain.ts";
 import type { Store } from "./db.ts";
+import { SqliteStoreHealth } from "./health.ts";
 
 /** The repositories of every room, over `store`. */
 export function sqliteRepositories(store: Store): Repositories {
-  return { connectors: sqliteConnectors(store) };
+  return {
+    approvals: new SqliteApprovalRepository(store),
+    brain: new SqliteBrainRepository(store),
+    connectors: sqliteConnectors(store),
+    storeHealth: new SqliteStoreHealth(store),
+  };
 }
