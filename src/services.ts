@@ -29,6 +29,8 @@ import { logError, logInfo } from "./log.ts";
 import { GovernedCalls } from "./execution/calls.ts";
 import { TenantScope } from "./storage/sqlite/tenant-scope.ts";
 import { ToolCatalog } from "./tools/catalog.ts";
+import type { ToolPorts } from "./tools/ports.ts";
+import { assessReadiness } from "./governance/readiness.ts";
 import { ToolRegistry } from "./tools/registry.ts";
 
 /** Everything a request may need. */
@@ -92,9 +94,13 @@ export function createServices(options: ServiceOptions): Services {
   const registry = options.registry ?? new ToolRegistry();
   const policy = new PolicyService(options.store, now);
   const tracing = options.tracing ?? DISABLED_TRACING;
-  // Built-in tools get the services when they run (they are made below, after the catalog).
+  const brain = new BrainService(repositories.brain, now);
+  // The roll-ups are the ledger's (records room); read here over the same store until the ledger has its repository.
+  const summary = new ObservabilitySummary({ rollUp: () => void records.rollUp(), sum: async (...query) => sumRollups(options.store.sqlite, ...query) }, repositories.approvals, now);
+  // Readiness reads across every room: it is handed the services once they are made.
   let services: Services | undefined;
-  const catalog = new ToolCatalog(registry, connectors, () => ({ services: services! }));
+  // Invoke's own tools are handed the ports they declare (made below, after the call path they include).
+  const catalog = new ToolCatalog(registry, connectors, () => toolPorts);
   const calls = new GovernedCalls({
     catalog,
     policy: { evaluate: (tenantId, question, version) => policy.evaluate(new TenantScope(options.store, tenantId), question, version) },
@@ -105,6 +111,7 @@ export function createServices(options: ServiceOptions): Services {
     logError,
   });
   const gate = new AccessGate({ store: options.store, limiter, profileRateLimits: options.config.profileRateLimits, now, onRateLimited });
+  const toolPorts: ToolPorts = { approvals, brain, records, summary, readiness: (tenantId) => assessReadiness(services!, new TenantScope(options.store, tenantId)), calls, catalog, policy, gate };
   services = {
     store: options.store,
     config: options.config,
@@ -114,12 +121,11 @@ export function createServices(options: ServiceOptions): Services {
     limiter,
     gate,
     policy,
-    brain: new BrainService(repositories.brain, now),
+    brain,
     connectors,
     approvals,
     records,
-    // The roll-ups are the ledger's (records room); read here over the same store until the ledger has its repository.
-    summary: new ObservabilitySummary({ rollUp: () => void records.rollUp(), sum: async (...query) => sumRollups(options.store.sqlite, ...query) }, repositories.approvals, now),
+    summary,
     storeHealth: repositories.storeHealth,
     metrics,
     tracing,

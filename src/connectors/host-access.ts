@@ -12,7 +12,7 @@ import { BlockList, isIP } from "node:net";
 import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
 import { Type, type Static } from "@sinclair/typebox";
 import { InvokeError, StartupError } from "../errors.ts";
-import { kindOf } from "./kinds/index.ts";
+import { kindOf } from "./model.ts";
 import type { ConnectorSpec } from "./model.ts";
 
 /** Who defined a connector: the config file, the operator's CLI (and `--demo`), or a tenant admin over REST. */

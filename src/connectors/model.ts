@@ -3,6 +3,7 @@
  * every kind's schema (`kinds/`), each closed to anything else, with the connector's name.
  */
 import { Type, type Static, type TObject, type TProperties } from "@sinclair/typebox";
+import type { ActionTarget } from "../policy/analyzers/index.ts";
 import { KINDS } from "./kinds/index.ts";
 import type { ConnectorKind, KindSchema } from "./kinds/kind.ts";
 
@@ -29,3 +30,17 @@ export type ConfigConnector = Static<typeof ConfigConnector>;
 /** A connector as REST and the CLI add it. */
 export const NewConnector = variants({ name: Name });
 export type NewConnector = Static<typeof NewConnector>;
+
+/** A kind seen through the union of every kind's configuration. */
+type AnyKind = ConnectorKind<KindSchema, ConnectorSpec>;
+
+const byName = new Map<string, AnyKind>(KINDS.map((kind): [string, AnyKind] => [kind.schema.properties.type.const, kind]));
+
+/** The kind of a configuration the schema accepted. */
+export const kindOf = (spec: ConnectorSpec): AnyKind => byName.get(spec.type)!;
+
+/** What a connector's tools are to policy analysis: its kind and, when they run SQL, how to read it. */
+export function actionTarget(spec: ConnectorSpec): ActionTarget {
+  const sql = kindOf(spec).sql?.(spec);
+  return { kind: spec.type, ...(sql && { sql }) };
+}

@@ -11,7 +11,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { loadInstanceKeys, type SecretKey } from "../governance/key-file.ts";
 import { SECRET_NAME } from "../records/secret-patterns.ts";
-import { kindOf } from "./kinds/index.ts";
+import { kindOf } from "./model.ts";
 import type { ConnectorSpec } from "./model.ts";
 
 const PREFIX = "invoke-sealed:v1:";

@@ -16,8 +16,8 @@ import type { PolicyAnswer, PolicyQuestion } from "../policy/service.ts";
 import type { ApprovalService } from "../approvals/service.ts";
 import type { ExecutionLedger } from "../records/ledger.ts";
 import type { RecordInput } from "../records/model.ts";
-import { classify, type Tool, type ToolCatalog } from "../tools/catalog.ts";
-import type { ArgumentError } from "../tools/registry.ts";
+import type { ToolCatalog } from "../tools/catalog.ts";
+import { classify, type ArgumentError, type Tool } from "../tools/model.ts";
 import { ToolError } from "../tools/tool.ts";
 
 /** Who is acting, beyond the key: the agent's own name for itself and its MCP client. */

@@ -11,7 +11,7 @@
  */
 import { Type, type Static } from "@sinclair/typebox";
 import { and, count, eq, inArray, isNull, max } from "drizzle-orm";
-import { kindOf } from "../connectors/kinds/index.ts";
+import { kindOf } from "../connectors/model.ts";
 import type { ConnectorSpec } from "../connectors/model.ts";
 import { originPolicy } from "./origins.ts";
 import type { Effect } from "../policy/model.ts";
@@ -19,7 +19,7 @@ import type { Services } from "../services.ts";
 import { apiKeys, connectorTools, connectors, executionRecords, users } from "../storage/sqlite/schema.ts";
 import type { TenantScope } from "../storage/sqlite/tenant-scope.ts";
 import { toolNameMatcher } from "./authorize.ts";
-import type { ProductionTool } from "../tools/catalog.ts";
+import type { ProductionTool } from "../tools/model.ts";
 import { roleAtLeast, ROLES, type Role } from "./caller.ts";
 import { listTenants } from "./directory.ts";
 import { PROFILES, type RateLimit } from "./profiles.ts";

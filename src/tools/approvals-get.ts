@@ -13,5 +13,6 @@ export const approvalsGetTool = defineTool({
   touchesCompanyData: false,
   input: Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) }, { additionalProperties: false }),
   output: ApprovalView,
-  handler: (args, { caller, services }) => services.approvals.get(caller.tenantId, args.id, caller),
+  uses: ["approvals"],
+  handler: (args, { caller, approvals }) => approvals.get(caller.tenantId, args.id, caller),
 });

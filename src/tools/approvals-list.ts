@@ -20,5 +20,6 @@ export const approvalsListTool = defineTool({
     { additionalProperties: false },
   ),
   output: Type.Object({ approvals: Type.Array(ApprovalView), next_cursor: Type.Optional(Type.String()) }),
-  handler: (args, { caller, services }) => services.approvals.list(caller.tenantId, caller, args),
+  uses: ["approvals"],
+  handler: (args, { caller, approvals }) => approvals.list(caller.tenantId, caller, args),
 });

@@ -57,5 +57,6 @@ export const companyBrainQueryTool = defineTool({
     ),
     next_cursor: Type.Optional(Type.String()),
   }),
-  handler: (args, { caller, services }) => services.brain.query(caller.tenantId, args),
+  uses: ["brain"],
+  handler: (args, { caller, brain }) => brain.query(caller.tenantId, args),
 });

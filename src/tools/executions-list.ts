@@ -16,8 +16,9 @@ export const executionsListTool = defineTool({
     records: Type.Array(ExecutionRecordSchema),
     next_cursor: Type.Optional(Type.String()),
   }),
-  handler: ({ since, until, ...filters }, { caller, services }) =>
-    services.records.list(caller.tenantId, {
+  uses: ["records"],
+  handler: ({ since, until, ...filters }, { caller, records }) =>
+    records.list(caller.tenantId, {
       ...filters,
       since: since === undefined ? undefined : parseTime(since, "since"),
       until: until === undefined ? undefined : parseTime(until, "until"),

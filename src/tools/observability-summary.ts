@@ -19,5 +19,6 @@ export const observabilitySummaryTool = defineTool({
     { additionalProperties: false },
   ),
   output: SummarySchema,
-  handler: ({ window, group_by }, { caller, services }) => services.summary.summarize(caller.tenantId, window, group_by),
+  uses: ["summary"],
+  handler: ({ window, group_by }, { caller, summary }) => summary.summarize(caller.tenantId, window, group_by),
 });

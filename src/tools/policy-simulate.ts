@@ -42,6 +42,7 @@ export const policySimulateTool = defineTool({
     { additionalProperties: false },
   ),
   output: SimulateOutput,
-  handler: ({ agent_id, action, params, policy_version }, { caller, services }) =>
-    services.calls.ask(caller, { agentId: agent_id, action, params }, { version: policy_version }),
+  uses: ["calls"],
+  handler: ({ agent_id, action, params, policy_version }, { caller, calls }) =>
+    calls.ask(caller, { agentId: agent_id, action, params }, { version: policy_version }),
 });

@@ -5,7 +5,7 @@
  */
 import { Type } from "@sinclair/typebox";
 import { authorizeTool } from "../governance/authorize.ts";
-import { unknownTool } from "./catalog.ts";
+import { unknownTool } from "./model.ts";
 import { IntendedActionInput } from "./policy-simulate.ts";
 import { defineTool } from "./tool.ts";
 
@@ -30,10 +30,10 @@ export const preflightRunTool = defineTool({
   touchesCompanyData: false,
   input: Type.Object(IntendedActionInput, { additionalProperties: false }),
   output: PreflightOutput,
-  handler: async ({ agent_id, action, params }, { caller, services }) => {
+  uses: ["calls", "catalog", "gate"],
+  handler: async ({ agent_id, action, params }, { caller, calls, catalog, gate }) => {
     const checks: Check[] = [];
-    const { calls } = services;
-    const tool = services.catalog.resolve(caller.tenantId, action);
+    const tool = catalog.resolve(caller.tenantId, action);
 
     // The call path's own steps: authorise (an unknown name as the production tool it would be), validate, ask policy.
     const refusal = authorizeTool(caller, tool ?? unknownTool(action));
@@ -66,7 +66,7 @@ export const preflightRunTool = defineTool({
           : { check: "policy", status: "pass", detail: `Allowed by policy version ${answer.policy_version}: ${why}` },
     );
 
-    const headroom = services.gate.headroom(caller);
+    const headroom = gate.headroom(caller);
     checks.push(
       headroom.remaining === 0
         ? { check: "rate_limit", status: "fail", detail: `No requests left in the current ${headroom.window_seconds} s window.` }

@@ -5,6 +5,7 @@
  */
 import type { TObject } from "@sinclair/typebox";
 import { TypeCompiler, type TypeCheck } from "@sinclair/typebox/compiler";
+import type { ArgumentError } from "./model.ts";
 import type { ToolDefinition } from "./tool.ts";
 import { headerParams, type HeaderParam } from "../protocol/param-headers.ts";
 import { approvalsGetTool } from "./approvals-get.ts";
@@ -30,12 +31,6 @@ export interface WireTool {
   inputSchema: Record<string, unknown>;
   outputSchema?: Record<string, unknown>;
   annotations: { title: string; readOnlyHint: boolean; destructiveHint?: boolean; idempotentHint?: boolean; openWorldHint: boolean };
-}
-
-/** One failing argument: where, and what is wrong. */
-export interface ArgumentError {
-  path: string;
-  message: string;
 }
 
 /** A registered tool: its definition, its wire form and its argument checker. */

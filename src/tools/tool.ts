@@ -4,21 +4,14 @@
  * its handler. The registry (`registry.ts`) turns definitions into what goes on the wire.
  */
 import type { Static, TObject } from "@sinclair/typebox";
-import type { Caller } from "../governance/caller.ts";
-import type { Scope } from "../governance/caller.ts";
-import type { Services } from "../services.ts";
+import type { Caller, Scope } from "../governance/caller.ts";
+import type { ToolPorts } from "./ports.ts";
 
-/** What a handler may use: the authenticated caller (its tenant is the only tenant) and the services. */
-export interface ToolContext {
-  caller: Caller;
-  services: Services;
-}
-
-/** What the catalog hands a handler besides the caller. */
-export type ToolPorts = Omit<ToolContext, "caller">;
+/** What a handler is given: the authenticated caller (its tenant is the only tenant) and the ports its tool declared. */
+export type ToolContext<U extends keyof ToolPorts = keyof ToolPorts> = Pick<ToolPorts, U> & { caller: Caller };
 
 /** A tool as declared. `O` is the output schema when the result is structured. */
-export interface ToolDefinition<I extends TObject = TObject, O extends TObject = TObject> {
+export interface ToolDefinition<I extends TObject = TObject, O extends TObject = TObject, U extends keyof ToolPorts = keyof ToolPorts> {
   name: string;
   title: string;
   description: string;
@@ -30,11 +23,13 @@ export interface ToolDefinition<I extends TObject = TObject, O extends TObject =
   touchesCompanyData: boolean;
   input: I;
   output?: O;
-  handler(args: Static<I>, context: ToolContext): Static<O> | Promise<Static<O>>;
+  /** The ports the handler uses (none when absent): it is handed these and the caller, nothing else. */
+  uses?: readonly U[];
+  handler(args: Static<I>, context: ToolContext<U>): Static<O> | Promise<Static<O>>;
 }
 
 /** Declares a tool with its types inferred from its schemas. */
-export function defineTool<I extends TObject, O extends TObject>(definition: ToolDefinition<I, O>): ToolDefinition {
+export function defineTool<I extends TObject, O extends TObject, U extends keyof ToolPorts = never>(definition: ToolDefinition<I, O, U>): ToolDefinition {
   return definition as unknown as ToolDefinition;
 }
 

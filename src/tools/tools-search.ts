@@ -1,7 +1,6 @@
 /** `invoke.tools.search`: the production tools behind Invoke with their governance posture under the active policy. */
 import { Type } from "@sinclair/typebox";
 import { authorizeTool } from "../governance/authorize.ts";
-import { TenantScope } from "../storage/sqlite/tenant-scope.ts";
 import { defineTool } from "./tool.ts";
 
 const ToolsSearchOutput = Type.Object({
@@ -38,16 +37,17 @@ export const toolsSearchTool = defineTool({
     { additionalProperties: false },
   ),
   output: ToolsSearchOutput,
-  handler: async ({ query, read_only }, { caller, services }) => {
+  uses: ["policy", "catalog", "calls"],
+  handler: async ({ query, read_only }, { caller, policy, catalog, calls }) => {
     const needle = query?.toLowerCase();
     // One version for the whole answer, even if a publish lands while it is being built.
-    const policyVersion = services.policy.active(new TenantScope(services.store, caller.tenantId)).version;
-    const matching = services.catalog
+    const policyVersion = (await policy.active(caller.tenantId)).version;
+    const matching = catalog
       .productionTools(caller.tenantId)
       .filter((tool) => (needle === undefined || `${tool.name} ${tool.description}`.toLowerCase().includes(needle)) && (read_only === undefined || tool.readOnly === read_only));
     const tools = await Promise.all(
       matching.map(async (tool) => {
-        const answer = await services.calls.ask(caller, { agentId: "*", action: tool.name, params: {} }, { version: policyVersion });
+        const answer = await calls.ask(caller, { agentId: "*", action: tool.name, params: {} }, { version: policyVersion });
         return {
           name: tool.name,
           connector: tool.connector,

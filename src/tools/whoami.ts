@@ -31,7 +31,8 @@ export const whoamiTool = defineTool({
   touchesCompanyData: false,
   input: Type.Object({}, { additionalProperties: false }),
   output: WhoamiOutput,
-  handler: (_args, { caller, services }) => ({
+  uses: ["gate"],
+  handler: (_args, { caller, gate }) => ({
     tenant: { id: caller.tenantId, name: caller.tenantName },
     user: { id: caller.userId, email: caller.email, role: caller.role },
     key: {
@@ -43,6 +44,6 @@ export const whoamiTool = defineTool({
     scopes: [...caller.scopes],
     allowed_tools: [...caller.allowedTools],
     read_only: caller.readOnly,
-    rate_limit: services.gate.headroom(caller),
+    rate_limit: gate.headroom(caller),
   }),
 });

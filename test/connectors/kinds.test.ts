@@ -19,7 +19,7 @@ it("loads no connector client when the services are wired", async () => {
 });
 
 it("loads a kind's client when a connector of that kind is created, and only that one", async () => {
-  const create = `const { kindOf } = await import(${JSON.stringify(join(SRC, "connectors/kinds/index.ts"))});
+  const create = `const { kindOf } = await import(${JSON.stringify(join(SRC, "connectors/model.ts"))});
 const spec = { type: "mcp_http", url: "http://127.0.0.1:1/mcp" };
 await kindOf(spec).create("up", spec, { log() {} });`;
   expect(await clientsLoadedBy(create)).toEqual(["mcp.ts"]);
