@@ -1,7 +1,9 @@
 // Cold-start measurement of Invoke: time from spawning `serve` to the first 200 answer of
-// GET /healthz and to the first successful MCP tools/call, polling every 2 ms. Uses the
-// compiled binary (BENCH_BINARY or dist/invoke) when available, else `bun run src/cli.ts`.
-import { statSync } from "node:fs";
+// GET /healthz and to the first successful MCP tools/call, polling every 2 ms, and the CPU time the
+// process (all its threads, on its one pinned CPU) had used by that first 200: on a machine shared
+// with other work the wall time varies with the load, the CPU time much less. Uses the compiled
+// binary (BENCH_BINARY or dist/invoke) when available, else `bun run src/cli.ts`.
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { freePort, pollUntil, stopProcess } from "./procs.ts";
 import type { Scenario } from "./scenarios.ts";
@@ -24,6 +26,8 @@ export interface ColdStart {
   staleBinary: boolean;
   runs: number;
   healthzMs: Spread;
+  /** CPU time of the process at its first /healthz 200; absent where /proc is not available. */
+  healthzCpuMs?: Spread;
   firstCallMs: Spread;
 }
 
@@ -37,6 +41,7 @@ export async function measureColdStart(ctx: BenchContext, scenario: Scenario, ru
   const db = await initInvoke(ctx, cmd);
   const headers = invokeHeaders(db.adminKey);
   const healthz: number[] = [];
+  const healthzCpu: (number | undefined)[] = [];
   const firstCall: number[] = [];
   for (let i = 0; i < runs; i++) {
     const port = await freePort();
@@ -46,6 +51,7 @@ export async function measureColdStart(ctx: BenchContext, scenario: Scenario, ru
     try {
       await waitHealthy(`http://127.0.0.1:${port}/healthz`, child, logFile, POLL_MS);
       healthz.push(performance.now() - t0);
+      healthzCpu.push(cpuTimeMs(child.pid!));
       const call = () => fetch(`http://127.0.0.1:${port}/v1/mcp`, { method: "POST", headers, body: scenario.body });
       await pollUntil(async () => (await call()).status === 200, {
         timeoutMs: 10_000,
@@ -58,7 +64,17 @@ export async function measureColdStart(ctx: BenchContext, scenario: Scenario, ru
       await stopProcess(child);
     }
   }
-  return { command: [...cmd, "serve"].join(" "), staleBinary, runs, healthzMs: spread(healthz), firstCallMs: spread(firstCall) };
+  const cpuKnown = healthzCpu.every((ms) => ms !== undefined);
+  return { command: [...cmd, "serve"].join(" "), staleBinary, runs, healthzMs: spread(healthz), ...(cpuKnown && { healthzCpuMs: spread(healthzCpu as number[]) }), firstCallMs: spread(firstCall) };
+}
+
+/** CPU time (ms) process `pid` has used so far, summed over its threads (Linux schedstat, in ns); undefined without /proc. */
+function cpuTimeMs(pid: number): number | undefined {
+  try {
+    return readdirSync(`/proc/${pid}/task`).reduce((sum, thread) => sum + Number(readFileSync(`/proc/${pid}/task/${thread}/schedstat`, "utf8").split(" ")[0]) / 1e6, 0);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Whether `file` (a compiled binary) was modified before the newest file under src/; false for non-binaries. */

@@ -3,9 +3,9 @@
 // node_modules); each side's server starts as bench/run.ts starts Invoke (`bun run src/cli.ts serve`,
 // pinned to CPU 0), wrk (CPU 1) loads the two in turn round after round so drift falls on both alike, and
 // each side's compiled binary (built by its own `bun run build`) is cold-started in turn too. Prints one
-// table (tools/call req/s, p50 and p99 at each concurrency, cold start to /healthz): old, new, new/old, and
-// the run's own noise, the larger relative spread (max − min) / median of the two sides' repeated runs; a
-// difference within it is not a difference. Writes bench/results/compare.json.
+// table (tools/call req/s, p50 and p99 at each concurrency, cold start to /healthz and the CPU it used):
+// old, new, new/old, and the run's own noise, the larger relative spread (max − min) / median of the two
+// sides' repeated runs; a difference within it is not a difference. Writes bench/results/compare.json.
 //
 // Environment: BENCH_BASE (the old commit, default f6034f5), BENCH_ROUNDS (default 4), BENCH_SECONDS (per
 // run, default 5), BENCH_CONCURRENCY (default "1,16,64"), BENCH_COLDSTART_RUNS (per side, default 7),
@@ -13,7 +13,7 @@
 import { mkdirSync, realpathSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { alternateRuns, prepare, type Variant } from "./alternate.ts";
-import { measureColdStart } from "./coldstart.ts";
+import { measureColdStart, type ColdStart } from "./coldstart.ts";
 import { SERVER_CPU, runPinned } from "./procs.ts";
 import { SCENARIOS } from "./scenarios.ts";
 import { median } from "./stats.ts";
@@ -154,11 +154,14 @@ try {
 }
 
 if (coldStartRuns > 0) {
-  const coldStarts = sides.map(() => [] as number[]);
+  const coldStarts = sides.map(() => [] as ColdStart[]);
   for (let round = 0; round < coldStartRuns; round++) {
-    for (const [index, side] of sides.entries()) coldStarts[index]!.push((await measureColdStart(side.ctx, SCENARIOS[0]!, 1)).healthzMs.median);
+    for (const [index, side] of sides.entries()) coldStarts[index]!.push(await measureColdStart(side.ctx, SCENARIOS[0]!, 1));
   }
-  rows.push(row("cold start to /healthz ms", false, coldStarts[0]!, coldStarts[1]!));
+  const [oldStarts, newStarts] = coldStarts as [ColdStart[], ColdStart[]];
+  rows.push(row("cold start to /healthz ms", false, oldStarts.map((start) => start.healthzMs.median), newStarts.map((start) => start.healthzMs.median)));
+  const cpu = (starts: ColdStart[]) => starts.flatMap((start) => (start.healthzCpuMs ? [start.healthzCpuMs.median] : []));
+  if (cpu(oldStarts).length === coldStartRuns && cpu(newStarts).length === coldStartRuns) rows.push(row("cold start CPU ms", false, cpu(oldStarts), cpu(newStarts)));
 }
 
 console.log("");

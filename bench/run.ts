@@ -229,6 +229,7 @@ function printReport(
       `${x.median.toFixed(1)} ms median (min ${x.min.toFixed(1)}, max ${x.max.toFixed(1)})`;
     console.log(`\n=== Cold start of Invoke (${cold.command}), ${cold.runs} spawns, polled every 2 ms\n`);
     console.log(`  spawn → GET /healthz 200:        ${s(cold.healthzMs)}`);
+    if (cold.healthzCpuMs) console.log(`  CPU used by that first 200:      ${s(cold.healthzCpuMs)}`);
     console.log(`  spawn → first tools/call 200:    ${s(cold.firstCallMs)}`);
   }
   if (policy) {

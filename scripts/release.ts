@@ -22,9 +22,11 @@ const ROOT = join(import.meta.dir, "..");
 /**
  * The arguments of `bun build` shared by `npm run build`, the release and the tests' binary: both
  * entrypoints (the CLI and the SQLite worker it embeds) and the flags. `--bytecode` (which needs
- * `--format=esm` for the CLI's top-level await) precompiles every module, so start-up skips parsing.
+ * `--format=esm` for the CLI's top-level await) precompiles every module, so start-up skips parsing;
+ * `--compile-jit-policy=16` keeps run-once start-up code out of the JIT until a serving command calls
+ * `startupDone()` (src/cli/shared.ts). Both serve the cold-start target.
  */
-export const BUILD_ARGS = ["build", "src/cli.ts", "src/connectors/sqlite-worker.ts", "--compile", "--bytecode", "--format=esm", "--minify", "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig"];
+export const BUILD_ARGS = ["build", "src/cli.ts", "src/connectors/sqlite-worker.ts", "--compile", "--bytecode", "--format=esm", "--compile-jit-policy=16", "--minify", "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig"];
 
 /** Builds `names` into `outDir` (emptied first) and writes SHA256SUMS; returns the file names built. */
 export async function buildRelease(names: string[], outDir: string, report: (line: string) => void = console.log): Promise<string[]> {

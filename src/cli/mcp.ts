@@ -9,7 +9,7 @@ import { McpDispatcher } from "../protocol/dispatcher.ts";
 import { openStore } from "../storage/sqlite/db.ts";
 import { serveStdio } from "../transports/stdio.ts";
 import { CommandFailure, type Command } from "./command.ts";
-import { configFlag, dbFlag, loadConfig } from "./shared.ts";
+import { configFlag, dbFlag, loadConfig, startupDone } from "./shared.ts";
 
 export const mcpCommand: Command = {
   name: "mcp",
@@ -35,6 +35,7 @@ export const mcpCommand: Command = {
       const stopBackground = await startBackground(services);
       try {
         const logger = createRequestLogger({ level: config.logLevel, format: config.logFormat, sink: process.stderr });
+        startupDone();
         await serveStdio({
           dispatcher,
           credential,

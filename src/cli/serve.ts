@@ -17,7 +17,7 @@ import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import { StartupError } from "../errors.ts";
 import { UsageError, type Command } from "./command.ts";
-import { configFlag, dbFlag, demoFlag, loadConfig } from "./shared.ts";
+import { configFlag, dbFlag, demoFlag, loadConfig, startupDone } from "./shared.ts";
 
 export const serveCommand: Command = {
   name: "serve",
@@ -80,6 +80,7 @@ export const serveCommand: Command = {
       store.close();
       throw new StartupError(await bindFailure(config.host, config.port, error));
     }
+    startupDone();
     const url = `${tls ? "https" : "http"}://${config.host.includes(":") ? `[${config.host}]` : config.host}:${app.server!.port}`;
     if (tls) logInfo(`TLS certificate ${tls.fingerprint} (valid to ${tls.validTo})`);
     // Always handled: a supervisor's reload (systemd's ExecReload) must never end the process.

@@ -153,3 +153,12 @@ export function output(values: Record<string, string | boolean | undefined>, dat
   console.log(values.json ? JSON.stringify(data) : typeof human === "string" ? human : human());
   return 0;
 }
+
+/**
+ * A serving command is ready: back to the normal JIT policy. The compiled binary starts with JIT tier-up
+ * thresholds scaled up (`--compile-jit-policy`, BUILD_ARGS in scripts/release.ts) so that run-once start-up
+ * code is not compiled by the JIT (the cold-start target); requests must be, at the normal thresholds.
+ */
+export function startupDone(): void {
+  Bun.unsafe.setJITPolicy(1);
+}
