@@ -24,7 +24,7 @@ export function demoDatabasePath(storePath: string): string {
 export const DEMO_POLICY_SOURCE: string = demoPolicySource;
 
 /** Loads the demo company into the scope's tenant (its data, its database connector, its policy); loading it again changes nothing. */
-export function installDemo(services: { brain: BrainService; policy: PolicyService }, scope: TenantScope) {
+export async function installDemo(services: { brain: BrainService; policy: PolicyService }, scope: TenantScope) {
   const loaded = loadDemoCompany(services.brain, scope);
   const path = demoDatabasePath(scope.store.path);
   createDemoDatabase(path);
@@ -37,6 +37,9 @@ export function installDemo(services: { brain: BrainService; policy: PolicyServi
     .where(scope.where(connectors, and(eq(connectors.name, "database"), eq(connectors.config, JSON.stringify(spec)))))
     .run();
   // The tenant's own policy, once published, is never replaced.
-  const policy = services.policy.active(scope).version === 0 ? services.policy.publishSource(scope, DEMO_POLICY_SOURCE, { comment: "the demo company's policy", file: "demo-policy.yaml" }).version : undefined;
+  const policy =
+    (await services.policy.active(scope.tenantId)).version === 0
+      ? (await services.policy.publishSource(scope.tenantId, DEMO_POLICY_SOURCE, { comment: "the demo company's policy", file: "demo-policy.yaml" })).version
+      : undefined;
   return { ...loaded, database: path, policyVersion: policy };
 }

@@ -13,6 +13,7 @@ import { checkpointFilePath } from "./records/checkpoints.ts";
 import { Metrics, type MetricSources } from "./observability/metrics.ts";
 import { DISABLED_TRACING, type Tracing } from "./observability/tracing.ts";
 import type { Store } from "./storage/sqlite/db.ts";
+import { sqliteRepositories } from "./storage/sqlite/index.ts";
 import { ApprovalService } from "./approvals/service.ts";
 import { ConnectorService, type ConnectorFactory } from "./connectors/service.ts";
 import { createConnector } from "./connectors/factory.ts";
@@ -60,6 +61,7 @@ export interface ServiceOptions {
 /** Builds the services. */
 export function createServices(options: ServiceOptions): Services {
   const now = options.now ?? Date.now;
+  const repositories = sqliteRepositories(options.store);
   const limiter = options.limiter ?? new RateLimiter({ defaultLimit: options.config.rateLimit, now });
   const knownSecrets = new KnownSecrets();
   const records = new ExecutionLedger(options.store, now, knownSecrets);
@@ -82,7 +84,7 @@ export function createServices(options: ServiceOptions): Services {
     registry: options.registry ?? new ToolRegistry(),
     limiter,
     gate,
-    policy: new PolicyService(options.store, now),
+    policy: new PolicyService(repositories.policy, now),
     brain: new BrainService(options.store, now),
     connectors,
     approvals,

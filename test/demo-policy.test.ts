@@ -14,7 +14,7 @@ describe("the demo company's policy", () => {
   it("is published by --demo and decides the seed's examples", async () => {
     await using server = startTestServer();
     const scope = new TenantScope(server.store, server.tenantId);
-    expect(installDemo(server.services, scope).policyVersion).toBe(1);
+    expect((await installDemo(server.services, scope)).policyVersion).toBe(1);
     await server.services.connectors.reconcile();
     const drop = (await rpc(server, simulate("drop table invoices"))).body.result.structuredContent;
     expect(drop).toMatchObject({ decision: "deny", policy_version: 1 });
@@ -24,7 +24,7 @@ describe("the demo company's policy", () => {
     expect(update.matched_rules.map((rule: { id: string }) => rule.id)).toContain("invoice-changes-need-approval");
     expect((await rpc(server, simulate("select count(*) from invoices"))).body.result.structuredContent.decision).toBe("allow");
     // Loaded again: nothing new is published.
-    expect(installDemo(server.services, scope).policyVersion).toBeUndefined();
+    expect((await installDemo(server.services, scope)).policyVersion).toBeUndefined();
     expect((await rest(server, "GET", "/v1/policies")).body.versions.filter((version: { version: number }) => version.version > 0)).toHaveLength(1);
   });
 
@@ -32,7 +32,7 @@ describe("the demo company's policy", () => {
     await using server = startTestServer();
     const own = "version: 1\nrules:\n  - {id: ours, effect: deny, reason: ours, match: {action: database.execute}}\n";
     expect((await rest(server, "POST", "/v1/policies", { source: own, publish: true })).status).toBeLessThan(300);
-    expect(installDemo(server.services, new TenantScope(server.store, server.tenantId)).policyVersion).toBeUndefined();
+    expect((await installDemo(server.services, new TenantScope(server.store, server.tenantId))).policyVersion).toBeUndefined();
     expect((await rest(server, "GET", "/v1/policies/active")).body.source).toBe(own);
   });
 });

@@ -99,7 +99,7 @@ describe("the store and its folder are never a tenant connector's target", () =>
 
   it("lets tenant B reach neither the store nor tenant A's demo database, so B cannot mint keys for A", async () => {
     const server = serve({ config: { tenantConnectors: { paths: ["/**"] } } });
-    const demo = installDemo(server.services, new TenantScope(server.store, server.tenantId));
+    const demo = await installDemo(server.services, new TenantScope(server.store, server.tenantId));
     const tenantB = secondTenant(server);
     for (const path of [server.dbPath, demo.database]) {
       const answer = await rest(server, "POST", "/v1/connectors", sqlite("loot", path), tenantB.adminKey);

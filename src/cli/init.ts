@@ -5,6 +5,7 @@ import { installDemo } from "../demo.ts";
 import { PolicyService } from "../policy/service.ts";
 import { BrainService } from "../brain/service.ts";
 import { openStore } from "../storage/sqlite/db.ts";
+import { sqliteRepositories } from "../storage/sqlite/index.ts";
 import { TenantScope } from "../storage/sqlite/tenant-scope.ts";
 import { CommandFailure, type Command } from "./command.ts";
 import { dbFlag, demoFlag, jsonFlag } from "./shared.ts";
@@ -20,13 +21,13 @@ export const initCommand: Command = {
     json: jsonFlag,
   },
   details: 'With --json, prints {"tenant_id","user_id","admin_key"}. Refuses (exit 1) if the database is already initialised.',
-  run(values) {
+  async run(values) {
     const path = (values.db as string | undefined) ?? DEFAULT_CONFIG.db;
     const store = openStore(path);
     try {
       if (isInitialised(store)) throw new CommandFailure(`database ${path} is already initialised; nothing was changed`);
       const result = createTenant(store, values.tenant as string, values["admin-email"] as string);
-      if (values.demo) installDemo({ brain: new BrainService(store), policy: new PolicyService(store) }, new TenantScope(store, result.tenant_id));
+      if (values.demo) await installDemo({ brain: new BrainService(store), policy: new PolicyService(sqliteRepositories(store).policy) }, new TenantScope(store, result.tenant_id));
       if (values.json) console.log(JSON.stringify(result));
       else {
         console.log(`Initialised ${path}: tenant "${values.tenant}" (${result.tenant_id}), admin ${values["admin-email"]} (${result.user_id}).`);

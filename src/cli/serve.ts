@@ -61,7 +61,7 @@ export const serveCommand: Command = {
     const tracing = await createTracing({ endpoint: config.tracing.endpoint, serviceName: config.tracing.serviceName, headers: config.tracing.headers });
     const services = createServices({ store, config, tracing });
     if (values.demo) {
-      const loaded = installDemo(services, new TenantScope(store, firstTenantId(store)));
+      const loaded = await installDemo(services, new TenantScope(store, firstTenantId(store)));
       console.log(
         `Demo company loaded: ${loaded.entities.inserted} new, ${loaded.entities.updated} updated entities; ${loaded.relations.added} new relations; connector "database" on ${loaded.database}${loaded.policyVersion === undefined ? "" : `; demo policy published as version ${loaded.policyVersion}`}.`,
       );

@@ -8,7 +8,6 @@ import { every } from "../every.ts";
 import { analyzeIntended, classifyAction } from "../policy/ask.ts";
 import type { Effect } from "../policy/model.ts";
 import type { Services } from "../services.ts";
-import { TenantScope } from "../storage/sqlite/tenant-scope.ts";
 import { forward } from "./governed-call.ts";
 
 /** Runs approval `id` if it is approved and nobody has taken it; otherwise does nothing. */
@@ -28,7 +27,7 @@ export async function runApproved(services: Services, tenantId: string, id: stri
     error = `${row.tool} is no longer available (connector removed, tool quarantined or not enabled); the approved action did not run`;
   } else {
     const { target, analysis } = await analyzeIntended(services, tenantId, row.tool, args);
-    const answer = services.policy.evaluate(new TenantScope(services.store, tenantId), {
+    const answer = await services.policy.evaluate(tenantId, {
       agentId: row.agentId,
       action: row.tool,
       params: args,

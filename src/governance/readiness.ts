@@ -13,6 +13,7 @@ import { Type, type Static } from "@sinclair/typebox";
 import { and, count, eq, inArray, isNull, max } from "drizzle-orm";
 import { originPolicy } from "./origins.ts";
 import { classifyAction, targetOf } from "../policy/ask.ts";
+import type { CompiledPolicy } from "../policy/compile.ts";
 import type { Effect } from "../policy/model.ts";
 import type { Services } from "../services.ts";
 import { apiKeys, connectorTools, connectors, executionRecords, users } from "../storage/sqlite/schema.ts";
@@ -77,6 +78,8 @@ interface Context {
   now: number;
   tenantName: string;
   keys: LiveKey[];
+  /** The policy in force, read once: every check judges the same version. */
+  active: { version: number; policy: CompiledPolicy };
 }
 
 const pass = (id: string, detail: string): ReadinessItem => ({ id, status: "pass", detail, fix: null });
@@ -127,7 +130,7 @@ function editPolicy(context: Context, change: string): string {
 
 function defaultDecision(context: Context): ReadinessItem {
   const id = "default_deny";
-  const { version, policy } = context.services.policy.active(context.scope);
+  const { version, policy } = context.active;
   // As compilePolicy resolves them: an unstated default is deny.
   const mutating = policy.document.defaults?.mutating ?? "deny";
   const readOnly = policy.document.defaults?.read_only ?? "deny";
@@ -141,7 +144,7 @@ function toolCoverage(context: Context): ReadinessItem {
   const id = "tool_coverage";
   const tools = context.services.connectors.list(context.scope.tenantId);
   if (tools.length === 0) return pass(id, "No connector tools are configured; there is nothing to cover.");
-  const { version, policy } = context.services.policy.active(context.scope);
+  const { version, policy } = context.active;
   // A rule without match.action concerns every action of its kinds; one deciding on sql.* facts, only SQL tools.
   const covers = (tool: ProductionTool) =>
     policy.document.rules.some((rule) => {
@@ -161,7 +164,7 @@ function toolCoverage(context: Context): ReadinessItem {
   return gap(id, risky ? "fail" : "warn", `No rule of policy version ${version} covers ${listed(names)}, and no default was chosen for them.`, fix);
 }
 
-function destructiveSql(context: Context): ReadinessItem {
+async function destructiveSql(context: Context): Promise<ReadinessItem> {
   const id = "destructive_sql_denied";
   const { services, scope } = context;
   const databases = services.store.db
@@ -180,7 +183,7 @@ function destructiveSql(context: Context): ReadinessItem {
     const classification = classifyAction(services, scope.tenantId, action);
     for (const sql of DESTRUCTIVE_SQL) {
       for (const caller of callers) {
-        const answer = services.policy.evaluate(scope, { agentId: "readiness_probe", action, params: { sql }, ...caller, classification, target: targetOf(services, scope.tenantId, action) });
+        const answer = await services.policy.evaluate(scope.tenantId, { agentId: "readiness_probe", action, params: { sql }, ...caller, classification, target: targetOf(services, scope.tenantId, action) }, context.active.version);
         if (answer.decision === "deny") continue;
         if (answer.decision === "allow" || worst === "deny") worst = answer.decision;
         const leak = `"${sql}" on ${action} is ${answer.decision}`;
@@ -350,7 +353,7 @@ function connectorPrivileges(context: Context): ReadinessItem {
 }
 
 /** The checks, in the order the checklist lists them. */
-const CHECKS: ((context: Context) => ReadinessItem)[] = [
+const CHECKS: ((context: Context) => ReadinessItem | Promise<ReadinessItem>)[] = [
   defaultDecision,
   toolCoverage,
   destructiveSql,
@@ -370,7 +373,7 @@ const CHECKS: ((context: Context) => ReadinessItem)[] = [
 const POINTS = { pass: 1, warn: 0.5, fail: 0 } as const;
 
 /** Runs every check for the scope's tenant and scores the result. Reads only. */
-export function assessReadiness(services: Services, scope: TenantScope): ReadinessReport {
+export async function assessReadiness(services: Services, scope: TenantScope): Promise<ReadinessReport> {
   const now = services.now();
   const tenantName = listTenants(services.store).find((tenant) => tenant.id === scope.tenantId)?.name ?? "default";
   const keys = services.store.db
@@ -390,8 +393,8 @@ export function assessReadiness(services: Services, scope: TenantScope): Readine
     .where(scope.where(apiKeys, isNull(apiKeys.revokedAt)))
     .all()
     .filter((key) => key.expiresAt === null || key.expiresAt > now);
-  const context: Context = { services, scope, now, tenantName, keys };
-  const checklist = CHECKS.map((check) => check(context));
+  const context: Context = { services, scope, now, tenantName, keys, active: await services.policy.active(scope.tenantId) };
+  const checklist = await Promise.all(CHECKS.map((check) => check(context)));
   const points = checklist.reduce((sum, item) => sum + POINTS[item.status], 0);
   return { score: Math.round((100 * points) / checklist.length), checklist };
 }

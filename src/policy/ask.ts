@@ -1,7 +1,6 @@
 /** How every surface puts an action to the policy: the caller's tenant, profile and role, Invoke's classification of the tool. */
 import type { Caller } from "../governance/caller.ts";
 import type { Services } from "../services.ts";
-import { TenantScope } from "../storage/sqlite/tenant-scope.ts";
 import { backtest, type BacktestReport } from "./backtest.ts";
 import { compilePolicy } from "./compile.ts";
 import type { PolicyAnswer } from "./service.ts";
@@ -43,7 +42,7 @@ export async function analyzeIntended(services: Services, tenantId: string, acti
 export async function askPolicy(services: Services, caller: Caller, intended: IntendedAction, version?: number): Promise<PolicyAnswer> {
   const { target, analysis } = await analyzeIntended(services, caller.tenantId, intended.action, intended.params);
   return services.policy.evaluate(
-    new TenantScope(services.store, caller.tenantId),
+    caller.tenantId,
     {
       agentId: intended.agentId,
       action: intended.action,
@@ -67,10 +66,12 @@ export interface BacktestCandidate {
 }
 
 /** Replays the tenant's recorded actions of the last `days` days through the candidate. */
-export function runBacktest(services: Services, scope: TenantScope, candidate: BacktestCandidate, days: number): BacktestReport {
+export async function runBacktest(services: Services, tenantId: string, candidate: BacktestCandidate, days: number): Promise<BacktestReport> {
   const policy =
     candidate.source !== undefined
       ? compilePolicy(candidate.source, candidate.file)
-      : services.policy.atVersion(scope, candidate.version ?? services.policy.active(scope).version).policy;
-  return backtest(policy, services.records.recordedActions(scope.tenantId, services.now() - days * 86_400_000), days, (action) => targetOf(services, scope.tenantId, action));
+      : candidate.version !== undefined
+        ? (await services.policy.atVersion(tenantId, candidate.version)).policy
+        : (await services.policy.active(tenantId)).policy;
+  return backtest(policy, services.records.recordedActions(tenantId, services.now() - days * 86_400_000), days, (action) => targetOf(services, tenantId, action));
 }

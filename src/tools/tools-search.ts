@@ -2,7 +2,6 @@
 import { Type } from "@sinclair/typebox";
 import { authorizeTool } from "../governance/authorize.ts";
 import { askPolicy } from "../policy/ask.ts";
-import { TenantScope } from "../storage/sqlite/tenant-scope.ts";
 import { defineTool } from "./tool.ts";
 
 const ToolsSearchOutput = Type.Object({
@@ -42,7 +41,7 @@ export const toolsSearchTool = defineTool({
   handler: async ({ query, read_only }, { caller, services }) => {
     const needle = query?.toLowerCase();
     // One version for the whole answer, even if a publish lands while it is being built.
-    const policyVersion = services.policy.active(new TenantScope(services.store, caller.tenantId)).version;
+    const policyVersion = (await services.policy.active(caller.tenantId)).version;
     const matching = services.connectors
       .list(caller.tenantId)
       .filter((tool) => (needle === undefined || `${tool.name} ${tool.description}`.toLowerCase().includes(needle)) && (read_only === undefined || tool.readOnly === read_only));

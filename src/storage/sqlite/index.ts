@@ -4,9 +4,11 @@
  */
 import type { Repositories } from "../repositories.ts";
 import type { Store } from "./db.ts";
+import { sqlitePolicyRepository } from "./policy.ts";
 
 /** The repositories of every room, over `store`. */
 export function sqliteRepositories(store: Store): Repositories {
-  void store;
-  return {};
+  return {
+    policy: sqlitePolicyRepository(store),
+  };
 }
