@@ -11,6 +11,7 @@ import { applyExport } from "../src/brain/importer.ts";
 import { BrainService, type EntityInput, type RelationInput } from "../src/brain/service.ts";
 import { createTenant } from "../src/governance/bootstrap.ts";
 import { openStore } from "../src/storage/sqlite/db.ts";
+import { sqliteRepositories } from "../src/storage/sqlite/index.ts";
 import { TenantScope } from "../src/storage/sqlite/tenant-scope.ts";
 import { percentile } from "./stats.ts";
 
@@ -47,11 +48,11 @@ export function generate(count: number): { entities: EntityInput[]; relations: R
 }
 
 /** Imports `count` entities into a fresh store and times queries with join_to. */
-export function runBrainBenchmark(count: number) {
+export async function runBrainBenchmark(count: number) {
   const dir = mkdtempSync(join(tmpdir(), "invoke-brain-bench-"));
   const store = openStore(join(dir, "brain.db"));
   try {
-    const tenant = createTenant(store, "bench", "admin@localhost");
+    const tenant = await createTenant(sqliteRepositories(store).directory, "bench", "admin@localhost");
     const scope = new TenantScope(store, tenant.tenant_id);
     const brain = new BrainService(store);
     const data = generate(count);
@@ -80,7 +81,7 @@ if (import.meta.main) {
   const sizes = (process.env.BENCH_BRAIN_SIZES ?? "10000,100000,1000000").split(",").map(Number);
   const base = [];
   for (const size of sizes) {
-    const result = runBrainBenchmark(size);
+    const result = await runBrainBenchmark(size);
     base.push(result);
     console.log(
       `${result.entities.toLocaleString("en").padStart(9)} entities, ${result.relations.toLocaleString("en").padStart(9)} relations: import ${result.import_per_second.toLocaleString("en")}/s (${result.import_seconds.toFixed(1)} s); query+join p50 ${result.query_ms.p50.toFixed(2)} ms, p99 ${result.query_ms.p99.toFixed(2)} ms (×${(result.query_ms.p50 / base[0]!.query_ms.p50).toFixed(1)} of the smallest)`,

@@ -12,15 +12,16 @@ import { bootstrapIfEmpty } from "../src/governance/bootstrap.ts";
 import { observabilitySummary } from "../src/observability/summary.ts";
 import { createServices } from "../src/services.ts";
 import { openStore } from "../src/storage/sqlite/db.ts";
+import { sqliteRepositories } from "../src/storage/sqlite/index.ts";
 
 const total = Number(process.env.BENCH_SUMMARY_RECORDS ?? 1_000_000);
 const DAY = 24 * 3_600_000;
 
-export function runSummaryBenchmark(records = total) {
+export async function runSummaryBenchmark(records = total) {
   const dir = mkdtempSync(join(tmpdir(), "invoke-bench-summary-"));
   const store = openStore(join(dir, "invoke.db"));
   try {
-    const tenantId = bootstrapIfEmpty(store)!.tenant_id;
+    const tenantId = (await bootstrapIfEmpty(sqliteRepositories(store).directory))!.tenant_id;
     const now = Date.now();
     const services = createServices({ store, config: { ...DEFAULT_CONFIG, db: join(dir, "invoke.db") }, now: () => now });
     const started = performance.now();
@@ -64,7 +65,7 @@ export function runSummaryBenchmark(records = total) {
 }
 
 if (import.meta.main) {
-  const figures = runSummaryBenchmark();
+  const figures = await runSummaryBenchmark();
   console.log(`records: ${figures.records.toLocaleString()} (written at ${figures.write_per_second.toLocaleString()}/s)`);
   console.log(`roll-up: ${figures.rolled.toLocaleString()} records at ${figures.roll_up_per_second.toLocaleString()}/s`);
   for (const [name, ms] of Object.entries(figures.summary_ms)) console.log(`summary ${name.padEnd(14)} ${ms.toFixed(1)} ms${ms < 200 ? "" : "  (target < 200 ms: MISSED)"}`);

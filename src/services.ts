@@ -21,7 +21,7 @@ import { HostAccess } from "./connectors/host-access.ts";
 import { ConnectorSecrets } from "./connectors/secrets.ts";
 import { KnownSecrets } from "./records/known-secrets.ts";
 import { keyFilePath, loadInstanceKeys, type InstanceKeys } from "./governance/key-file.ts";
-import { listTenants } from "./governance/directory.ts";
+import type { DirectoryRepository, GroupRepository } from "./governance/repository.ts";
 import { logInfo } from "./log.ts";
 import { ToolRegistry } from "./tools/registry.ts";
 
@@ -32,6 +32,10 @@ export interface Services {
   registry: ToolRegistry;
   limiter: RateLimiter;
   gate: AccessGate;
+  /** Tenants, users and their keys. */
+  directory: DirectoryRepository;
+  /** Approver groups. */
+  groups: GroupRepository;
   policy: PolicyService;
   brain: BrainService;
   /** Tenants' connectors, and the production tools they make: enabled, unquarantined. */
@@ -71,19 +75,21 @@ export function createServices(options: ServiceOptions): Services {
   const connectorSecrets = new ConnectorSecrets(keys.secretKeys, keys.path);
   const connectors = new ConnectorService(options.store, options.connectorFactory ?? createConnector, now, logInfo, hostAccess, connectorSecrets, knownSecrets);
   const approvals = new ApprovalService(options.store, records, now, { ttlMs: options.config.approvalTtlMs });
-  const metrics = new Metrics(metricSources(options.store, approvals, connectors), options.config.metricsEnabled);
+  const metrics = new Metrics(metricSources(repositories.directory, approvals, connectors), options.config.metricsEnabled);
   const onRateLimited = (caller: Caller | undefined) => {
     metrics.rateLimitRefusal(caller?.profile);
     // Counted per agent (the key's name: the body naming another agent is not read), for the summary.
     if (caller) records.countRateLimited(caller.tenantId, caller.keyName);
   };
-  const gate = new AccessGate({ store: options.store, limiter, profileRateLimits: options.config.profileRateLimits, now, onRateLimited });
+  const gate = new AccessGate({ directory: repositories.directory, limiter, profileRateLimits: options.config.profileRateLimits, now, onRateLimited });
   return {
     store: options.store,
     config: options.config,
     registry: options.registry ?? new ToolRegistry(),
     limiter,
     gate,
+    directory: repositories.directory,
+    groups: repositories.groups,
     policy: new PolicyService(repositories.policy, now),
     brain: new BrainService(options.store, now),
     connectors,
@@ -97,18 +103,18 @@ export function createServices(options: ServiceOptions): Services {
 }
 
 /** What the metrics' gauges read at scrape time: pending approvals (as the approval service counts them), connectors' health. */
-function metricSources(store: Store, approvals: ApprovalService, connectors: ConnectorService): MetricSources {
-  const tenantNames = () => new Map(listTenants(store).map((tenant) => [tenant.id, tenant.name]));
+function metricSources(directory: DirectoryRepository, approvals: ApprovalService, connectors: ConnectorService): MetricSources {
+  const tenantNames = async () => new Map((await directory.listTenants()).map((tenant) => [tenant.id, tenant.name]));
   return {
-    approvalsPending: () => {
-      const names = tenantNames();
+    approvalsPending: async () => {
+      const names = await tenantNames();
       return approvals
         .countByStatus("tenant_id")
         .filter((row) => row.status === "pending")
         .map((row) => ({ tenant: names.get(row.name) ?? row.name, count: row.count }));
     },
-    connectors: () => {
-      const names = tenantNames();
+    connectors: async () => {
+      const names = await tenantNames();
       return connectors.healthAll().map(({ tenantId, name, healthy }) => ({ tenant: names.get(tenantId) ?? tenantId, connector: name, healthy }));
     },
   };

@@ -10,19 +10,19 @@
  * tools) passes, and its detail says so.
  */
 import { Type, type Static } from "@sinclair/typebox";
-import { and, count, eq, inArray, isNull, max } from "drizzle-orm";
+import { count, eq, inArray, max } from "drizzle-orm";
 import { originPolicy } from "./origins.ts";
 import { classifyAction, targetOf } from "../policy/ask.ts";
 import type { CompiledPolicy } from "../policy/compile.ts";
 import type { Effect } from "../policy/model.ts";
 import type { Services } from "../services.ts";
-import { apiKeys, connectorTools, connectors, executionRecords, users } from "../storage/sqlite/schema.ts";
+import { connectorTools, connectors, executionRecords } from "../storage/sqlite/schema.ts";
 import type { TenantScope } from "../storage/sqlite/tenant-scope.ts";
 import { toolNameMatcher } from "./authorize.ts";
 import type { ProductionTool } from "../tools/catalog.ts";
 import { roleAtLeast, ROLES, type Role } from "./caller.ts";
-import { listTenants } from "./directory.ts";
 import { PROFILES, type RateLimit } from "./profiles.ts";
+import type { StoredKey, StoredUser } from "./repository.ts";
 
 const Status = Type.Union([Type.Literal("pass"), Type.Literal("warn"), Type.Literal("fail")]);
 
@@ -59,17 +59,7 @@ const FOREIGN_ORIGINS = ["https://attacker.example", "http://attacker.example", 
 const NAMED = 5;
 
 /** A key that can still authenticate, with its owner. */
-interface LiveKey {
-  id: string;
-  userId: string;
-  email: string;
-  role: Role;
-  name: string;
-  profile: string;
-  createdAt: number;
-  lastUsedAt: number | null;
-  expiresAt: number | null;
-}
+type LiveKey = StoredKey & { email: string; role: Role };
 
 /** What the checks share. */
 interface Context {
@@ -77,6 +67,8 @@ interface Context {
   scope: TenantScope;
   now: number;
   tenantName: string;
+  /** The tenant's users that are not removed. */
+  users: StoredUser[];
   keys: LiveKey[];
   /** The policy in force, read once: every check judges the same version. */
   active: { version: number; policy: CompiledPolicy };
@@ -201,12 +193,7 @@ async function destructiveSql(context: Context): Promise<ReadinessItem> {
 function fourEyes(context: Context): ReadinessItem {
   const id = "four_eyes";
   const approverRole = context.services.approvals.approverRole;
-  const people = context.services.store.db
-    .select({ email: users.email, role: users.role })
-    .from(users)
-    .where(context.scope.where(users, isNull(users.disabledAt), isNull(users.removedAt)))
-    .all()
-    .filter((user) => roleAtLeast(user.role, approverRole));
+  const people = context.users.filter((user) => user.disabledAt === null && roleAtLeast(user.role, approverRole));
   const found = `${people.length === 1 ? "1 person has" : `${people.length} people have`} the approver role (${approverRole} or above)${people.length ? `: ${listed(people.map((user) => user.email))}` : ""}.`;
   if (people.length >= 2) return pass(id, found);
   const needed = 2 - people.length;
@@ -375,25 +362,15 @@ const POINTS = { pass: 1, warn: 0.5, fail: 0 } as const;
 /** Runs every check for the scope's tenant and scores the result. Reads only. */
 export async function assessReadiness(services: Services, scope: TenantScope): Promise<ReadinessReport> {
   const now = services.now();
-  const tenantName = listTenants(services.store).find((tenant) => tenant.id === scope.tenantId)?.name ?? "default";
-  const keys = services.store.db
-    .select({
-      id: apiKeys.id,
-      userId: apiKeys.userId,
-      email: users.email,
-      role: users.role,
-      name: apiKeys.name,
-      profile: apiKeys.profile,
-      createdAt: apiKeys.createdAt,
-      lastUsedAt: apiKeys.lastUsedAt,
-      expiresAt: apiKeys.expiresAt,
-    })
-    .from(apiKeys)
-    .innerJoin(users, and(eq(users.id, apiKeys.userId), eq(users.tenantId, apiKeys.tenantId)))
-    .where(scope.where(apiKeys, isNull(apiKeys.revokedAt)))
-    .all()
-    .filter((key) => key.expiresAt === null || key.expiresAt > now);
-  const context: Context = { services, scope, now, tenantName, keys, active: await services.policy.active(scope.tenantId) };
+  const { directory } = services;
+  const tenantName = (await directory.listTenants()).find((tenant) => tenant.id === scope.tenantId)?.name ?? "default";
+  const users = await directory.listUsers(scope.tenantId);
+  const owners = new Map(users.map((user) => [user.id, user]));
+  // A removed user's keys were revoked with it: every live key's owner is listed.
+  const keys = (await directory.listKeys(scope.tenantId))
+    .filter((key) => key.revokedAt === null && (key.expiresAt === null || key.expiresAt > now) && owners.has(key.userId))
+    .map((key) => ({ ...key, email: owners.get(key.userId)!.email, role: owners.get(key.userId)!.role }));
+  const context: Context = { services, scope, now, tenantName, users, keys, active: await services.policy.active(scope.tenantId) };
   const checklist = await Promise.all(CHECKS.map((check) => check(context)));
   const points = checklist.reduce((sum, item) => sum + POINTS[item.status], 0);
   return { score: Math.round((100 * points) / checklist.length), checklist };

@@ -150,18 +150,18 @@ export function createApp({ services, pageSize, logger = createRequestLogger({ l
       await finish(request, route, set, response, status, { params, body, result: response instanceof Response ? undefined : response });
     })
     .get("/healthz", () => json({ status: "ok", version: VERSION }))
-    .get("/readyz", ({ request }) => {
+    .get("/readyz", async ({ request }) => {
       // Without a credential: ready or not, nothing about tenants, connectors or paths.
       if (!request.headers.has("x-api-key") && !request.headers.has("authorization")) {
         const status = storeReady(services) ? "ready" : "not_ready";
         return json({ status }, status === "ready" ? 200 : 503);
       }
-      const report = readiness(services, restCaller(services, request, () => clientAddress(request), "admin").caller.tenantId);
+      const report = readiness(services, (await restCaller(services, request, () => clientAddress(request), "admin")).caller.tenantId);
       return json(report, report.status === "ready" ? 200 : 503);
     })
     .get("/metrics", async ({ request }) => {
       if (!metrics.enabled) return restError(404, "not_found", "Metrics are turned off (metrics: {enabled: false} in the config).");
-      if (config.metricsRequireKey) restCaller(services, request, () => clientAddress(request), "traces:read");
+      if (config.metricsRequireKey) await restCaller(services, request, () => clientAddress(request), "traces:read");
       return new Response(await metrics.text(), { headers: { "content-type": metrics.contentType } });
     })
     .get("/v1/mcp/key-profiles", () => ({

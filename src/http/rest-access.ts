@@ -19,8 +19,8 @@ export type RestAccess = {
 };
 
 /** The caller of a REST route and its tenant scope, or a thrown refusal (401/403/429 with its headers). */
-export function restCaller(services: Services, request: Request, clientAddress: () => string, scope: Scope): RestAccess {
-  const caller = services.gate.admit(request.headers, clientAddress);
+export async function restCaller(services: Services, request: Request, clientAddress: () => string, scope: Scope): Promise<RestAccess> {
+  const caller = await services.gate.admit(request.headers, clientAddress);
   if (isRefusal(caller)) throw new InvokeError(caller.status, caller.reason, caller.message, undefined, caller.headers);
   // From here on the request has an actor: a mutation, refused or not, leaves a record.
   authenticated.set(request, { caller, at: performance.now() });
@@ -44,8 +44,8 @@ export type AddressOf = (request: Request) => string;
  */
 export function restAccess(services: Services, addressOf: AddressOf) {
   // Each request is admitted once (one rate-limit token), at whichever hook sees it first.
-  const admitted = new WeakMap<Request, RestAccess>();
-  const admit = (request: Request, scope: Scope): RestAccess => {
+  const admitted = new WeakMap<Request, Promise<RestAccess>>();
+  const admit = (request: Request, scope: Scope): Promise<RestAccess> => {
     let access = admitted.get(request);
     if (access === undefined) {
       access = restCaller(services, request, () => addressOf(request), scope);
@@ -58,7 +58,7 @@ export function restAccess(services: Services, addressOf: AddressOf) {
       // Elysia parses a body before any other hook runs (parse errors are rethrown wrapped; respond.ts unwraps them).
       parse: async ({ request }) => {
         try {
-          admit(request, scope);
+          await admit(request, scope);
         } catch (refusal) {
           // An unread body left to Bun stays buffered as long as the request lives (a recorded refusal keeps it a while).
           await request.body?.cancel();
@@ -68,8 +68,8 @@ export function restAccess(services: Services, addressOf: AddressOf) {
         return (await readJsonBody(request, services.config.maxBodyBytes)) ?? null;
       },
       // Requests without a body, before their path and query are validated.
-      transform: ({ request }) => {
-        admit(request, scope);
+      transform: async ({ request }) => {
+        await admit(request, scope);
       },
       resolve: ({ request }) => admit(request, scope),
     }),

@@ -97,8 +97,8 @@ export function createMcpHttpHandler(options: McpHttpOptions): (request: Request
     }
 
     const info = requestInfos.get(request);
-    const caller = inSpan(options.tracing ?? DISABLED_TRACING, "authorize", info?.span, undefined, (span) => {
-      const admitted = gate.admit(headers, clientAddress);
+    const caller = await inSpan(options.tracing ?? DISABLED_TRACING, "authorize", info?.span, undefined, async (span) => {
+      const admitted = await gate.admit(headers, clientAddress);
       if (isRefusal(admitted)) span?.setError(admitted.reason);
       return admitted;
     });

@@ -4,11 +4,15 @@
  */
 import type { Repositories } from "../repositories.ts";
 import type { Store } from "./db.ts";
+import { sqliteDirectoryRepository } from "./directory.ts";
+import { sqliteGroupRepository } from "./groups.ts";
 import { sqlitePolicyRepository } from "./policy.ts";
 
 /** The repositories of every room, over `store`. */
 export function sqliteRepositories(store: Store): Repositories {
   return {
+    directory: sqliteDirectoryRepository(store),
+    groups: sqliteGroupRepository(store),
     policy: sqlitePolicyRepository(store),
   };
 }
