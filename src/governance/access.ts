@@ -110,7 +110,7 @@ export class AccessGate {
   }
 
   /** Resolves a secret to its caller without rate limiting (the stdio server's check at start, before it serves). */
-  callerFor(secret: string): Promise<Caller | KeyRefusal> {
+  async callerFor(secret: string): Promise<Caller | KeyRefusal> {
     return this.authenticate(secret, this.now());
   }
 
@@ -121,7 +121,9 @@ export class AccessGate {
    */
   async admit(from: Headers | PresentedCredential, clientAddress: () => string): Promise<Caller | AccessRefusal> {
     const { secret, cookie } = from instanceof Headers ? presentedCredential(from) : from;
-    const outcome = secret === null ? "missing" : await this.authenticate(secret, this.now());
+    const authenticated = secret === null ? "missing" : this.authenticate(secret, this.now());
+    // A cached caller is admitted at once, without a wait: the hot path (and stdio admits in arrival order).
+    const outcome = authenticated instanceof Promise ? await authenticated : authenticated;
     if (typeof outcome === "string") {
       const limited = this.limit(`addr:${clientAddress()}`, this.limiter.defaultLimit);
       if (limited) {

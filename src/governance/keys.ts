@@ -43,12 +43,12 @@ export type KeyRefusal = "malformed" | "unknown" | "expired" | "rotated" | "disa
  * refused as such; the role is the user's current one. A rotated key's replaced secret admits it until
  * its grace period ends.
  *
- * Resolved callers are cached: the joined lookup costs more than the rest of a cheap call. The cache
- * is dropped whenever the directory's `credentialsVersion` moves (read on every call, cheaply), so a
- * revocation, a role change or a removal from any process is seen on the very next call, on every
- * transport.
+ * Resolved callers are cached: the joined lookup costs more than the rest of a cheap call, and a cached
+ * answer is given at once (no promise: the gate's hot path). The cache is dropped whenever the
+ * directory's `credentialsVersion` moves (read on every call, cheaply), so a revocation, a role change
+ * or a removal from any process is seen on the very next call, on every transport.
  */
-export function keyAuthenticator(directory: DirectoryRepository): (secret: string, now?: number) => Promise<Caller | KeyRefusal> {
+export function keyAuthenticator(directory: DirectoryRepository): (secret: string, now?: number) => Caller | KeyRefusal | Promise<Caller | KeyRefusal> {
   /** A resolved secret: its caller, and until when a replaced secret still admits it (null: the current secret). */
   type Resolved = { caller: Caller; graceEndsAt: number | null } | "unknown" | "disabled";
   const cache = new Map<string, Resolved>();
@@ -66,7 +66,15 @@ export function keyAuthenticator(directory: DirectoryRepository): (secret: strin
     return { caller, graceEndsAt };
   };
 
-  return async (secret, now = Date.now()) => {
+  const answer = (resolved: Resolved, now: number): Caller | KeyRefusal => {
+    if (typeof resolved === "string") return resolved;
+    const { caller, graceEndsAt } = resolved;
+    if (caller.expiresAt !== null && caller.expiresAt <= now) return "expired";
+    if (graceEndsAt !== null && graceEndsAt <= now) return "rotated";
+    return caller;
+  };
+
+  return (secret, now = Date.now()) => {
     if (!KEY_SHAPE.test(secret)) return "malformed";
     const current = directory.credentialsVersion();
     if (current !== version) {
@@ -74,17 +82,13 @@ export function keyAuthenticator(directory: DirectoryRepository): (secret: strin
       version = current;
     }
     const hash = hashKeySecret(secret);
-    let resolved = cache.get(hash);
-    if (resolved === undefined) {
-      resolved = await resolve(hash);
+    const cached = cache.get(hash);
+    if (cached !== undefined) return answer(cached, now);
+    return resolve(hash).then((resolved) => {
       // Unknown secrets are not cached: guesses would fill memory. They are throttled per address instead.
       // Nor is an answer read while credentials changed: it may predate the change.
       if (resolved !== "unknown" && directory.credentialsVersion() === current) cache.set(hash, resolved);
-    }
-    if (typeof resolved === "string") return resolved;
-    const { caller, graceEndsAt } = resolved;
-    if (caller.expiresAt !== null && caller.expiresAt <= now) return "expired";
-    if (graceEndsAt !== null && graceEndsAt <= now) return "rotated";
-    return caller;
+      return answer(resolved, now);
+    });
   };
 }

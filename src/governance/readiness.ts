@@ -10,14 +10,13 @@
  * tools) passes, and its detail says so.
  */
 import { Type, type Static } from "@sinclair/typebox";
-import { count, eq, inArray, max } from "drizzle-orm";
+import { and, count, eq, inArray, max } from "drizzle-orm";
 import { originPolicy } from "./origins.ts";
 import { classifyAction, targetOf } from "../policy/ask.ts";
 import type { CompiledPolicy } from "../policy/compile.ts";
 import type { Effect } from "../policy/model.ts";
 import type { Services } from "../services.ts";
 import { connectorTools, connectors, executionRecords } from "../storage/sqlite/schema.ts";
-import type { TenantScope } from "../storage/sqlite/tenant-scope.ts";
 import { toolNameMatcher } from "./authorize.ts";
 import type { ProductionTool } from "../tools/catalog.ts";
 import { roleAtLeast, ROLES, type Role } from "./caller.ts";
@@ -64,7 +63,7 @@ type LiveKey = StoredKey & { email: string; role: Role };
 /** What the checks share. */
 interface Context {
   services: Services;
-  scope: TenantScope;
+  tenantId: string;
   now: number;
   tenantName: string;
   /** The tenant's users that are not removed. */
@@ -134,7 +133,7 @@ function defaultDecision(context: Context): ReadinessItem {
 
 function toolCoverage(context: Context): ReadinessItem {
   const id = "tool_coverage";
-  const tools = context.services.connectors.list(context.scope.tenantId);
+  const tools = context.services.connectors.list(context.tenantId);
   if (tools.length === 0) return pass(id, "No connector tools are configured; there is nothing to cover.");
   const { version, policy } = context.active;
   // A rule without match.action concerns every action of its kinds; one deciding on sql.* facts, only SQL tools.
@@ -158,11 +157,11 @@ function toolCoverage(context: Context): ReadinessItem {
 
 async function destructiveSql(context: Context): Promise<ReadinessItem> {
   const id = "destructive_sql_denied";
-  const { services, scope } = context;
+  const { services, tenantId } = context;
   const databases = services.store.db
     .select({ name: connectors.name, config: connectors.config })
     .from(connectors)
-    .where(scope.where(connectors))
+    .where(eq(connectors.tenantId, tenantId))
     .all()
     .filter((row) => (JSON.parse(row.config) as { type?: string }).type === "database")
     .map((row) => `${row.name}.execute`);
@@ -172,10 +171,10 @@ async function destructiveSql(context: Context): Promise<ReadinessItem> {
   const leaks = new Map<string, string[]>();
   let worst: Effect = "deny";
   for (const action of actions) {
-    const classification = classifyAction(services, scope.tenantId, action);
+    const classification = classifyAction(services, tenantId, action);
     for (const sql of DESTRUCTIVE_SQL) {
       for (const caller of callers) {
-        const answer = await services.policy.evaluate(scope.tenantId, { agentId: "readiness_probe", action, params: { sql }, ...caller, classification, target: targetOf(services, scope.tenantId, action) }, context.active.version);
+        const answer = await services.policy.evaluate(tenantId, { agentId: "readiness_probe", action, params: { sql }, ...caller, classification, target: targetOf(services, tenantId, action) }, context.active.version);
         if (answer.decision === "deny") continue;
         if (answer.decision === "allow" || worst === "deny") worst = answer.decision;
         const leak = `"${sql}" on ${action} is ${answer.decision}`;
@@ -209,7 +208,7 @@ function adminKeysOffMcp(context: Context): ReadinessItem {
   const used = context.services.store.db
     .select({ keyId: executionRecords.keyId, calls: count(), last: max(executionRecords.at) })
     .from(executionRecords)
-    .where(context.scope.where(executionRecords, eq(executionRecords.kind, "tool_call"), eq(executionRecords.profile, "admin"), inArray(executionRecords.keyId, admins.map((key) => key.id))))
+    .where(and(eq(executionRecords.tenantId, context.tenantId), eq(executionRecords.kind, "tool_call"), eq(executionRecords.profile, "admin"), inArray(executionRecords.keyId, admins.map((key) => key.id))))
     .groupBy(executionRecords.keyId)
     .all();
   if (used.length === 0) return pass(id, `No live admin key (${counted(admins.length, "key")}) has made an MCP tool call.`);
@@ -252,7 +251,7 @@ function readOnlyKeys(context: Context): ReadinessItem {
 
 function recordChain(context: Context): ReadinessItem {
   const id = "record_chain";
-  const report = context.services.records.verify(context.scope.tenantId);
+  const report = context.services.records.verify(context.tenantId);
   if (report.ok) return pass(id, `The execution record chain verifies: ${counted(report.records, "record")}.`);
   const broken = report.first_broken!;
   const verify = cli(context, "executions", "verify", "--db", "BACKUP");
@@ -294,7 +293,7 @@ function originAllowList(context: Context): ReadinessItem {
 
 function toolPinning(context: Context): ReadinessItem {
   const id = "tool_pinning";
-  const rows = context.services.store.db.select({ name: connectors.name, config: connectors.config, origin: connectors.origin }).from(connectors).where(context.scope.where(connectors)).all();
+  const rows = context.services.store.db.select({ name: connectors.name, config: connectors.config, origin: connectors.origin }).from(connectors).where(eq(connectors.tenantId, context.tenantId)).all();
   const unreviewed = rows.filter((row) => ((JSON.parse(row.config) as { enable_tools?: string[] }).enable_tools ?? []).some((glob) => /^\*+$/.test(glob)));
   if (unreviewed.length === 0) return pass(id, rows.length === 0 ? "No connectors are configured." : "Every upstream tool is pinned only after an admin enabled it by name or a narrow glob.");
   const fixes = unreviewed.map((row) => {
@@ -312,7 +311,7 @@ function quarantinedTools(context: Context): ReadinessItem {
   const quarantined = context.services.store.db
     .select({ connector: connectorTools.connector, tool: connectorTools.tool })
     .from(connectorTools)
-    .where(context.scope.where(connectorTools, eq(connectorTools.status, "quarantined")))
+    .where(and(eq(connectorTools.tenantId, context.tenantId), eq(connectorTools.status, "quarantined")))
     .all();
   if (quarantined.length === 0) return pass(id, "No upstream tool is quarantined.");
   const fixes = quarantined
@@ -328,7 +327,7 @@ function quarantinedTools(context: Context): ReadinessItem {
 
 function connectorPrivileges(context: Context): ReadinessItem {
   const id = "connector_privileges";
-  const mine = context.services.connectors.healthAll().filter((item) => item.tenantId === context.scope.tenantId);
+  const mine = context.services.connectors.healthAll().filter((item) => item.tenantId === context.tenantId);
   const flagged = mine.filter((item) => item.warnings !== undefined);
   if (flagged.length === 0) return pass(id, mine.length === 0 ? "No connectors are configured." : `No connector (${counted(mine.length, "connector")}) reports a privileged database role.`);
   return gap(
@@ -359,18 +358,18 @@ const CHECKS: ((context: Context) => ReadinessItem | Promise<ReadinessItem>)[] =
 
 const POINTS = { pass: 1, warn: 0.5, fail: 0 } as const;
 
-/** Runs every check for the scope's tenant and scores the result. Reads only. */
-export async function assessReadiness(services: Services, scope: TenantScope): Promise<ReadinessReport> {
+/** Runs every check for the tenant and scores the result. Reads only. */
+export async function assessReadiness(services: Services, tenantId: string): Promise<ReadinessReport> {
   const now = services.now();
   const { directory } = services;
-  const tenantName = (await directory.listTenants()).find((tenant) => tenant.id === scope.tenantId)?.name ?? "default";
-  const users = await directory.listUsers(scope.tenantId);
+  const tenantName = (await directory.listTenants()).find((tenant) => tenant.id === tenantId)?.name ?? "default";
+  const users = await directory.listUsers(tenantId);
   const owners = new Map(users.map((user) => [user.id, user]));
   // A removed user's keys were revoked with it: every live key's owner is listed.
-  const keys = (await directory.listKeys(scope.tenantId))
+  const keys = (await directory.listKeys(tenantId))
     .filter((key) => key.revokedAt === null && (key.expiresAt === null || key.expiresAt > now) && owners.has(key.userId))
     .map((key) => ({ ...key, email: owners.get(key.userId)!.email, role: owners.get(key.userId)!.role }));
-  const context: Context = { services, scope, now, tenantName, users, keys, active: await services.policy.active(scope.tenantId) };
+  const context: Context = { services, tenantId, now, tenantName, users, keys, active: await services.policy.active(tenantId) };
   const checklist = await Promise.all(CHECKS.map((check) => check(context)));
   const points = checklist.reduce((sum, item) => sum + POINTS[item.status], 0);
   return { score: Math.round((100 * points) / checklist.length), checklist };

@@ -1,7 +1,6 @@
 /** `invoke.governance.readiness`: a scored checklist of the tenant's governance gaps, each with its exact fix. */
 import { Type } from "@sinclair/typebox";
 import { assessReadiness, ReadinessReportSchema } from "../governance/readiness.ts";
-import { TenantScope } from "../storage/sqlite/tenant-scope.ts";
 import { defineTool } from "./tool.ts";
 
 export const governanceReadinessTool = defineTool({
@@ -14,5 +13,5 @@ export const governanceReadinessTool = defineTool({
   touchesCompanyData: false,
   input: Type.Object({}, { additionalProperties: false }),
   output: ReadinessReportSchema,
-  handler: (_args, { caller, services }) => assessReadiness(services, new TenantScope(services.store, caller.tenantId)),
+  handler: (_args, { caller, services }) => assessReadiness(services, caller.tenantId),
 });

@@ -74,7 +74,7 @@ export async function serveStdio({ dispatcher, credential, gate, input, write, l
       logger?.request(request, refusal.status, performance.now() - request.started);
       return undefined;
     };
-    // Admitted in arrival order (each line's admission starts before the next line is read), so a burst cannot overdraw the bucket.
+    // Admitted in arrival order (a known key's line is admitted before the next line is read), so a burst cannot overdraw the bucket.
     const caller = await gate.admit(credential, STDIO_PEER);
     if (isRefusal(caller)) return refuse(caller, (id) => refusalResponse(id, caller));
     const roleRefusal = authorizeMcpAccess(caller);
