@@ -139,13 +139,13 @@ export function osUser(): string {
  */
 export async function recordedChange<T>(
   services: Services,
-  scope: { tenantId: string },
+  tenant: { tenantId: string },
   change: { client: string; route: string; params: Record<string, unknown>; body: unknown },
   work: () => T | Promise<T>,
 ): Promise<T> {
   const started = performance.now();
   const record = (error: string | null) =>
-    recordAdminChange(services.records, { tenantId: scope.tenantId, keyId: "cli", clientName: `${change.client} as ${osUser()}`, route: change.route, params: change.params, body: change.body, ok: error === null, error, latencyMs: performance.now() - started });
+    recordAdminChange(services.records, { tenantId: tenant.tenantId, keyId: "cli", clientName: `${change.client} as ${osUser()}`, route: change.route, params: change.params, body: change.body, ok: error === null, error, latencyMs: performance.now() - started });
   try {
     const result = await work();
     await record(null);

@@ -10,25 +10,18 @@ import type { DirectoryRepository } from "./repository.ts";
 const KEY_PREFIX = "inv_live_";
 const KEY_SHAPE = /^inv_live_[0-9A-Za-z]{32,128}$/;
 
-/** A new secret in the public key format. */
-export function generateKeySecret(): string {
-  return KEY_PREFIX + randomBase62(40);
-}
-
 /** The digest under which a secret is stored and looked up. */
-export function hashKeySecret(secret: string): string {
+function hashKeySecret(secret: string): string {
   return new Bun.CryptoHasher("sha256").update(secret).digest("hex");
 }
 
-/** What people see of a key instead of its secret: the format prefix and four characters. */
-function displayPrefix(secret: string): string {
-  return secret.slice(0, KEY_PREFIX.length + 4);
-}
-
-/** A new secret (shown once, then only its digest exists) with what is stored of it. */
+/**
+ * A new secret in the public key format (shown once, then only its digest exists), with what is
+ * stored of it: the digest and what people see instead of the secret (the format prefix and four characters).
+ */
 export function newKeySecret(): { secret: string; secretHash: string; prefix: string } {
-  const secret = generateKeySecret();
-  return { secret, secretHash: hashKeySecret(secret), prefix: displayPrefix(secret) };
+  const secret = KEY_PREFIX + randomBase62(40);
+  return { secret, secretHash: hashKeySecret(secret), prefix: secret.slice(0, KEY_PREFIX.length + 4) };
 }
 
 /**
