@@ -52,7 +52,7 @@ export async function runBrainBenchmark(count: number) {
   const dir = mkdtempSync(join(tmpdir(), "invoke-brain-bench-"));
   const store = openStore(join(dir, "brain.db"));
   try {
-    const tenant = createTenant(store, "bench", "admin@localhost");
+    const tenant = await createTenant(sqliteRepositories(store).directory, "bench", "admin@localhost");
     const tenantId = tenant.tenant_id;
     const brain = new BrainService(sqliteRepositories(store).brain);
     const data = generate(count);

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { bootstrapIfEmpty } from "../src/governance/bootstrap.ts";
 import { ExecutionLedger, type RecordInput } from "../src/records/ledger.ts";
 import { openStore } from "../src/storage/sqlite/db.ts";
+import { sqliteRepositories } from "../src/storage/sqlite/index.ts";
 
 type Mode = "append" | "appendNow";
 
@@ -41,7 +42,7 @@ async function measure(mode: Mode, concurrency: number, total: number): Promise<
   const dir = mkdtempSync(join(tmpdir(), "invoke-bench-records-"));
   const store = openStore(join(dir, "invoke.db"));
   try {
-    const tenantId = bootstrapIfEmpty(store)!.tenant_id;
+    const tenantId = (await bootstrapIfEmpty(sqliteRepositories(store).directory))!.tenant_id;
     const ledger = new ExecutionLedger(store);
     // The naive server: every call commits its own record before answering.
     const write = mode === "append" ? (input: RecordInput) => ledger.append(input) : async (input: RecordInput) => ledger.appendNow(input);

@@ -11,6 +11,7 @@ import { DEFAULT_CONFIG } from "../src/config.ts";
 import { bootstrapIfEmpty } from "../src/governance/bootstrap.ts";
 import { createServices } from "../src/services.ts";
 import { openStore } from "../src/storage/sqlite/db.ts";
+import { sqliteRepositories } from "../src/storage/sqlite/index.ts";
 
 const total = Number(process.env.BENCH_SUMMARY_RECORDS ?? 1_000_000);
 const DAY = 24 * 3_600_000;
@@ -19,7 +20,7 @@ export async function runSummaryBenchmark(records = total) {
   const dir = mkdtempSync(join(tmpdir(), "invoke-bench-summary-"));
   const store = openStore(join(dir, "invoke.db"));
   try {
-    const tenantId = bootstrapIfEmpty(store)!.tenant_id;
+    const tenantId = (await bootstrapIfEmpty(sqliteRepositories(store).directory))!.tenant_id;
     const now = Date.now();
     const services = createServices({ store, config: { ...DEFAULT_CONFIG, db: join(dir, "invoke.db") }, now: () => now });
     const started = performance.now();

@@ -25,7 +25,9 @@ const RECONCILE_INTERVAL_MS = 2000;
 export async function startBackground(services: Services): Promise<() => Promise<void>> {
   // First: a checkpoint log that cannot be written stops the start before anything else runs.
   const stopCheckpointing = startCheckpointing({ ...services, config: services.config.checkpoints, log: logInfo, logError });
-  await services.connectors.syncConfig(services.config.connectors, (name) => tenantIdByName(services.store, name));
+  const tenantNames = new Set(services.config.connectors.map((entry) => entry.tenant ?? "default"));
+  const tenantIds = new Map(await Promise.all([...tenantNames].map(async (name) => [name, await tenantIdByName(services.directory, name)] as const)));
+  await services.connectors.syncConfig(services.config.connectors, (name) => tenantIds.get(name)!);
   await services.connectors.reconcile();
   const stopSweeper = startApprovalSweeper(services.approvals, services.calls, 1000, logError);
   const stopRollUps = every(ROLLUP_INTERVAL_MS, () => services.records.rollUp(), (error) => logError("rolling up execution records failed", error));

@@ -34,6 +34,9 @@ export async function installDemo(services: { brain: BrainService; policy: Polic
   // A demo connector stored by an older Invoke was marked as added over REST; the operator's `--demo` owns it.
   await stored.adopt(scope.tenantId, "database", config, "operator");
   // The tenant's own policy, once published, is never replaced.
-  const policy = services.policy.active(scope).version === 0 ? services.policy.publishSource(scope, DEMO_POLICY_SOURCE, { comment: "the demo company's policy", file: "demo-policy.yaml" }).version : undefined;
+  const policy =
+    (await services.policy.active(scope.tenantId)).version === 0
+      ? (await services.policy.publishSource(scope.tenantId, DEMO_POLICY_SOURCE, { comment: "the demo company's policy", file: "demo-policy.yaml" })).version
+      : undefined;
   return { ...loaded, database: path, policyVersion: policy };
 }

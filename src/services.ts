@@ -24,13 +24,12 @@ import { HostAccess } from "./connectors/host-access.ts";
 import { ConnectorSecrets } from "./connectors/secrets.ts";
 import { KnownSecrets } from "./records/known-secrets.ts";
 import { keyFilePath, loadInstanceKeys, type InstanceKeys } from "./governance/key-file.ts";
-import { listTenants } from "./governance/directory.ts";
 import { logError, logInfo } from "./log.ts";
 import { GovernedCalls } from "./execution/calls.ts";
-import { TenantScope } from "./storage/sqlite/tenant-scope.ts";
 import { ToolCatalog } from "./tools/catalog.ts";
 import type { ToolPorts } from "./tools/ports.ts";
 import { assessReadiness } from "./governance/readiness.ts";
+import type { DirectoryRepository, GroupRepository } from "./governance/repository.ts";
 import { ToolRegistry } from "./tools/registry.ts";
 
 /** Everything a request may need. */
@@ -44,6 +43,10 @@ export interface Services {
   calls: GovernedCalls;
   limiter: RateLimiter;
   gate: AccessGate;
+  /** Tenants, users and their keys. */
+  directory: DirectoryRepository;
+  /** Approver groups. */
+  groups: GroupRepository;
   policy: PolicyService;
   brain: BrainService;
   /** Tenants' connectors, and the production tools they make: enabled, unquarantined. */
@@ -85,14 +88,14 @@ export function createServices(options: ServiceOptions): Services {
   const connectorSecrets = new ConnectorSecrets(keys.secretKeys, keys.path);
   const connectors = new ConnectorService(repositories.connectors, hostAccess, now, logInfo, connectorSecrets, knownSecrets);
   const approvals = new ApprovalService(repositories.approvals, records, now, { ttlMs: options.config.approvalTtlMs });
-  const metrics = new Metrics(metricSources(options.store, repositories.approvals, connectors, now), options.config.metricsEnabled);
+  const metrics = new Metrics(metricSources(repositories.directory, repositories.approvals, connectors, now), options.config.metricsEnabled);
   const onRateLimited = (caller: Caller | undefined) => {
     metrics.rateLimitRefusal(caller?.profile);
     // Counted per agent (the key's name: the body naming another agent is not read), for the summary.
     if (caller) records.countRateLimited(caller.tenantId, caller.keyName);
   };
   const registry = options.registry ?? new ToolRegistry();
-  const policy = new PolicyService(options.store, now);
+  const policy = new PolicyService(repositories.policy, now);
   const tracing = options.tracing ?? DISABLED_TRACING;
   const brain = new BrainService(repositories.brain, now);
   // The roll-ups are the ledger's (records room); read here over the same store until the ledger has its repository.
@@ -103,15 +106,15 @@ export function createServices(options: ServiceOptions): Services {
   const catalog = new ToolCatalog(registry, connectors, () => toolPorts);
   const calls = new GovernedCalls({
     catalog,
-    policy: { evaluate: (tenantId, question, version) => policy.evaluate(new TenantScope(options.store, tenantId), question, version) },
+    policy,
     approvals,
     records,
     metrics,
     tracing,
     logError,
   });
-  const gate = new AccessGate({ store: options.store, limiter, profileRateLimits: options.config.profileRateLimits, now, onRateLimited });
-  const toolPorts: ToolPorts = { approvals, brain, records, summary, readiness: (tenantId) => assessReadiness(services!, new TenantScope(options.store, tenantId)), calls, catalog, policy, gate };
+  const gate = new AccessGate({ directory: repositories.directory, limiter, profileRateLimits: options.config.profileRateLimits, now, onRateLimited });
+  const toolPorts: ToolPorts = { approvals, brain, records, summary, readiness: (tenantId) => assessReadiness(services!, tenantId), calls, catalog, policy, gate };
   services = {
     store: options.store,
     config: options.config,
@@ -120,6 +123,8 @@ export function createServices(options: ServiceOptions): Services {
     calls,
     limiter,
     gate,
+    directory: repositories.directory,
+    groups: repositories.groups,
     policy,
     brain,
     connectors,
@@ -136,18 +141,18 @@ export function createServices(options: ServiceOptions): Services {
 }
 
 /** What the metrics' gauges read at scrape time: pending approvals (as every read shows them: not expired), connectors' health. */
-function metricSources(store: Store, approvals: ApprovalRepository, connectors: ConnectorService, now: () => number): MetricSources {
-  const tenantNames = () => new Map(listTenants(store).map((tenant) => [tenant.id, tenant.name]));
+function metricSources(directory: DirectoryRepository, approvals: ApprovalRepository, connectors: ConnectorService, now: () => number): MetricSources {
+  const tenantNames = async () => new Map((await directory.listTenants()).map((tenant) => [tenant.id, tenant.name]));
   return {
     approvalsPending: async () => {
       const counts = await approvals.countByStatus("tenant", { now: now() });
-      const names = tenantNames();
+      const names = await tenantNames();
       return counts
         .filter((row) => row.status === "pending")
         .map((row) => ({ tenant: names.get(row.name) ?? row.name, count: row.count }));
     },
-    connectors: () => {
-      const names = tenantNames();
+    connectors: async () => {
+      const names = await tenantNames();
       return connectors.healthAll().map(({ tenantId, name, healthy }) => ({ tenant: names.get(tenantId) ?? tenantId, connector: name, healthy }));
     },
   };

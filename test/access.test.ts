@@ -205,7 +205,7 @@ describe("tenant isolation", () => {
   async function twoTenants() {
     const server = startTestServer({ registry: matrixRegistry() });
     const { createTenant } = await import("../src/governance/bootstrap.ts");
-    const b = createTenant(server.store, "tenant-b", "admin@localhost");
+    const b = await createTenant(server.services.directory, "tenant-b", "admin@localhost");
     const bUser = await admin(server, "POST", "/v1/beta/users", { email: "shared@example.com", role: "editor" }, b.admin_key);
     const bKey = await admin(server, "POST", `/v1/beta/users/${bUser.body.id}/keys`, { name: "b key", profile: "operator" }, b.admin_key);
     await admin(server, "POST", "/v1/beta/users", { email: "shared@example.com", role: "editor" });

@@ -116,7 +116,7 @@ describe("search", () => {
 describe("isolation and loading", () => {
   it("keeps each tenant's brain to itself", async () => {
     using server = await demoServer();
-    const other = createTenant(server.store, "other", "admin@localhost");
+    const other = await createTenant(server.services.directory, "other", "admin@localhost");
     expect(names(await query(server, { query: "Acme" }, other.admin_key))).toEqual([]);
     await server.services.brain.upsertEntities(other.tenant_id, [{ type: "customer", key: "C-1001", name: "Acme Other" }]);
     expect(names(await query(server, { query: "Acme", entity_type: "customer" }, other.admin_key))).toEqual(["Acme Other"]);
@@ -125,7 +125,7 @@ describe("isolation and loading", () => {
 
   it("finds a tenant's matches behind many better-ranked matches of another tenant, page by page", async () => {
     using server = await demoServer();
-    const other = createTenant(server.store, "other", "admin@localhost");
+    const other = await createTenant(server.services.directory, "other", "admin@localhost");
     const crowd = Array.from({ length: 60 }, (_, i) => ({ type: "customer", key: `Z${i}`, name: `Zephyr Zephyr ${i}` }));
     await server.services.brain.upsertEntities(other.tenant_id, crowd);
     await server.services.brain.upsertEntities(server.tenantId, [

@@ -186,7 +186,7 @@ rules:
     expect(twice.status).toBe(409);
     expect(twice.body.error.code).toBe("already_voted");
 
-    const otherAdmin = createTenant(server.store, "other", "admin@other.example").admin_key;
+    const otherAdmin = (await createTenant(server.services.directory, "other", "admin@other.example")).admin_key;
     const foreign = await rest(server, "POST", `/v1/approvals/${id}/approve`, undefined, otherAdmin);
     expect(foreign.status).toBe(404);
 

@@ -34,8 +34,8 @@ function companyDatabase(path: string): string {
 }
 
 /** A second tenant with its own admin key. */
-function secondTenant(server: TestServer, name = "acme"): { tenantId: string; adminKey: string } {
-  const created = createTenant(server.store, name, `admin@${name}.example`);
+async function secondTenant(server: TestServer, name = "acme"): Promise<{ tenantId: string; adminKey: string }> {
+  const created = await createTenant(server.services.directory, name, `admin@${name}.example`);
   return { tenantId: created.tenant_id, adminKey: created.admin_key };
 }
 
@@ -100,7 +100,7 @@ describe("the store and its folder are never a tenant connector's target", () =>
   it("lets tenant B reach neither the store nor tenant A's demo database, so B cannot mint keys for A", async () => {
     const server = serve({ config: { tenantConnectors: { paths: ["/**"] } } });
     const demo = await installDemo(server.services, new TenantScope(server.store, server.tenantId));
-    const tenantB = secondTenant(server);
+    const tenantB = await secondTenant(server);
     for (const path of [server.dbPath, demo.database]) {
       const answer = await rest(server, "POST", "/v1/connectors", sqlite("loot", path), tenantB.adminKey);
       expect(answer.status).toBe(403);
@@ -126,7 +126,7 @@ describe("the operator's allow-lists", () => {
 
   it("gives each tenant its own folder with {tenant}, and no other tenant's", async () => {
     const server = serve({ config: { tenantConnectors: { paths: ["/**/tenants/{tenant}/*.sqlite"] } } });
-    const acme = secondTenant(server, "acme");
+    const acme = await secondTenant(server, "acme");
     const ours = companyDatabase(join(server.filesDir, "tenants", "default", "books.sqlite"));
     const theirs = companyDatabase(join(server.filesDir, "tenants", "acme", "books.sqlite"));
     expect((await rest(server, "POST", "/v1/connectors", sqlite("books", ours))).status).toBe(201);
@@ -216,7 +216,7 @@ describe("/readyz", () => {
   it("shows an admin its own tenant's connectors only, and refuses other keys", async () => {
     const server = serve();
     await rest(server, "POST", "/v1/connectors", sqlite("company", companyDatabase(join(server.filesDir, "company.sqlite"))));
-    const tenantB = secondTenant(server);
+    const tenantB = await secondTenant(server);
     await rest(server, "POST", "/v1/connectors", sqlite("bees", companyDatabase(join(server.filesDir, "b.sqlite"))), tenantB.adminKey);
     const forA = await send(server.app, "/readyz", { headers: { "x-api-key": server.adminKey } });
     expect(forA.body.checks.connectors.items.map((item: { name: string }) => item.name)).toEqual(["company"]);

@@ -123,7 +123,7 @@ describe("invoke.observability.summary", () => {
 
     const limited = await keyFor(server, "editor", "operator", "limited@example.com");
     for (let i = 0; i < 5; i++) await rpc(server, request(i, "tools/call", { name: "invoke.whoami", arguments: {} }), { key: limited });
-    const other = createTenant(server.store, "other", "admin@other.example");
+    const other = await createTenant(server.services.directory, "other", "admin@other.example");
     server.services.records.appendNow({ tenantId: other.tenant_id, kind: "tool_call", tool: "secret.tool", agentId: "theirs", arguments: {}, status: "ok", latencyMs: 1, at: NOW });
 
     const byTool = await summary(server, { window: "1h" }, reader);

@@ -272,7 +272,7 @@ rules:
   it("keeps policies per tenant", async () => {
     using server = startTestServer();
     const { createTenant } = await import("../src/governance/bootstrap.ts");
-    const other = createTenant(server.store, "other", "admin@localhost");
+    const other = await createTenant(server.services.directory, "other", "admin@localhost");
     await admin(server, "POST", "/v1/policies", { source: draft, publish: true });
     const theirs = await simulate(server, { agent_id: "a", action: "database.execute", params: { sql: "select 1" } }, other.admin_key);
     expect(theirs).toMatchObject({ decision: "allow", policy_version: 0 });

@@ -21,6 +21,7 @@ import { ExecutionLedger, type RecordInput } from "../src/records/ledger.ts";
 import { startBackground } from "../src/background.ts";
 import { createServices, type Services } from "../src/services.ts";
 import { openStore, type Store } from "../src/storage/sqlite/db.ts";
+import { sqliteRepositories } from "../src/storage/sqlite/index.ts";
 import { eventually, rest, startTestServer, tempDir } from "./support/harness.ts";
 import { cleanEnv, CLI, runCli, startServer } from "./support/process.ts";
 
@@ -68,7 +69,8 @@ async function install(counts: [number, number] = [50, 20]): Promise<Install> {
   const db = join(dir, "invoke.db");
   const store = openStore(db);
   try {
-    const tenants = { default: bootstrapIfEmpty(store)!.tenant_id, acme: createTenant(store, "acme", "admin@acme.example").tenant_id };
+    const { directory } = sqliteRepositories(store);
+    const tenants = { default: (await bootstrapIfEmpty(directory))!.tenant_id, acme: (await createTenant(directory, "acme", "admin@acme.example")).tenant_id };
     const ledger = new ExecutionLedger(store);
     for (let index = 0; index < counts[0]; index++) ledger.appendNow(call(tenants.default, index));
     for (let index = 0; index < counts[1]; index++) ledger.appendNow(call(tenants.acme, index));
@@ -350,7 +352,7 @@ describe("a signed export, verified with only the public key", () => {
 describe("GET /v1/executions/verify", () => {
   it("holds the caller's tenant to its checkpoint and names no other tenant", async () => {
     using server = startTestServer();
-    const other = createTenant(server.store, "other", "admin@other.example");
+    const other = await createTenant(server.services.directory, "other", "admin@other.example");
     for (let index = 0; index < 12; index++) await server.services.records.append(call(server.tenantId, index));
     for (let index = 0; index < 3; index++) await server.services.records.append(call(other.tenant_id, index));
     await (await startBackground(server.services))();

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { bootstrapIfEmpty } from "../src/governance/bootstrap.ts";
 import { ExecutionLedger } from "../src/records/ledger.ts";
 import { openStore } from "../src/storage/sqlite/db.ts";
+import { sqliteRepositories } from "../src/storage/sqlite/index.ts";
 import { tempDir } from "./support/harness.ts";
 import { REPO_ROOT, spawnProcess } from "./support/process.ts";
 
@@ -18,7 +19,7 @@ test("no record of an answered call is lost when the process is killed with SIGK
   using dir = tempDir();
   const path = join(dir.path, "invoke.db");
   const setup = openStore(path);
-  const tenantId = bootstrapIfEmpty(setup)!.tenant_id;
+  const tenantId = (await bootstrapIfEmpty(sqliteRepositories(setup).directory))!.tenant_id;
   setup.close();
 
   let printed: string[];

@@ -127,7 +127,7 @@ describe("the hash chain", () => {
 
   it("keeps a separate chain per tenant", async () => {
     using server = startTestServer();
-    const other = createTenant(server.store, "other", "admin@other.example").tenant_id;
+    const other = (await createTenant(server.services.directory, "other", "admin@other.example")).tenant_id;
     const ledger = server.services.records;
     const records = await Promise.all(Array.from({ length: 40 }, (_, index) => ledger.append(toolCall(index % 2 ? other : server.tenantId))));
     for (const tenantId of [server.tenantId, other]) {
@@ -450,7 +450,7 @@ describe("REST /v1/executions", () => {
     expect((await send(server.app, `/v1/executions/${record!.id}`)).status).toBe(401);
     expect((await send(server.app, "/v1/executions/verify")).status).toBe(401);
 
-    const other = createTenant(server.store, "other", "admin@other.example");
+    const other = await createTenant(server.services.directory, "other", "admin@other.example");
     const foreign = await rest(server, "GET", `/v1/executions/${record!.id}`, undefined, other.admin_key);
     expect(foreign.status).toBe(404);
     expect(foreign.body.error.code).toBe("execution_not_found");
@@ -484,7 +484,7 @@ describe("MCP invoke.executions.list and invoke.executions.get", () => {
     const fetched = await rpc(server, request(2, "tools/call", { name: "invoke.executions.get", arguments: { id: newest[2]!.id } }));
     expect(fetched.body.result.structuredContent).toEqual(newest[2]);
 
-    const other = createTenant(server.store, "other", "admin@other.example");
+    const other = await createTenant(server.services.directory, "other", "admin@other.example");
     const foreign = await rpc(server, request(3, "tools/call", { name: "invoke.executions.get", arguments: { id: newest[2]!.id } }), { key: other.admin_key });
     expect(foreign.body.result).toMatchObject({ isError: true, content: [{ type: "text", text: expect.stringContaining("No execution record") }] });
 

@@ -169,7 +169,7 @@ describe("PATCH and DELETE /v1/beta/users/:userId", () => {
       const refused = await rest(server, "PATCH", `/v1/beta/users/${editor.userId}`, body);
       expect(refused.status).toBe(400);
     }
-    const other = createTenant(server.store, "other", "boss@other.example");
+    const other = await createTenant(server.services.directory, "other", "boss@other.example");
     expect((await rest(server, "PATCH", `/v1/beta/users/${other.user_id}`, { role: "viewer" })).status).toBe(404);
     expect((await rest(server, "DELETE", `/v1/beta/users/${other.user_id}`)).status).toBe(404);
     expect((await rest(server, "PATCH", `/v1/beta/users/${editor.userId}`, { role: "viewer" }, other.admin_key)).status).toBe(404);

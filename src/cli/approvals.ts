@@ -18,9 +18,9 @@ const SUBCOMMANDS = ["list", "show", "approve", "reject"];
  * The person deciding, proven by their own key (INVOKE_API_KEY), admitted by the same gate as over
  * HTTP: never an identity merely asserted on the command line. The vote lands in the key's tenant.
  */
-function voterOf(services: Services, key: string | undefined): { voter: Caller; scope: TenantScope } {
+async function voterOf(services: Services, key: string | undefined): Promise<{ voter: Caller; scope: TenantScope }> {
   if (!key) throw new UsageError("a vote is cast with the voter's own key: set INVOKE_API_KEY to the deciding person's key");
-  const admitted = services.gate.admit(new Headers({ "x-api-key": key }), () => "cli");
+  const admitted = await services.gate.admit(new Headers({ "x-api-key": key }), () => "cli");
   if (isRefusal(admitted)) throw new CommandFailure(`INVOKE_API_KEY: ${admitted.message}`);
   return { voter: admitted, scope: new TenantScope(services.store, admitted.tenantId) };
 }
@@ -69,8 +69,8 @@ export const approvalsCommand: Command = {
       default: {
         if (values.as !== undefined) throw new UsageError("--as is no longer accepted: a vote is cast with the voter's own key; set INVOKE_API_KEY to it");
         const decision = sub === "approve" ? "approve" : "reject";
-        const result = await withServices(values, (services) => {
-          const { voter, scope } = voterOf(services, process.env.INVOKE_API_KEY);
+        const result = await withServices(values, async (services) => {
+          const { voter, scope } = await voterOf(services, process.env.INVOKE_API_KEY);
           return services.approvals.decide(scope.tenantId, voter, id!, decision, (values.comment as string | undefined) ?? null, "invoke approvals (cli)");
         });
         const next = result.approvedNow ? " It has its approvals: the running server executes it within a second." : "";

@@ -21,9 +21,10 @@ import {
   updateUser,
   type UserView,
 } from "../governance/directory.ts";
-import { TenantScope } from "../storage/sqlite/tenant-scope.ts";
+import type { DirectoryRepository } from "../governance/repository.ts";
+import { sqliteRepositories } from "../storage/sqlite/index.ts";
 import { UsageError, type Command } from "./command.ts";
-import { dbFlag, jsonFlag, osUser, output, recordedChange, tenantFlag, tenantScope, withLocalServices, withServices, withStore } from "./shared.ts";
+import { dbFlag, jsonFlag, osUser, output, recordedChange, tenantFlag, withDirectory, withLocalServices, withServices, withStore } from "./shared.ts";
 
 type Values = Record<string, string | boolean | undefined>;
 
@@ -70,8 +71,8 @@ export const tenantsCommand: Command = {
   run(values, positionals) {
     const sub = subcommand(positionals, ["create", "list"]);
     if (sub === "list") {
-      return withStore(values, (store) => {
-        const tenants = listTenants(store);
+      return withStore(values, async (store) => {
+        const tenants = await listTenants(sqliteRepositories(store).directory);
         return output(values, { tenants }, () => table(tenants, ["id", "name", "created_at"]));
       });
     }
@@ -80,7 +81,7 @@ export const tenantsCommand: Command = {
     const email = values["admin-email"] as string;
     return withLocalServices(values, async (services) => {
       const started = performance.now();
-      const result = createTenant(services.store, name, email);
+      const result = await createTenant(services.directory, name, email);
       // Recorded in the new tenant (a refused creation has no tenant to be recorded in); never the key.
       await recordAdminChange(services.records, {
         tenantId: result.tenant_id,
@@ -119,8 +120,8 @@ export const usersCommand: Command = {
   run(values, positionals) {
     const sub = subcommand(positionals, ["create", "list", "update", "disable", "enable", "remove"]);
     if (sub === "list") {
-      return withStore(values, (store) => {
-        const users = listUsers(tenantScope(store, values));
+      return withDirectory(values, async (directory, tenantId) => {
+        const users = await listUsers(directory, tenantId);
         return output(values, { users }, () => table(users as unknown as Record<string, unknown>[], USER_COLUMNS));
       });
     }
@@ -129,22 +130,23 @@ export const usersCommand: Command = {
     const role = sub === "create" || sub === "update" ? required(values, "role") : undefined;
     if (role !== undefined && !isRole(role)) throw new UsageError(`--role must be viewer, editor or admin, not "${role}"`);
     const client = "invoke users (cli)";
-    return withServices(values, async (services, scope) => {
+    return withServices(values, async (services, { tenantId }) => {
       const now = services.now();
-      const change = <T>(route: string, params: Record<string, unknown>, body: unknown, work: () => T) => recordedChange(services, scope, { client, route, params, body }, work);
+      const { directory } = services;
+      const change = <T>(route: string, params: Record<string, unknown>, body: unknown, work: () => Promise<T>) => recordedChange(services, { tenantId }, { client, route, params, body }, work);
       const describe = (user: UserView) => `${user.email} (${user.id}): role ${user.role}, ${user.disabled_at === null ? "enabled" : `disabled since ${user.disabled_at}`}.`;
       switch (sub) {
         case "create": {
-          const user = await change("POST /v1/beta/users", {}, { email: target, role }, () => createUser(scope, { email: target, role: role! as UserView["role"] }, now));
+          const user = await change("POST /v1/beta/users", {}, { email: target, role }, () => createUser(directory, tenantId, { email: target, role: role! as UserView["role"] }, now));
           return output(values, user, `Created user ${user.email} (${user.id}) with role ${user.role}.`);
         }
         case "remove": {
-          const removed = await change("DELETE /v1/beta/users/:userId", { userId: userIdFor(scope, target) }, null, () => removeUser(scope, target, now));
+          const removed = await change("DELETE /v1/beta/users/:userId", { userId: await userIdFor(directory, tenantId, target) }, null, () => removeUser(directory, tenantId, target, now));
           return output(values, removed, `Removed ${removed.email} (${removed.id}); revoked ${removed.revoked_keys} key${removed.revoked_keys === 1 ? "" : "s"}.`);
         }
         default: {
           const body = sub === "update" ? { role } : { disabled: sub === "disable" };
-          const user = await change("PATCH /v1/beta/users/:userId", { userId: userIdFor(scope, target) }, body, () => updateUser(scope, target, body as { role?: UserView["role"]; disabled?: boolean }, now));
+          const user = await change("PATCH /v1/beta/users/:userId", { userId: await userIdFor(directory, tenantId, target) }, body, () => updateUser(directory, tenantId, target, body as { role?: UserView["role"]; disabled?: boolean }, now));
           return output(values, user, describe(user));
         }
       }
@@ -153,9 +155,9 @@ export const usersCommand: Command = {
 };
 
 /** The id of USER when it names one (the route's `:userId`), else USER as given: a refused change is recorded with what was asked. */
-function userIdFor(scope: TenantScope, idOrEmail: string): string {
+async function userIdFor(directory: DirectoryRepository, tenantId: string, idOrEmail: string): Promise<string> {
   try {
-    return findUser(scope, idOrEmail).id;
+    return (await findUser(directory, tenantId, idOrEmail)).id;
   } catch {
     return idOrEmail;
   }
@@ -185,39 +187,40 @@ export const keysCommand: Command = {
     if (sub === "create") {
       const input = { name: required(values, "name"), profile: required(values, "profile"), expires_at: values["expires-at"] as string | undefined };
       const user = required(values, "user");
-      return withServices(values, async (services, scope) => {
-        const params = { userId: userIdFor(scope, user) };
-        const key = await recordedChange(services, scope, { client, route: "POST /v1/beta/users/:userId/keys", params, body: input }, () => issueKey(scope, user, input, null, services.now()));
+      return withServices(values, async (services, { tenantId }) => {
+        const params = { userId: await userIdFor(services.directory, tenantId, user) };
+        const key = await recordedChange(services, { tenantId }, { client, route: "POST /v1/beta/users/:userId/keys", params, body: input }, () =>
+          issueKey(services.directory, tenantId, user, input, null, services.now()),
+        );
         return output(values, key, () => `Created key ${key.id} (${key.profile}) for ${user}.\nAPI key (shown once; store it now): ${key.key}`);
       });
     }
     if (sub === "list") {
       const user = required(values, "user");
-      return withStore(values, (store) => {
-        const keys = listKeys(tenantScope(store, values), user);
+      return withDirectory(values, async (directory, tenantId) => {
+        const keys = await listKeys(directory, tenantId, user);
         return output(values, { keys }, () => table(keys as unknown as Record<string, unknown>[], ["id", "name", "profile", "prefix", "last_used_at", "expires_at", "revoked_at"]));
       });
     }
     const keyId = positionals[1];
     if (!keyId) throw new UsageError(`keys ${sub} needs a KEY_ID`);
     const grace = sub === "rotate" ? parseGrace(values.grace as string) : 0;
-    return withServices(values, async (services, scope) => {
+    return withServices(values, async (services, { tenantId }) => {
       const now = services.now();
-      const ownerOrNull = () => {
-        try {
-          return findKeyOwner(scope, keyId);
-        } catch {
-          return null;
-        }
-      };
-      const params = { userId: ownerOrNull(), keyId };
+      const { directory } = services;
+      const owner = () => findKeyOwner(directory, tenantId, keyId);
+      const params = { userId: await owner().catch(() => null), keyId };
       if (sub === "rotate") {
         const route = "POST /v1/beta/users/:userId/keys/:keyId/rotate";
-        const rotated = await recordedChange(services, scope, { client, route, params, body: { grace_seconds: grace } }, () => rotateKey(scope, findKeyOwner(scope, keyId), keyId, grace, now));
+        const rotated = await recordedChange(services, { tenantId }, { client, route, params, body: { grace_seconds: grace } }, async () =>
+          rotateKey(directory, tenantId, await owner(), keyId, grace, now),
+        );
         const until = rotated.previous_secret_valid_until === null ? "The old secret is refused from now on." : `The old secret works until ${rotated.previous_secret_valid_until}.`;
         return output(values, rotated, () => `Rotated key ${rotated.id} (${rotated.profile}). ${until}\nNew API key (shown once; store it now): ${rotated.key}`);
       }
-      const revoked = await recordedChange(services, scope, { client, route: "DELETE /v1/beta/users/:userId/keys/:keyId", params, body: null }, () => revokeKey(scope, findKeyOwner(scope, keyId), keyId, now));
+      const revoked = await recordedChange(services, { tenantId }, { client, route: "DELETE /v1/beta/users/:userId/keys/:keyId", params, body: null }, async () =>
+        revokeKey(directory, tenantId, await owner(), keyId, now),
+      );
       return output(values, revoked, () => `Revoked key ${revoked.id} at ${revoked.revoked_at}.`);
     });
   },

@@ -7,6 +7,7 @@ import { closeSync, existsSync, openSync, readFileSync, writeSync } from "node:f
 import type { ServerConfig } from "../config.ts";
 import { BadRequest } from "../errors.ts";
 import { tenantIdByName } from "../governance/directory.ts";
+import { sqliteRepositories } from "../storage/sqlite/index.ts";
 import { loadInstanceKeys } from "../governance/key-file.ts";
 import { auditExport, auditStore, newestCheckpoint, signedExportLines, type StoreAudit } from "../records/audit.ts";
 import { checkpointFilePath } from "../records/checkpoints.ts";
@@ -72,7 +73,7 @@ function readPublicKey(file: string): KeyObject {
 
 /** `verify`: every tenant (or `--tenant`) against the checkpoints; one line per problem on stderr, exit 1. */
 function verifyStoreCommand(values: Values): Promise<number> {
-  return withConfiguredStore(values, (config, store, records, dbPath) => {
+  return withConfiguredStore(values, async (config, store, records, dbPath) => {
     const publicKey = verifyingKey(values, config.keyFile);
     const checkpointPath = (values.checkpoints as string | undefined) ?? checkpointFilePath(config.checkpoints, dbPath);
     if (!publicKey && existsSync(checkpointPath)) {
@@ -83,7 +84,7 @@ function verifyStoreCommand(values: Values): Promise<number> {
       records,
       checkpointPath,
       publicKey,
-      tenantIds: values.tenant === undefined ? undefined : [tenantIdByName(store, values.tenant as string)],
+      tenantIds: values.tenant === undefined ? undefined : [await tenantIdByName(sqliteRepositories(store).directory, values.tenant as string)],
     });
     if (values.json) {
       console.log(JSON.stringify({ ...report, public_key: publicKey?.export({ type: "spki", format: "pem" }).toString() ?? null }));
@@ -138,8 +139,8 @@ function exportCommand(values: Values): Promise<number> {
   const { limit: _limit, cursor: _cursor, ...filters } = filtersOf(values);
   const out = values.out as string | undefined;
   const tenantName = (values.tenant as string | undefined) ?? "default";
-  return withConfiguredStore(values, (config, store, ledger, dbPath) => {
-    const tenantId = tenantIdByName(store, tenantName);
+  return withConfiguredStore(values, async (config, store, ledger, dbPath) => {
+    const tenantId = await tenantIdByName(sqliteRepositories(store).directory, tenantName);
     let lines: Iterable<string>;
     if (Object.keys(filters).length > 0) lines = ledger.exportLines(tenantId, filters);
     else {

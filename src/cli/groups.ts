@@ -33,24 +33,24 @@ export const groupsCommand: Command = {
     if (sub !== "list" && !name) throw new UsageError(`${sub} needs a GROUP name`);
     if (sub === "create" && !new RegExp(GROUP_NAME_PATTERN).test(name!)) throw new UsageError("a group name is lower-case letters, digits, '.', '_' or '-' (at most 63)");
     if ((sub === "add" || sub === "remove") && !user) throw new UsageError(`${sub} needs a USER (email or id)`);
-    return withServices(values, async (services, scope) => {
+    return withServices(values, async (services, { tenantId }) => {
       const now = services.now();
-      const change = <T>(route: string, params: Record<string, unknown>, body: unknown, work: () => T) => recordedChange(services, scope, { client: CLIENT, route, params, body }, work);
+      const change = <T>(route: string, params: Record<string, unknown>, body: unknown, work: () => Promise<T>) => recordedChange(services, { tenantId }, { client: CLIENT, route, params, body }, work);
       switch (sub) {
         case "list": {
-          const groups = listGroups(scope);
+          const groups = await listGroups(services.groups, tenantId);
           return output(values, { groups }, groups.length === 0 ? "No groups." : groups.map(describe).join("\n"));
         }
         case "create":
-          return output(values, await change("POST /v1/beta/groups", {}, { name }, () => createGroup(scope, name!, "cli", now)), `Created group ${name}.`);
+          return output(values, await change("POST /v1/beta/groups", {}, { name }, () => createGroup(services.groups, tenantId, name!, "cli", now)), `Created group ${name}.`);
         case "delete":
-          return output(values, await change("DELETE /v1/beta/groups/:name", { name }, null, () => deleteGroup(scope, name!)), `Deleted group ${name}.`);
+          return output(values, await change("DELETE /v1/beta/groups/:name", { name }, null, () => deleteGroup(services.groups, tenantId, name!)), `Deleted group ${name}.`);
         case "add": {
-          const group = await change("POST /v1/beta/groups/:name/members", { name }, { user }, () => addMember(scope, name!, user!, "cli", now));
+          const group = await change("POST /v1/beta/groups/:name/members", { name }, { user }, () => addMember(services, tenantId, name!, user!, "cli", now));
           return output(values, group, describe(group));
         }
         default: {
-          const group = await change("DELETE /v1/beta/groups/:name/members/:user", { name, user }, null, () => removeMember(scope, name!, user!));
+          const group = await change("DELETE /v1/beta/groups/:name/members/:user", { name, user }, null, () => removeMember(services.groups, tenantId, name!, user!));
           return output(values, group, describe(group));
         }
       }

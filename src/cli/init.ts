@@ -24,10 +24,11 @@ export const initCommand: Command = {
   async run(values) {
     const path = (values.db as string | undefined) ?? DEFAULT_CONFIG.db;
     const store = openStore(path);
+    const repositories = sqliteRepositories(store);
     try {
-      if (isInitialised(store)) throw new CommandFailure(`database ${path} is already initialised; nothing was changed`);
-      const result = createTenant(store, values.tenant as string, values["admin-email"] as string);
-      if (values.demo) await installDemo({ brain: new BrainService(sqliteRepositories(store).brain), policy: new PolicyService(store) }, new TenantScope(store, result.tenant_id));
+      if (await isInitialised(repositories.directory)) throw new CommandFailure(`database ${path} is already initialised; nothing was changed`);
+      const result = await createTenant(repositories.directory, values.tenant as string, values["admin-email"] as string);
+      if (values.demo) await installDemo({ brain: new BrainService(repositories.brain), policy: new PolicyService(repositories.policy) }, new TenantScope(store, result.tenant_id));
       if (values.json) console.log(JSON.stringify(result));
       else {
         console.log(`Initialised ${path}: tenant "${values.tenant}" (${result.tenant_id}), admin ${values["admin-email"]} (${result.user_id}).`);

@@ -27,7 +27,7 @@ export const mcpCommand: Command = {
       const services = createServices({ store, config, tracing });
       const credential = { secret: secret.trim() };
       // Checked once here to fail fast with a reason; from then on every message is admitted afresh.
-      const caller = services.gate.callerFor(credential.secret);
+      const caller = await services.gate.callerFor(credential.secret);
       if (typeof caller === "string") throw new CommandFailure(`INVOKE_API_KEY is refused: the key is ${caller === "unknown" ? "unknown or revoked" : caller === "disabled" ? "held by a disabled user" : caller === "rotated" ? "a replaced secret past its grace period" : caller}`);
       const refusal = authorizeMcpAccess(caller);
       if (refusal) throw new CommandFailure(`INVOKE_API_KEY is refused: ${refusal.message}`);

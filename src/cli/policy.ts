@@ -6,7 +6,6 @@ import { runBacktest } from "../policy/run-backtest.ts";
 import { compilePolicy, formatIssue, PolicyInvalid } from "../policy/compile.ts";
 import type { PolicyService } from "../policy/service.ts";
 import type { Services } from "../services.ts";
-import type { TenantScope } from "../storage/sqlite/tenant-scope.ts";
 import { CommandFailure, UsageError, type Command } from "./command.ts";
 import { dbFlag, jsonFlag, output, recordedChange, tenantFlag, withServices } from "./shared.ts";
 
@@ -29,8 +28,8 @@ function versionFlag(values: Values, name = "version"): number | undefined {
 }
 
 /** Runs `work` with the local services on the tenant named by `--tenant`; an invalid policy lists its problems. */
-function withPolicy<T>(values: Values, work: (policy: PolicyService, scope: TenantScope, services: Services) => T | Promise<T>): Promise<T> {
-  return withServices(values, (services, scope) => work(services.policy, scope, services), describePolicyError);
+function withPolicy<T>(values: Values, work: (policy: PolicyService, tenantId: string, services: Services) => T | Promise<T>): Promise<T> {
+  return withServices(values, (services, { tenantId }) => work(services.policy, tenantId, services), describePolicyError);
 }
 
 /** Lists every problem of an invalid policy, one per line. */
@@ -86,35 +85,35 @@ export const policyCommand: Command = {
       case "draft":
       case "publish": {
         const source = readSource(rest[0]);
-        return withPolicy(values, async (policy, scope, services) => {
-          const version = await recordedChange(services, scope, { client: "invoke policy (cli)", route: "POST /v1/policies", params: {}, body: { source, comment: options.comment, publish: sub === "publish" } }, () =>
-            sub === "draft" ? policy.createDraft(scope, source, options) : policy.publishSource(scope, source, options),
+        return withPolicy(values, async (policy, tenantId, services) => {
+          const version = await recordedChange(services, { tenantId }, { client: "invoke policy (cli)", route: "POST /v1/policies", params: {}, body: { source, comment: options.comment, publish: sub === "publish" } }, () =>
+            sub === "draft" ? policy.createDraft(tenantId, source, options) : policy.publishSource(tenantId, source, options),
           );
           return output(values, version, `${sub === "draft" ? "Stored draft" : "Published"} policy version ${version.version} (${version.rules} rules).`);
         });
       }
       case "list":
-        return withPolicy(values, (policy, scope) => {
-          const versions = policy.list(scope);
+        return withPolicy(values, async (policy, tenantId) => {
+          const versions = await policy.list(tenantId);
           return output(values, { versions }, versions.map((version) => `${String(version.version).padStart(4)}  ${version.status.padEnd(10)}  ${String(version.rules).padStart(4)} rules  ${version.published_at ?? version.created_at ?? ""}  ${version.comment ?? ""}`.trimEnd()).join("\n"));
         });
       case "show":
-        return withPolicy(values, (policy, scope) => {
-          const version = policy.get(scope, versionFlag(values) ?? policy.active(scope).version);
+        return withPolicy(values, async (policy, tenantId) => {
+          const version = await policy.get(tenantId, versionFlag(values) ?? (await policy.active(tenantId)).version);
           return output(values, version, version.source.trimEnd());
         });
       case "diff": {
         if (rest[0] === undefined || !/^\d+$/.test(rest[0]) || (rest[1] !== undefined && !/^\d+$/.test(rest[1]))) throw new UsageError("diff needs FROM [TO] version numbers");
-        return withPolicy(values, (policy, scope) => {
-          const to = rest[1] === undefined ? policy.active(scope).version : Number(rest[1]);
-          const diff = policy.diff(scope, Number(rest[0]), to);
+        return withPolicy(values, async (policy, tenantId) => {
+          const to = rest[1] === undefined ? (await policy.active(tenantId)).version : Number(rest[1]);
+          const diff = await policy.diff(tenantId, Number(rest[0]), to);
           return output(values, { from: Number(rest[0]), to, diff }, diff.trimEnd());
         });
       }
       case "rollback":
-        return withPolicy(values, async (policy, scope, services) => {
+        return withPolicy(values, async (policy, tenantId, services) => {
           const to = versionFlag(values, "to");
-          const version = await recordedChange(services, scope, { client: "invoke policy (cli)", route: "POST /v1/policies/rollback", params: {}, body: { to } }, () => policy.rollback(scope, { to, by: "cli" }));
+          const version = await recordedChange(services, { tenantId }, { client: "invoke policy (cli)", route: "POST /v1/policies/rollback", params: {}, body: { to } }, () => policy.rollback(tenantId, { to, by: "cli" }));
           return output(values, version, `Published policy version ${version.version} (${version.comment}).`);
         });
       case "simulate": {
@@ -130,10 +129,10 @@ export const policyCommand: Command = {
         if (!findProfile(profile!)) throw new UsageError(`unknown --profile ${profile}`);
         if (!isRole(role)) throw new UsageError(`--role must be viewer, editor or admin`);
         if (classification !== "read_only" && classification !== "mutating") throw new UsageError("--classification must be read_only or mutating");
-        return withPolicy(values, async (policy, scope, services) => {
+        return withPolicy(values, async (policy, tenantId, services) => {
           const action = values.action as string;
-          const target = await services.catalog.targetOf(scope.tenantId, action);
-          const answer = policy.evaluate(scope, { agentId: values.agent as string, action, params: params as Record<string, unknown>, profile: profile!, role, classification, target }, versionFlag(values));
+          const target = await services.catalog.targetOf(tenantId, action);
+          const answer = await policy.evaluate(tenantId, { agentId: values.agent as string, action, params: params as Record<string, unknown>, profile: profile!, role, classification, target }, versionFlag(values));
           const rules = answer.matched_rules.map((rule) => `  ${rule.effect.padEnd(16)} ${rule.id}: ${rule.reason}`).join("\n");
           return output(values, answer, `${answer.decision} (policy version ${answer.policy_version})\n${rules || `  ${answer.reasons.join(" ")}`}`);
         });
@@ -142,8 +141,8 @@ export const policyCommand: Command = {
         const days = Number(values.days);
         if (!Number.isInteger(days) || days < 1) throw new UsageError("--days must be a positive whole number");
         const source = rest[0] === undefined ? undefined : readSource(rest[0]);
-        return withPolicy(values, async (_policy, scope, services) => {
-          const report = await runBacktest(services, scope, { source, file: rest[0], version: versionFlag(values) }, days);
+        return withPolicy(values, async (_policy, tenantId, services) => {
+          const report = await runBacktest(services, tenantId, { source, file: rest[0], version: versionFlag(values) }, days);
           const lines = [`Replayed ${report.actions} recorded actions of the last ${days} days: ${report.changed} decisions would change.`];
           for (const [change, count] of Object.entries(report.by_change)) lines.push(`  ${change}: ${count}`);
           return output(values, report, lines.join("\n"));

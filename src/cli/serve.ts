@@ -12,6 +12,7 @@ import { createServices } from "../services.ts";
 import { createTracing } from "../observability/tracing.ts";
 import { TenantScope } from "../storage/sqlite/tenant-scope.ts";
 import { openStore } from "../storage/sqlite/db.ts";
+import { sqliteRepositories } from "../storage/sqlite/index.ts";
 import { VERSION } from "../version.ts";
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
@@ -38,7 +39,7 @@ export const serveCommand: Command = {
     // Checked before anything is opened: a bad certificate is one line, not a half-started server.
     let tls = tlsFiles && readTls(tlsFiles);
     const store = openStore(config.db);
-    const bootstrap = bootstrapIfEmpty(store);
+    const bootstrap = await bootstrapIfEmpty(sqliteRepositories(store).directory);
     if (bootstrap) {
       console.log(
         [
@@ -62,7 +63,7 @@ export const serveCommand: Command = {
     if (values.demo) {
       // The demo company and its database are loaded only for --demo, not on every start.
       const { installDemo } = await import("../demo.ts");
-      const loaded = await installDemo(services, new TenantScope(store, firstTenantId(store)));
+      const loaded = await installDemo(services, new TenantScope(store, await firstTenantId(services.directory)));
       console.log(
         `Demo company loaded: ${loaded.entities.inserted} new, ${loaded.entities.updated} updated entities; ${loaded.relations.added} new relations; connector "database" on ${loaded.database}${loaded.policyVersion === undefined ? "" : `; demo policy published as version ${loaded.policyVersion}`}.`,
       );

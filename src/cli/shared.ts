@@ -7,8 +7,10 @@ import { recordAdminChange } from "../records/admin-change.ts";
 import { InvokeError } from "../errors.ts";
 import { isInitialised } from "../governance/bootstrap.ts";
 import { tenantIdByName } from "../governance/directory.ts";
+import type { DirectoryRepository } from "../governance/repository.ts";
 import { createServices, type Services } from "../services.ts";
 import { openStore, type Store } from "../storage/sqlite/db.ts";
+import { sqliteRepositories } from "../storage/sqlite/index.ts";
 import { TenantScope } from "../storage/sqlite/tenant-scope.ts";
 import { CommandFailure, parsePort, UsageError, type FlagSpec } from "./command.ts";
 
@@ -60,7 +62,7 @@ export async function withStore<T>(
   const path = (values.db as string | undefined) ?? DEFAULT_CONFIG.db;
   const store = openStore(path, { mustExist: true });
   try {
-    if (!isInitialised(store)) throw new CommandFailure(`database ${path} is not initialised; run 'invoke init' first`);
+    if (!(await isInitialised(sqliteRepositories(store).directory))) throw new CommandFailure(`database ${path} is not initialised; run 'invoke init' first`);
     return await work(store, path);
   } catch (error) {
     const described = describe ? describe(error) : error;
@@ -73,9 +75,15 @@ export async function withStore<T>(
 /** `--demo`: load the demo company. */
 export const demoFlag: FlagSpec = { type: "boolean", env: "INVOKE_DEMO", help: "Also load the demo company (customers incl. Acme, contacts, invoices) into the first tenant." };
 
-/** The scope of the tenant named by `--tenant`. */
-export function tenantScope(store: Store, values: Record<string, string | boolean | undefined>): TenantScope {
-  return new TenantScope(store, tenantIdByName(store, values.tenant as string));
+/** Runs `work` (as `withStore`) on the local directory and the id of the tenant named by `--tenant`. */
+export function withDirectory<T>(
+  values: Record<string, string | boolean | undefined>,
+  work: (directory: DirectoryRepository, tenantId: string) => T | Promise<T>,
+): Promise<T> {
+  return withStore(values, async (store) => {
+    const { directory } = sqliteRepositories(store);
+    return work(directory, await tenantIdByName(directory, values.tenant as string));
+  });
 }
 
 /**
@@ -87,7 +95,7 @@ export function withServices<T>(
   work: (services: Services, scope: TenantScope) => T | Promise<T>,
   describe?: (error: unknown) => unknown,
 ): Promise<T> {
-  return withLocalServices(values, (services) => work(services, tenantScope(services.store, values)), describe);
+  return withLocalServices(values, async (services) => work(services, new TenantScope(services.store, await tenantIdByName(services.directory, values.tenant as string))), describe);
 }
 
 /** As `withServices`, for commands that act on no tenant named by `--tenant` (e.g. creating one). */
@@ -131,13 +139,13 @@ export function osUser(): string {
  */
 export async function recordedChange<T>(
   services: Services,
-  scope: TenantScope,
+  tenant: { tenantId: string },
   change: { client: string; route: string; params: Record<string, unknown>; body: unknown },
   work: () => T | Promise<T>,
 ): Promise<T> {
   const started = performance.now();
   const record = (error: string | null) =>
-    recordAdminChange(services.records, { tenantId: scope.tenantId, keyId: "cli", clientName: `${change.client} as ${osUser()}`, route: change.route, params: change.params, body: change.body, ok: error === null, error, latencyMs: performance.now() - started });
+    recordAdminChange(services.records, { tenantId: tenant.tenantId, keyId: "cli", clientName: `${change.client} as ${osUser()}`, route: change.route, params: change.params, body: change.body, ok: error === null, error, latencyMs: performance.now() - started });
   try {
     const result = await work();
     await record(null);

@@ -3,14 +3,12 @@
  * every request: credential, then rate limit. Returns the caller or a refusal with its HTTP status;
  * surfaces only choose the body. The `x-user-id` header and cookies never authenticate anyone.
  */
-import { eq, sql } from "drizzle-orm";
-import type { Store } from "../storage/sqlite/db.ts";
-import { apiKeys } from "../storage/sqlite/schema.ts";
 import type { Caller } from "./caller.ts";
 import { keyAuthenticator, type KeyRefusal } from "./keys.ts";
 import type { RateLimit } from "./profiles.ts";
 import { findProfile } from "./profiles.ts";
 import type { RateDecision, RateLimiter } from "./rate-limit.ts";
+import type { DirectoryRepository } from "./repository.ts";
 
 /** A refusal before anything is dispatched. */
 export interface AccessRefusal {
@@ -40,7 +38,7 @@ export interface MessageTokens {
 
 /** Settings of the gate. */
 export interface AccessGateOptions {
-  store: Store;
+  directory: DirectoryRepository;
   limiter: RateLimiter;
   /** Per-profile overrides of the limiter's default. */
   profileRateLimits?: Record<string, RateLimit>;
@@ -88,22 +86,17 @@ export class AccessGate {
   private readonly limiter: RateLimiter;
   private readonly profileRateLimits: Record<string, RateLimit>;
   private readonly now: () => number;
-  private readonly touchLastUsed: (keyId: string, at: number) => void;
+  private readonly directory: DirectoryRepository;
   private readonly lastUsedWritten = new Map<string, number>();
   private readonly onRateLimited: (caller: Caller | undefined) => void;
 
   constructor(options: AccessGateOptions) {
-    this.authenticate = keyAuthenticator(options.store);
+    this.directory = options.directory;
+    this.authenticate = keyAuthenticator(options.directory);
     this.limiter = options.limiter;
     this.profileRateLimits = options.profileRateLimits ?? {};
     this.now = options.now ?? Date.now;
     this.onRateLimited = options.onRateLimited ?? (() => {});
-    const touch = options.store.db
-      .update(apiKeys)
-      .set({ lastUsedAt: sql`${sql.placeholder("at")}` })
-      .where(eq(apiKeys.id, sql.placeholder("id")))
-      .prepare();
-    this.touchLastUsed = (id, at) => touch.run({ id, at });
   }
 
   /** The rate limit that applies to `caller`. */
@@ -117,7 +110,7 @@ export class AccessGate {
   }
 
   /** Resolves a secret to its caller without rate limiting (the stdio server's check at start, before it serves). */
-  callerFor(secret: string): Caller | KeyRefusal {
+  async callerFor(secret: string): Promise<Caller | KeyRefusal> {
     return this.authenticate(secret, this.now());
   }
 
@@ -126,9 +119,11 @@ export class AccessGate {
    * refuses it, and takes the request's token. `clientAddress` (asked only when needed) keys the limiter
    * for requests without a valid key.
    */
-  admit(from: Headers | PresentedCredential, clientAddress: () => string): Caller | AccessRefusal {
+  async admit(from: Headers | PresentedCredential, clientAddress: () => string): Promise<Caller | AccessRefusal> {
     const { secret, cookie } = from instanceof Headers ? presentedCredential(from) : from;
-    const outcome = secret === null ? "missing" : this.authenticate(secret, this.now());
+    const authenticated = secret === null ? "missing" : this.authenticate(secret, this.now());
+    // A cached caller is admitted at once, without a wait: the hot path (and stdio admits in arrival order).
+    const outcome = authenticated instanceof Promise ? await authenticated : authenticated;
     if (typeof outcome === "string") {
       const limited = this.limit(`addr:${clientAddress()}`, this.limiter.defaultLimit);
       if (limited) {
@@ -181,11 +176,8 @@ export class AccessGate {
     const last = this.lastUsedWritten.get(keyId);
     if (last !== undefined && now - last < LAST_USED_RESOLUTION_MS) return;
     this.lastUsedWritten.set(keyId, now);
-    try {
-      this.touchLastUsed(keyId, now);
-    } catch {
-      // Best effort: a busy database must not refuse an authenticated call over a usage timestamp.
-    }
+    // Best effort, not awaited: a busy database must not refuse or delay an authenticated call over a usage timestamp.
+    this.directory.noteKeyUse(keyId, now).catch(() => {});
   }
 }
 

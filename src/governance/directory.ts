@@ -1,18 +1,16 @@
 /**
  * Users and their API keys, within one tenant: the services behind the admin REST routes and the
- * `invoke users` / `invoke keys` commands. Every query goes through a TenantScope.
+ * `invoke users` / `invoke keys` commands. Every function acts on the tenant it is given, through the
+ * directory repository.
  */
 import { Type, type Static } from "@sinclair/typebox";
-import { and, asc, count, eq, isNull, ne } from "drizzle-orm";
 import { BadRequest, Conflict, Forbidden, NotFound } from "../errors.ts";
 import { newId } from "../ids.ts";
 import { isoTime } from "../text.ts";
-import { apiKeys, tenants, users } from "../storage/sqlite/schema.ts";
-import type { TenantScope } from "../storage/sqlite/tenant-scope.ts";
-import type { Store } from "../storage/sqlite/db.ts";
 import { ROLES, roleAtLeast, type Role } from "./caller.ts";
-import { createApiKey, credentialsChanged, rotateApiKey } from "./keys.ts";
+import { newKeySecret } from "./keys.ts";
 import { effectiveScopes, findProfile, PROFILES } from "./profiles.ts";
+import type { DirectoryRepository, StoredUser } from "./repository.ts";
 
 /** `POST /v1/beta/users` body. */
 export const NewUserSchema = Type.Object(
@@ -74,9 +72,7 @@ export interface UserView {
   disabled_at: string | null;
 }
 
-type UserRow = typeof users.$inferSelect;
-
-function userView(user: UserRow): UserView {
+function userView(user: StoredUser): UserView {
   return { id: user.id, email: user.email, role: user.role, created_at: isoTime(user.createdAt)!, disabled_at: isoTime(user.disabledAt) };
 }
 
@@ -99,114 +95,71 @@ export interface KeyView {
   rotated_at: string | null;
 }
 
-/** Creates a user in the scope's tenant. */
-export function createUser(scope: TenantScope, input: NewUser, now = Date.now()): UserView {
-  const email = input.email.trim().toLowerCase();
+/** Emails are kept and compared trimmed and lower-cased. */
+const normalEmail = (email: string) => email.trim().toLowerCase();
+
+/** Creates a user in the tenant. */
+export async function createUser(directory: DirectoryRepository, tenantId: string, input: NewUser, now = Date.now()): Promise<UserView> {
+  const user = { id: newId("usr"), email: normalEmail(input.email), role: input.role, createdAt: now };
   // A removed user frees its email: records keep naming the old user by id.
-  const existing = scope.store.db.select({ id: users.id }).from(users).where(scope.where(users, eq(users.email, email), isNull(users.removedAt))).get();
-  if (existing) throw new Conflict(`a user with email ${email} already exists in this tenant`, "user_exists");
-  const id = newId("usr");
-  scope.store.db.insert(users).values({ id, tenantId: scope.tenantId, email, role: input.role, createdAt: now }).run();
-  return { id, email, role: input.role, created_at: isoTime(now)!, disabled_at: null };
+  if (!(await directory.addUser(tenantId, user))) throw new Conflict(`a user with email ${user.email} already exists in this tenant`, "user_exists");
+  return userView({ ...user, tenantId, disabledAt: null, removedAt: null });
 }
 
-/** The scope's users, oldest first; removed users are not listed. */
-export function listUsers(scope: TenantScope): UserView[] {
-  return scope.store.db
-    .select()
-    .from(users)
-    .where(scope.where(users, isNull(users.removedAt)))
-    .orderBy(asc(users.createdAt), asc(users.id))
-    .all()
-    .map(userView);
+/** The tenant's users, oldest first; removed users are not listed. */
+export async function listUsers(directory: DirectoryRepository, tenantId: string): Promise<UserView[]> {
+  return (await directory.listUsers(tenantId)).map(userView);
 }
 
-function findUserRow(scope: TenantScope, idOrEmail: string, includeRemoved: boolean): UserRow {
-  const byEmail = idOrEmail.includes("@");
-  const condition = byEmail ? eq(users.email, idOrEmail.trim().toLowerCase()) : eq(users.id, idOrEmail);
-  const user = scope.store.db
-    .select()
-    .from(users)
-    .where(scope.where(users, condition, includeRemoved ? undefined : isNull(users.removedAt)))
-    .get();
+async function findUserRow(directory: DirectoryRepository, tenantId: string, idOrEmail: string, includeRemoved: boolean): Promise<StoredUser> {
+  const user = idOrEmail.includes("@") ? await directory.findUserByEmail(tenantId, normalEmail(idOrEmail)) : await directory.findUser(tenantId, idOrEmail, { includeRemoved });
   if (!user) throw new NotFound(`no user ${idOrEmail} in this tenant`, "user_not_found");
   return user;
 }
 
 /**
- * A user of the scope's tenant by id or email; a user of another tenant is as absent as a missing one,
- * and so is a removed one (unless `includeRemoved`, by id: its keys stay listable, as revoked).
+ * A user of the tenant by id or email; a user of another tenant is as absent as a missing one, and so
+ * is a removed one (unless `includeRemoved`, by id: its keys stay listable, as revoked).
  */
-export function findUser(scope: TenantScope, idOrEmail: string, { includeRemoved = false } = {}): UserView {
-  return userView(findUserRow(scope, idOrEmail, includeRemoved && !idOrEmail.includes("@")));
-}
-
-/** How many enabled admins the scope's tenant has, not counting `exceptUserId`. */
-function otherActiveAdmins(scope: TenantScope, exceptUserId: string): number {
-  const row = scope.store.db
-    .select({ n: count() })
-    .from(users)
-    .where(scope.where(users, eq(users.role, "admin"), isNull(users.disabledAt), isNull(users.removedAt), ne(users.id, exceptUserId)))
-    .get();
-  return row?.n ?? 0;
+export async function findUser(directory: DirectoryRepository, tenantId: string, idOrEmail: string, { includeRemoved = false } = {}): Promise<UserView> {
+  return userView(await findUserRow(directory, tenantId, idOrEmail, includeRemoved));
 }
 
 /** Refuses a change that would leave the tenant without an enabled admin: nobody could administer it over REST. */
-function keepAnAdmin(scope: TenantScope, user: UserRow, what: string): void {
-  const isActiveAdmin = user.role === "admin" && user.disabledAt === null;
-  if (isActiveAdmin && otherActiveAdmins(scope, user.id) === 0) {
-    throw new Conflict(`${user.email} is the last enabled admin of this tenant; make another user admin before you ${what} them`, "last_admin");
-  }
+function lastAdmin(user: StoredUser, what: string): Conflict {
+  return new Conflict(`${user.email} is the last enabled admin of this tenant; make another user admin before you ${what} them`, "last_admin");
 }
 
 /**
- * Changes a user's role or enables/disables them, atomically with the last-admin check (an immediate
- * transaction, so the server and the CLI cannot both demote "the other" last admin). Keys follow on
- * their next call: the gate reads the user's current row.
+ * Changes a user's role or enables/disables them, atomically with the last-admin check (so the server
+ * and the CLI cannot both demote "the other" last admin). Keys follow on their next call: the gate
+ * reads the user's current row.
  */
-export function updateUser(scope: TenantScope, idOrEmail: string, change: UserChange, now = Date.now()): UserView {
-  const update = scope.store.sqlite.transaction((): UserView => {
-    const user = findUserRow(scope, idOrEmail, false);
-    const demoted = change.role !== undefined && change.role !== "admin";
-    if (demoted) keepAnAdmin(scope, user, `make ${change.role}`);
-    if (change.disabled === true) keepAnAdmin(scope, user, "disable");
-    const set: Partial<UserRow> = {};
-    if (change.role !== undefined) set.role = change.role;
-    // Disabling twice keeps the first time, as revoking does.
-    if (change.disabled !== undefined) set.disabledAt = change.disabled ? (user.disabledAt ?? now) : null;
-    scope.store.db.update(users).set(set).where(scope.where(users, eq(users.id, user.id))).run();
-    return userView({ ...user, ...set });
-  });
-  const view = update.immediate();
-  credentialsChanged(scope.store);
-  return view;
+export async function updateUser(directory: DirectoryRepository, tenantId: string, idOrEmail: string, change: UserChange, now = Date.now()): Promise<UserView> {
+  const user = await findUserRow(directory, tenantId, idOrEmail, false);
+  // Disabling twice keeps the first time, as revoking does.
+  const disabledAt = change.disabled === undefined ? undefined : change.disabled ? (user.disabledAt ?? now) : null;
+  const changed = await directory.changeUser(tenantId, user.id, { ...(change.role !== undefined && { role: change.role }), ...(disabledAt !== undefined && { disabledAt }) });
+  if (changed === undefined) throw new NotFound(`no user ${idOrEmail} in this tenant`, "user_not_found");
+  if (changed === "last_admin") throw lastAdmin(user, change.role !== undefined && change.role !== "admin" ? `make ${change.role}` : "disable");
+  return userView(changed);
 }
 
 /**
  * Removes a user: a soft delete. The row stays (records, approvals and group histories name its id)
  * but refuses every credential, leaves lists and frees its email; its keys are revoked at once.
  */
-export function removeUser(scope: TenantScope, idOrEmail: string, now = Date.now()): { id: string; email: string; removed_at: string; revoked_keys: number } {
-  const remove = scope.store.sqlite.transaction(() => {
-    const user = findUserRow(scope, idOrEmail, false);
-    keepAnAdmin(scope, user, "remove");
-    scope.store.db.update(users).set({ removedAt: now }).where(scope.where(users, eq(users.id, user.id))).run();
-    const revoked = scope.store.db
-      .update(apiKeys)
-      .set({ revokedAt: now })
-      .where(scope.where(apiKeys, eq(apiKeys.userId, user.id), isNull(apiKeys.revokedAt)))
-      .returning({ id: apiKeys.id })
-      .all();
-    return { id: user.id, email: user.email, removed_at: isoTime(now)!, revoked_keys: revoked.length };
-  });
-  const result = remove.immediate();
-  credentialsChanged(scope.store);
-  return result;
+export async function removeUser(directory: DirectoryRepository, tenantId: string, idOrEmail: string, now = Date.now()): Promise<{ id: string; email: string; removed_at: string; revoked_keys: number }> {
+  const user = await findUserRow(directory, tenantId, idOrEmail, false);
+  const removed = await directory.removeUser(tenantId, user.id, now);
+  if (removed === undefined) throw new NotFound(`no user ${idOrEmail} in this tenant`, "user_not_found");
+  if (removed === "last_admin") throw lastAdmin(user, "remove");
+  return { id: user.id, email: user.email, removed_at: isoTime(now)!, revoked_keys: removed.revokedKeys };
 }
 
-/** Issues a key for an enabled user of the scope's tenant. The profile must not exceed the user's role. */
-export function issueKey(scope: TenantScope, userId: string, input: NewKey, createdBy: string | null, now = Date.now()) {
-  const user = findUser(scope, userId);
+/** Issues a key for an enabled user of the tenant. The profile must not exceed the user's role. */
+export async function issueKey(directory: DirectoryRepository, tenantId: string, userId: string, input: NewKey, createdBy: string | null, now = Date.now()) {
+  const user = await findUser(directory, tenantId, userId);
   if (user.disabled_at !== null) throw new Conflict(`${user.email} is disabled; enable them before issuing keys`, "user_disabled");
   const profile = findProfile(input.profile);
   if (!profile) {
@@ -221,119 +174,114 @@ export function issueKey(scope: TenantScope, userId: string, input: NewKey, crea
     if (Number.isNaN(expiresAt)) throw new BadRequest(`expires_at "${input.expires_at}" is not an ISO 8601 time`, undefined, "invalid_expires_at");
     if (expiresAt <= now) throw new BadRequest("expires_at must be in the future", undefined, "invalid_expires_at");
   }
-  const key = createApiKey(scope.store, { tenantId: scope.tenantId, userId: user.id, name: input.name, profile: profile.name, createdBy, expiresAt }, now);
+  const { secret, secretHash, prefix } = newKeySecret();
+  const id = newId("key");
+  await directory.addKey({ id, tenantId, userId: user.id, name: input.name, profile: profile.name, secretHash, prefix, createdBy, createdAt: now, expiresAt });
   return {
-    id: key.id,
-    key: key.secret,
+    id,
+    key: secret,
     user_id: user.id,
     name: input.name,
     profile: profile.name,
-    prefix: key.prefix,
+    prefix,
     scopes: [...effectiveScopes(profile, user.role)],
     allowed_tools: profile.allowed_tools,
     read_only: profile.read_only,
     created_by: createdBy,
-    created_at: isoTime(key.createdAt)!,
+    created_at: isoTime(now)!,
     expires_at: isoTime(expiresAt),
   };
 }
 
-/** The keys of a user of the scope's tenant (revoked ones included, marked; a removed user's too, by id). */
-export function listKeys(scope: TenantScope, userId: string): KeyView[] {
-  const user = findUser(scope, userId, { includeRemoved: true });
-  return scope.store.db
-    .select()
-    .from(apiKeys)
-    .where(scope.where(apiKeys, eq(apiKeys.userId, user.id)))
-    .orderBy(asc(apiKeys.createdAt), asc(apiKeys.id))
-    .all()
-    .map((key) => {
-      const profile = findProfile(key.profile);
-      return {
-        id: key.id,
-        user_id: key.userId,
-        name: key.name,
-        profile: key.profile,
-        prefix: key.prefix,
-        scopes: profile ? [...effectiveScopes(profile, user.role)] : [],
-        allowed_tools: profile?.allowed_tools ?? [],
-        read_only: profile?.read_only ?? true,
-        created_by: key.createdBy,
-        created_at: isoTime(key.createdAt)!,
-        last_used_at: isoTime(key.lastUsedAt),
-        expires_at: isoTime(key.expiresAt),
-        revoked_at: isoTime(key.revokedAt),
-        rotated_at: isoTime(key.rotatedAt),
-      };
-    });
+/** The keys of a user of the tenant (revoked ones included, marked; a removed user's too, by id). */
+export async function listKeys(directory: DirectoryRepository, tenantId: string, userId: string): Promise<KeyView[]> {
+  const user = await findUser(directory, tenantId, userId, { includeRemoved: true });
+  return (await directory.listKeys(tenantId, user.id)).map((key) => {
+    const profile = findProfile(key.profile);
+    return {
+      id: key.id,
+      user_id: key.userId,
+      name: key.name,
+      profile: key.profile,
+      prefix: key.prefix,
+      scopes: profile ? [...effectiveScopes(profile, user.role)] : [],
+      allowed_tools: profile?.allowed_tools ?? [],
+      read_only: profile?.read_only ?? true,
+      created_by: key.createdBy,
+      created_at: isoTime(key.createdAt)!,
+      last_used_at: isoTime(key.lastUsedAt),
+      expires_at: isoTime(key.expiresAt),
+      revoked_at: isoTime(key.revokedAt),
+      rotated_at: isoTime(key.rotatedAt),
+    };
+  });
 }
 
-/** Revokes a key of a user of the scope's tenant; revoking twice keeps the first time. */
-export function revokeKey(scope: TenantScope, userId: string, keyId: string, now = Date.now()): { id: string; revoked_at: string } {
-  const user = findUser(scope, userId);
-  const key = scope.store.db.select().from(apiKeys).where(scope.where(apiKeys, eq(apiKeys.id, keyId), eq(apiKeys.userId, user.id))).get();
-  if (!key) throw new NotFound(`no key ${keyId} for user ${userId}`, "key_not_found");
-  if (key.revokedAt === null) {
-    scope.store.db.update(apiKeys).set({ revokedAt: now }).where(scope.where(apiKeys, eq(apiKeys.id, keyId), isNull(apiKeys.revokedAt))).run();
-    credentialsChanged(scope.store);
-  }
+/** A key of a user of the tenant (the user not removed). */
+async function findUsersKey(directory: DirectoryRepository, tenantId: string, userId: string, keyId: string) {
+  const user = await findUser(directory, tenantId, userId);
+  const key = await directory.findKey(tenantId, keyId);
+  if (!key || key.userId !== user.id) throw new NotFound(`no key ${keyId} for user ${userId}`, "key_not_found");
+  return { user, key };
+}
+
+/** Revokes a key of a user of the tenant; revoking twice keeps the first time. */
+export async function revokeKey(directory: DirectoryRepository, tenantId: string, userId: string, keyId: string, now = Date.now()): Promise<{ id: string; revoked_at: string }> {
+  const { key } = await findUsersKey(directory, tenantId, userId, keyId);
+  if (key.revokedAt === null) await directory.revokeKey(tenantId, keyId, now);
   return { id: keyId, revoked_at: isoTime(key.revokedAt ?? now)! };
 }
 
 /**
- * Gives a live key of a user of the scope's tenant a new secret (same id, name and profile); the old
- * secret keeps working for `graceSeconds`. Returns the new secret, shown this once.
+ * Gives a live key of a user of the tenant a new secret (same id, name and profile, so its records stay
+ * one key's); the old secret keeps working for `graceSeconds` (0: refused at once). Only the latest
+ * replaced secret has a grace period: an older one still in its grace is refused from now on. Returns
+ * the new secret, shown this once.
  */
-export function rotateKey(scope: TenantScope, userId: string, keyId: string, graceSeconds = DEFAULT_ROTATION_GRACE_SECONDS, now = Date.now()) {
-  const user = findUser(scope, userId);
-  const key = scope.store.db.select().from(apiKeys).where(scope.where(apiKeys, eq(apiKeys.id, keyId), eq(apiKeys.userId, user.id))).get();
-  if (!key) throw new NotFound(`no key ${keyId} for user ${userId}`, "key_not_found");
+export async function rotateKey(directory: DirectoryRepository, tenantId: string, userId: string, keyId: string, graceSeconds = DEFAULT_ROTATION_GRACE_SECONDS, now = Date.now()) {
+  const { user, key } = await findUsersKey(directory, tenantId, userId, keyId);
   if (key.revokedAt !== null) throw new Conflict(`key ${keyId} is revoked; issue a new key instead`, "key_revoked");
   if (key.expiresAt !== null && key.expiresAt <= now) throw new Conflict(`key ${keyId} has expired; issue a new key instead`, "key_expired");
   if (!Number.isInteger(graceSeconds) || graceSeconds < 0 || graceSeconds > MAX_ROTATION_GRACE_SECONDS) {
     throw new BadRequest(`the grace period must be 0 to ${MAX_ROTATION_GRACE_SECONDS} whole seconds`, undefined, "invalid_grace");
   }
-  const rotated = rotateApiKey(scope.store, key.id, graceSeconds * 1000, now);
+  const { secret, secretHash, prefix } = newKeySecret();
+  const previousValidUntil = graceSeconds > 0 ? now + graceSeconds * 1000 : null;
+  await directory.rotateKey(tenantId, key.id, { secretHash, prefix, previousValidUntil, rotatedAt: now });
   return {
     id: key.id,
-    key: rotated.secret,
+    key: secret,
     user_id: user.id,
     name: key.name,
     profile: key.profile,
-    prefix: rotated.prefix,
+    prefix,
     rotated_at: isoTime(now)!,
-    previous_secret_valid_until: isoTime(rotated.previousValidUntil),
+    previous_secret_valid_until: isoTime(previousValidUntil),
   };
 }
 
-/** The user id owning a key of the scope's tenant. */
-export function findKeyOwner(scope: TenantScope, keyId: string): string {
-  const key = scope.store.db.select({ userId: apiKeys.userId }).from(apiKeys).where(scope.where(apiKeys, eq(apiKeys.id, keyId))).get();
+/** The user id owning a key of the tenant. */
+export async function findKeyOwner(directory: DirectoryRepository, tenantId: string, keyId: string): Promise<string> {
+  const key = await directory.findKey(tenantId, keyId);
   if (!key) throw new NotFound(`no key ${keyId} in this tenant`, "key_not_found");
   return key.userId;
 }
 
 /** A tenant id by name, for the local CLI (which acts on one tenant of the file). */
-export function tenantIdByName(store: Store, name: string): string {
-  const tenant = store.db.select({ id: tenants.id }).from(tenants).where(eq(tenants.name, name)).get();
+export async function tenantIdByName(directory: DirectoryRepository, name: string): Promise<string> {
+  const tenant = await directory.findTenantByName(name);
   if (!tenant) throw new NotFound(`no tenant named "${name}"`, "tenant_not_found");
   return tenant.id;
 }
 
 /** The oldest tenant: the one bootstrap created. */
-export function firstTenantId(store: Store): string {
-  const tenant = store.db.select({ id: tenants.id }).from(tenants).orderBy(asc(tenants.createdAt)).limit(1).get();
+export async function firstTenantId(directory: DirectoryRepository): Promise<string> {
+  const [tenant] = await directory.listTenants();
   if (!tenant) throw new NotFound("the database has no tenant", "tenant_not_found");
   return tenant.id;
 }
 
 /** Every tenant, for `invoke tenants list`. */
-export function listTenants(store: Store) {
-  return store.db
-    .select()
-    .from(tenants)
-    .orderBy(asc(tenants.createdAt), asc(tenants.name))
-    .all()
-    .map((tenant) => ({ id: tenant.id, name: tenant.name, created_at: isoTime(tenant.createdAt)! }));
+export async function listTenants(directory: DirectoryRepository) {
+  return (await directory.listTenants()).map((tenant) => ({ id: tenant.id, name: tenant.name, created_at: isoTime(tenant.createdAt)! }));
 }
-

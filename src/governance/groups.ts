@@ -3,12 +3,10 @@
  * to (`approvers: [finance-leads]`). Admins manage them (REST and CLI); every change is recorded by
  * the surface that made it. A member counts for requests made after they were added.
  */
-import { and, asc, eq } from "drizzle-orm";
 import { Conflict, NotFound } from "../errors.ts";
-import { groupMembers, groups, users } from "../storage/sqlite/schema.ts";
-import type { TenantScope } from "../storage/sqlite/tenant-scope.ts";
 import { isoTime } from "../text.ts";
 import { findUser } from "./directory.ts";
+import type { DirectoryRepository, GroupRepository, StoredGroup } from "./repository.ts";
 
 /** A group as admins see it. */
 export interface GroupView {
@@ -17,67 +15,61 @@ export interface GroupView {
   members: { user_id: string; email: string; added_at: string }[];
 }
 
+function groupView(group: StoredGroup): GroupView {
+  return {
+    name: group.name,
+    created_at: isoTime(group.createdAt)!,
+    members: group.members.map((member) => ({ user_id: member.userId, email: member.email, added_at: isoTime(member.addedAt)! })),
+  };
+}
+
 /** The tenant's groups with their members. */
-export function listGroups(scope: TenantScope): GroupView[] {
-  return scope.store.db
-    .select()
-    .from(groups)
-    .where(scope.where(groups))
-    .orderBy(asc(groups.name))
-    .all()
-    .map((row) => viewOf(scope, row.name, row.createdAt));
+export async function listGroups(groups: GroupRepository, tenantId: string): Promise<GroupView[]> {
+  return (await groups.listGroups(tenantId)).map(groupView);
 }
 
 /** One group. */
-export function getGroup(scope: TenantScope, name: string): GroupView {
-  const row = scope.store.db.select().from(groups).where(scope.where(groups, eq(groups.name, name))).get();
-  if (row === undefined) throw new NotFound(`no group named "${name}"`, "group_not_found");
-  return viewOf(scope, row.name, row.createdAt);
+export async function getGroup(groups: GroupRepository, tenantId: string, name: string): Promise<GroupView> {
+  const group = await groups.findGroup(tenantId, name);
+  if (group === undefined) throw new NotFound(`no group named "${name}"`, "group_not_found");
+  return groupView(group);
 }
 
 /** Creates an empty group. */
-export function createGroup(scope: TenantScope, name: string, by: string | null, now: number): GroupView {
-  const created = scope.store.db.insert(groups).values({ tenantId: scope.tenantId, name, createdBy: by, createdAt: now }).onConflictDoNothing().returning().all();
-  if (created.length === 0) throw new Conflict(`a group named "${name}" exists`, "group_exists");
-  return getGroup(scope, name);
+export async function createGroup(groups: GroupRepository, tenantId: string, name: string, by: string | null, now: number): Promise<GroupView> {
+  if (!(await groups.addGroup(tenantId, { name, createdBy: by, createdAt: now }))) throw new Conflict(`a group named "${name}" exists`, "group_exists");
+  return getGroup(groups, tenantId, name);
 }
 
 /** Deletes a group and its memberships. */
-export function deleteGroup(scope: TenantScope, name: string): { deleted: string } {
-  getGroup(scope, name);
-  scope.store.sqlite.transaction(() => {
-    scope.store.db.delete(groupMembers).where(scope.where(groupMembers, eq(groupMembers.groupName, name))).run();
-    scope.store.db.delete(groups).where(scope.where(groups, eq(groups.name, name))).run();
-  })();
+export async function deleteGroup(groups: GroupRepository, tenantId: string, name: string): Promise<{ deleted: string }> {
+  await getGroup(groups, tenantId, name);
+  await groups.deleteGroup(tenantId, name);
   return { deleted: name };
 }
 
 /** Adds a user of the tenant (by id or email) to a group. */
-export function addMember(scope: TenantScope, name: string, user: string, by: string | null, now: number): GroupView {
-  getGroup(scope, name);
+export async function addMember(
+  stores: { groups: GroupRepository; directory: DirectoryRepository },
+  tenantId: string,
+  name: string,
+  user: string,
+  by: string | null,
+  now: number,
+): Promise<GroupView> {
+  await getGroup(stores.groups, tenantId, name);
   // The directory's lookup: emails compare as stored (lower-cased), removed users are absent.
-  const { id } = findUser(scope, user);
-  scope.store.db.insert(groupMembers).values({ tenantId: scope.tenantId, groupName: name, userId: id, addedBy: by, addedAt: now }).onConflictDoNothing().run();
-  return getGroup(scope, name);
+  const { id } = await findUser(stores.directory, tenantId, user);
+  await stores.groups.addMember(tenantId, name, { userId: id, addedBy: by, addedAt: now });
+  return getGroup(stores.groups, tenantId, name);
 }
 
 /** Removes a user (by id or email) from a group. */
-export function removeMember(scope: TenantScope, name: string, user: string): GroupView {
-  const group = getGroup(scope, name);
+export async function removeMember(groups: GroupRepository, tenantId: string, name: string, user: string): Promise<GroupView> {
+  const group = await getGroup(groups, tenantId, name);
   const email = user.trim().toLowerCase();
   const member = group.members.find((candidate) => candidate.user_id === user || candidate.email === email);
   if (member === undefined) throw new NotFound(`${user} is not a member of group ${name}`, "member_not_found");
-  scope.store.db.delete(groupMembers).where(scope.where(groupMembers, and(eq(groupMembers.groupName, name), eq(groupMembers.userId, member.user_id)))).run();
-  return getGroup(scope, name);
-}
-
-function viewOf(scope: TenantScope, name: string, createdAt: number): GroupView {
-  const members = scope.store.db
-    .select({ userId: groupMembers.userId, email: users.email, addedAt: groupMembers.addedAt })
-    .from(groupMembers)
-    .innerJoin(users, eq(users.id, groupMembers.userId))
-    .where(scope.where(groupMembers, eq(groupMembers.groupName, name)))
-    .orderBy(asc(users.email))
-    .all();
-  return { name, created_at: isoTime(createdAt)!, members: members.map((member) => ({ user_id: member.userId, email: member.email, added_at: isoTime(member.addedAt)! })) };
+  await groups.removeMember(tenantId, name, member.user_id);
+  return getGroup(groups, tenantId, name);
 }

@@ -10,19 +10,19 @@
  * tools) passes, and its detail says so.
  */
 import { Type, type Static } from "@sinclair/typebox";
-import { and, count, eq, inArray, isNull, max } from "drizzle-orm";
+import { and, count, eq, inArray, max } from "drizzle-orm";
 import { kindOf } from "../connectors/model.ts";
 import type { ConnectorSpec } from "../connectors/model.ts";
 import { originPolicy } from "./origins.ts";
+import type { CompiledPolicy } from "../policy/compile.ts";
 import type { Effect } from "../policy/model.ts";
 import type { Services } from "../services.ts";
-import { apiKeys, connectorTools, connectors, executionRecords, users } from "../storage/sqlite/schema.ts";
-import type { TenantScope } from "../storage/sqlite/tenant-scope.ts";
+import { connectorTools, connectors, executionRecords } from "../storage/sqlite/schema.ts";
 import { toolNameMatcher } from "./authorize.ts";
 import type { ProductionTool } from "../tools/model.ts";
 import { roleAtLeast, ROLES, type Role } from "./caller.ts";
-import { listTenants } from "./directory.ts";
 import { PROFILES, type RateLimit } from "./profiles.ts";
+import type { StoredKey, StoredUser } from "./repository.ts";
 
 const Status = Type.Union([Type.Literal("pass"), Type.Literal("warn"), Type.Literal("fail")]);
 
@@ -59,25 +59,19 @@ const FOREIGN_ORIGINS = ["https://attacker.example", "http://attacker.example", 
 const NAMED = 5;
 
 /** A key that can still authenticate, with its owner. */
-interface LiveKey {
-  id: string;
-  userId: string;
-  email: string;
-  role: Role;
-  name: string;
-  profile: string;
-  createdAt: number;
-  lastUsedAt: number | null;
-  expiresAt: number | null;
-}
+type LiveKey = StoredKey & { email: string; role: Role };
 
 /** What the checks share. */
 interface Context {
   services: Services;
-  scope: TenantScope;
+  tenantId: string;
   now: number;
   tenantName: string;
+  /** The tenant's users that are not removed. */
+  users: StoredUser[];
   keys: LiveKey[];
+  /** The policy in force, read once: every check judges the same version. */
+  active: { version: number; policy: CompiledPolicy };
 }
 
 const pass = (id: string, detail: string): ReadinessItem => ({ id, status: "pass", detail, fix: null });
@@ -128,7 +122,7 @@ function editPolicy(context: Context, change: string): string {
 
 function defaultDecision(context: Context): ReadinessItem {
   const id = "default_deny";
-  const { version, policy } = context.services.policy.active(context.scope);
+  const { version, policy } = context.active;
   // As compilePolicy resolves them: an unstated default is deny.
   const mutating = policy.document.defaults?.mutating ?? "deny";
   const readOnly = policy.document.defaults?.read_only ?? "deny";
@@ -140,9 +134,9 @@ function defaultDecision(context: Context): ReadinessItem {
 
 function toolCoverage(context: Context): ReadinessItem {
   const id = "tool_coverage";
-  const tools = context.services.connectors.list(context.scope.tenantId);
+  const tools = context.services.connectors.list(context.tenantId);
   if (tools.length === 0) return pass(id, "No connector tools are configured; there is nothing to cover.");
-  const { version, policy } = context.services.policy.active(context.scope);
+  const { version, policy } = context.active;
   // A rule without match.action concerns every action of its kinds; one deciding on sql.* facts, only SQL tools.
   const covers = (tool: ProductionTool) =>
     policy.document.rules.some((rule) => {
@@ -164,8 +158,8 @@ function toolCoverage(context: Context): ReadinessItem {
 
 async function destructiveSql(context: Context): Promise<ReadinessItem> {
   const id = "destructive_sql_denied";
-  const { services, scope } = context;
-  const actions = [...new Set(["database.execute", ...(await services.connectors.sqlWriteActions(scope.tenantId))])];
+  const { services, tenantId } = context;
+  const actions = [...new Set(["database.execute", ...(await services.connectors.sqlWriteActions(tenantId))])];
   // Every profile with every role that may hold it: a rule may single out any of them.
   const callers = PROFILES.flatMap((profile) => ROLES.filter((role) => roleAtLeast(role, profile.min_role)).map((role) => ({ profile: profile.name, role })));
   const leaks = new Map<string, string[]>();
@@ -173,7 +167,7 @@ async function destructiveSql(context: Context): Promise<ReadinessItem> {
   for (const action of actions) {
     for (const sql of DESTRUCTIVE_SQL) {
       for (const caller of callers) {
-        const answer = await services.calls.ask({ tenantId: scope.tenantId, ...caller }, { agentId: "readiness_probe", action, params: { sql } }, { offline: true });
+        const answer = await services.calls.ask({ tenantId, ...caller }, { agentId: "readiness_probe", action, params: { sql } }, { offline: true, version: context.active.version });
         if (answer.decision === "deny") continue;
         if (answer.decision === "allow" || worst === "deny") worst = answer.decision;
         const leak = `"${sql}" on ${action} is ${answer.decision}`;
@@ -191,12 +185,7 @@ async function destructiveSql(context: Context): Promise<ReadinessItem> {
 function fourEyes(context: Context): ReadinessItem {
   const id = "four_eyes";
   const approverRole = context.services.approvals.approverRole;
-  const people = context.services.store.db
-    .select({ email: users.email, role: users.role })
-    .from(users)
-    .where(context.scope.where(users, isNull(users.disabledAt), isNull(users.removedAt)))
-    .all()
-    .filter((user) => roleAtLeast(user.role, approverRole));
+  const people = context.users.filter((user) => user.disabledAt === null && roleAtLeast(user.role, approverRole));
   const found = `${people.length === 1 ? "1 person has" : `${people.length} people have`} the approver role (${approverRole} or above)${people.length ? `: ${listed(people.map((user) => user.email))}` : ""}.`;
   if (people.length >= 2) return pass(id, found);
   const needed = 2 - people.length;
@@ -212,7 +201,7 @@ function adminKeysOffMcp(context: Context): ReadinessItem {
   const used = context.services.store.db
     .select({ keyId: executionRecords.keyId, calls: count(), last: max(executionRecords.at) })
     .from(executionRecords)
-    .where(context.scope.where(executionRecords, eq(executionRecords.kind, "tool_call"), eq(executionRecords.profile, "admin"), inArray(executionRecords.keyId, admins.map((key) => key.id))))
+    .where(and(eq(executionRecords.tenantId, context.tenantId), eq(executionRecords.kind, "tool_call"), eq(executionRecords.profile, "admin"), inArray(executionRecords.keyId, admins.map((key) => key.id))))
     .groupBy(executionRecords.keyId)
     .all();
   if (used.length === 0) return pass(id, `No live admin key (${counted(admins.length, "key")}) has made an MCP tool call.`);
@@ -255,7 +244,7 @@ function readOnlyKeys(context: Context): ReadinessItem {
 
 function recordChain(context: Context): ReadinessItem {
   const id = "record_chain";
-  const report = context.services.records.verify(context.scope.tenantId);
+  const report = context.services.records.verify(context.tenantId);
   if (report.ok) return pass(id, `The execution record chain verifies: ${counted(report.records, "record")}.`);
   const broken = report.first_broken!;
   const verify = cli(context, "executions", "verify", "--db", "BACKUP");
@@ -297,7 +286,7 @@ function originAllowList(context: Context): ReadinessItem {
 
 function toolPinning(context: Context): ReadinessItem {
   const id = "tool_pinning";
-  const rows = context.services.store.db.select({ name: connectors.name, config: connectors.config, origin: connectors.origin }).from(connectors).where(context.scope.where(connectors)).all();
+  const rows = context.services.store.db.select({ name: connectors.name, config: connectors.config, origin: connectors.origin }).from(connectors).where(eq(connectors.tenantId, context.tenantId)).all();
   const autoEnabled = (config: string) => {
     const spec = JSON.parse(config) as ConnectorSpec;
     return kindOf(spec).autoEnabledTools?.(spec) ?? [];
@@ -319,7 +308,7 @@ function quarantinedTools(context: Context): ReadinessItem {
   const quarantined = context.services.store.db
     .select({ connector: connectorTools.connector, tool: connectorTools.tool })
     .from(connectorTools)
-    .where(context.scope.where(connectorTools, eq(connectorTools.status, "quarantined")))
+    .where(and(eq(connectorTools.tenantId, context.tenantId), eq(connectorTools.status, "quarantined")))
     .all();
   if (quarantined.length === 0) return pass(id, "No upstream tool is quarantined.");
   const fixes = quarantined
@@ -335,7 +324,7 @@ function quarantinedTools(context: Context): ReadinessItem {
 
 function connectorPrivileges(context: Context): ReadinessItem {
   const id = "connector_privileges";
-  const mine = context.services.connectors.healthAll().filter((item) => item.tenantId === context.scope.tenantId);
+  const mine = context.services.connectors.healthAll().filter((item) => item.tenantId === context.tenantId);
   const flagged = mine.filter((item) => item.warnings !== undefined);
   if (flagged.length === 0) return pass(id, mine.length === 0 ? "No connectors are configured." : `No connector (${counted(mine.length, "connector")}) reports a privileged database role.`);
   return gap(
@@ -366,28 +355,18 @@ const CHECKS: ((context: Context) => ReadinessItem | Promise<ReadinessItem>)[] =
 
 const POINTS = { pass: 1, warn: 0.5, fail: 0 } as const;
 
-/** Runs every check for the scope's tenant and scores the result. Reads only. */
-export async function assessReadiness(services: Services, scope: TenantScope): Promise<ReadinessReport> {
+/** Runs every check for the tenant and scores the result. Reads only. */
+export async function assessReadiness(services: Services, tenantId: string): Promise<ReadinessReport> {
   const now = services.now();
-  const tenantName = listTenants(services.store).find((tenant) => tenant.id === scope.tenantId)?.name ?? "default";
-  const keys = services.store.db
-    .select({
-      id: apiKeys.id,
-      userId: apiKeys.userId,
-      email: users.email,
-      role: users.role,
-      name: apiKeys.name,
-      profile: apiKeys.profile,
-      createdAt: apiKeys.createdAt,
-      lastUsedAt: apiKeys.lastUsedAt,
-      expiresAt: apiKeys.expiresAt,
-    })
-    .from(apiKeys)
-    .innerJoin(users, and(eq(users.id, apiKeys.userId), eq(users.tenantId, apiKeys.tenantId)))
-    .where(scope.where(apiKeys, isNull(apiKeys.revokedAt)))
-    .all()
-    .filter((key) => key.expiresAt === null || key.expiresAt > now);
-  const context: Context = { services, scope, now, tenantName, keys };
+  const { directory } = services;
+  const tenantName = (await directory.listTenants()).find((tenant) => tenant.id === tenantId)?.name ?? "default";
+  const users = await directory.listUsers(tenantId);
+  const owners = new Map(users.map((user) => [user.id, user]));
+  // A removed user's keys were revoked with it: every live key's owner is listed.
+  const keys = (await directory.listKeys(tenantId))
+    .filter((key) => key.revokedAt === null && (key.expiresAt === null || key.expiresAt > now) && owners.has(key.userId))
+    .map((key) => ({ ...key, email: owners.get(key.userId)!.email, role: owners.get(key.userId)!.role }));
+  const context: Context = { services, tenantId, now, tenantName, users, keys, active: await services.policy.active(tenantId) };
   const checklist = await Promise.all(CHECKS.map((check) => check(context)));
   const points = checklist.reduce((sum, item) => sum + POINTS[item.status], 0);
   return { score: Math.round((100 * points) / checklist.length), checklist };

@@ -160,12 +160,12 @@ export function createApp({ services, pageSize, logger = createRequestLogger({ l
         const status = (await storeReady(services.storeHealth)) ? "ready" : "not_ready";
         return json({ status }, status === "ready" ? 200 : 503);
       }
-      const report = await readiness(services.storeHealth, services.connectors, restCaller(services, request, () => clientAddress(request), "admin").caller.tenantId);
+      const report = await readiness(services.storeHealth, services.connectors, (await restCaller(services, request, () => clientAddress(request), "admin")).caller.tenantId);
       return json(report, report.status === "ready" ? 200 : 503);
     })
     .get("/metrics", async ({ request }) => {
       if (!metrics.enabled) return restError(404, "not_found", "Metrics are turned off (metrics: {enabled: false} in the config).");
-      if (config.metricsRequireKey) restCaller(services, request, () => clientAddress(request), "traces:read");
+      if (config.metricsRequireKey) await restCaller(services, request, () => clientAddress(request), "traces:read");
       return new Response(await metrics.text(), { headers: { "content-type": metrics.contentType } });
     })
     .get("/v1/mcp/key-profiles", () => ({

@@ -16,20 +16,21 @@ const NewMember = Type.Object({ user: Type.String({ minLength: 1, description: "
 
 /** The group routes. */
 export function groupRoutes(services: Services, addressOf: AddressOf) {
+  const { groups } = services;
   return new Elysia({ name: "group-routes" })
     .use(restAccess(services, addressOf))
-    .get("/v1/beta/groups", ({ scope }) => ({ groups: listGroups(scope) }), rest("admin", { summary: "List approver groups" }))
+    .get("/v1/beta/groups", async ({ caller }) => ({ groups: await listGroups(groups, caller.tenantId) }), rest("admin", { summary: "List approver groups" }))
     .post(
       "/v1/beta/groups",
-      ({ scope, caller, body }) => json(createGroup(scope, validBody(NewGroup, body).name, caller.userId, services.now()), 201),
+      async ({ caller, body }) => json(await createGroup(groups, caller.tenantId, validBody(NewGroup, body).name, caller.userId, services.now()), 201),
       rest("admin", { summary: "Create an approver group", body: NewGroup, status: 201 }),
     )
-    .get("/v1/beta/groups/:name", ({ scope, params }) => getGroup(scope, params.name), rest("admin", { summary: "Show a group and its members" }))
-    .delete("/v1/beta/groups/:name", ({ scope, params }) => deleteGroup(scope, params.name), rest("admin", { summary: "Delete a group" }))
+    .get("/v1/beta/groups/:name", ({ caller, params }) => getGroup(groups, caller.tenantId, params.name), rest("admin", { summary: "Show a group and its members" }))
+    .delete("/v1/beta/groups/:name", ({ caller, params }) => deleteGroup(groups, caller.tenantId, params.name), rest("admin", { summary: "Delete a group" }))
     .post(
       "/v1/beta/groups/:name/members",
-      ({ scope, caller, params, body }) => addMember(scope, params.name, validBody(NewMember, body).user, caller.userId, services.now()),
+      ({ caller, params, body }) => addMember(services, caller.tenantId, params.name, validBody(NewMember, body).user, caller.userId, services.now()),
       rest("admin", { summary: "Add a member", body: NewMember }),
     )
-    .delete("/v1/beta/groups/:name/members/:user", ({ scope, params }) => removeMember(scope, params.name, params.user), rest("admin", { summary: "Remove a member" }));
+    .delete("/v1/beta/groups/:name/members/:user", ({ caller, params }) => removeMember(groups, caller.tenantId, params.name, params.user), rest("admin", { summary: "Remove a member" }));
 }

@@ -36,8 +36,8 @@ export function rest<Q extends TObject = TObject>(scope: Scope, doc: Omit<RouteD
 }
 
 /** The caller of a REST request through the gate (credential, rate limit), or its thrown refusal (401/429 with its headers). */
-function authenticate(services: Services, request: Request, clientAddress: () => string, mutation: boolean): Admission {
-  const caller = services.gate.admit(request.headers, clientAddress);
+async function authenticate(services: Services, request: Request, clientAddress: () => string, mutation: boolean): Promise<Admission> {
+  const caller = await services.gate.admit(request.headers, clientAddress);
   if (isRefusal(caller)) throw new InvokeError(caller.status, caller.reason, caller.message, undefined, caller.headers);
   return { caller, scope: new TenantScope(services.store, caller.tenantId), at: performance.now(), mutation };
 }
@@ -50,8 +50,8 @@ function requireScope<A extends RestAccess>(access: A, scope: Scope): A {
 }
 
 /** The caller of a REST request outside the declared routes (readiness, metrics) and its tenant scope, or a thrown refusal (401/403/429). */
-export function restCaller(services: Services, request: Request, clientAddress: () => string, scope: Scope): RestAccess {
-  return requireScope(authenticate(services, request, clientAddress, false), scope);
+export async function restCaller(services: Services, request: Request, clientAddress: () => string, scope: Scope): Promise<RestAccess> {
+  return requireScope(await authenticate(services, request, clientAddress, false), scope);
 }
 
 /** Resolves a request's client address (for the limiter of requests without a valid key). */
@@ -74,7 +74,7 @@ export function restAccess(services: Services, addressOf: AddressOf) {
       // Elysia parses a body before any other hook runs (parse errors are rethrown wrapped; respond.ts unwraps them).
       parse: async (context) => {
         try {
-          requireScope((context.admission ??= authenticated(context.request, route)), route.scope);
+          requireScope((context.admission ??= await authenticated(context.request, route)), route.scope);
         } catch (refusal) {
           // An unread body left to Bun stays buffered as long as the request lives (a recorded refusal keeps it a while).
           await context.request.body?.cancel();
@@ -84,8 +84,8 @@ export function restAccess(services: Services, addressOf: AddressOf) {
         return (await readJsonBody(context.request, services.config.maxBodyBytes)) ?? null;
       },
       // Requests without a body are admitted here; then the query is read against the route's schema, before Elysia validates it.
-      transform: (context) => {
-        requireScope((context.admission ??= authenticated(context.request, route)), route.scope);
+      transform: async (context) => {
+        requireScope((context.admission ??= await authenticated(context.request, route)), route.scope);
         readQuery(route.numbers, context.query);
       },
       resolve: ({ admission }) => ({ caller: admission!.caller, scope: admission!.scope }),

@@ -25,26 +25,27 @@ import { rest, restAccess, type AddressOf } from "./rest-access.ts";
 
 /** The user and key routes. */
 export function userRoutes(services: Services, addressOf: AddressOf) {
+  const { directory } = services;
   return new Elysia({ name: "user-routes" })
     .use(restAccess(services, addressOf))
-    .get("/v1/beta/users", ({ scope }) => ({ users: listUsers(scope) }), rest("admin", { summary: "List users", description: "The users of the caller's tenant." }))
-    .post("/v1/beta/users", ({ scope, body }) => json(createUser(scope, validBody(NewUserSchema, body), services.now()), 201), rest("admin", { summary: "Create a user", body: NewUserSchema, status: 201 }))
+    .get("/v1/beta/users", async ({ caller }) => ({ users: await listUsers(directory, caller.tenantId) }), rest("admin", { summary: "List users", description: "The users of the caller's tenant." }))
+    .post("/v1/beta/users", async ({ caller, body }) => json(await createUser(directory, caller.tenantId, validBody(NewUserSchema, body), services.now()), 201), rest("admin", { summary: "Create a user", body: NewUserSchema, status: 201 }))
     .patch(
       "/v1/beta/users/:userId",
-      ({ scope, params, body }) => updateUser(scope, params.userId, validBody(UserChangeSchema, body), services.now()),
+      ({ caller, params, body }) => updateUser(directory, caller.tenantId, params.userId, validBody(UserChangeSchema, body), services.now()),
       rest("admin", { summary: "Change a user", description: "Change the role or disable; the user's keys and tokens follow on the next call.", body: UserChangeSchema }),
     )
-    .delete("/v1/beta/users/:userId", ({ scope, params }) => removeUser(scope, params.userId, services.now()), rest("admin", { summary: "Remove a user", description: "Removes the user and revokes their keys." }))
-    .get("/v1/beta/users/:userId/keys", ({ scope, params }) => ({ keys: listKeys(scope, params.userId) }), rest("admin", { summary: "List a user's keys", description: "Never the secrets." }))
+    .delete("/v1/beta/users/:userId", ({ caller, params }) => removeUser(directory, caller.tenantId, params.userId, services.now()), rest("admin", { summary: "Remove a user", description: "Removes the user and revokes their keys." }))
+    .get("/v1/beta/users/:userId/keys", async ({ caller, params }) => ({ keys: await listKeys(directory, caller.tenantId, params.userId) }), rest("admin", { summary: "List a user's keys", description: "Never the secrets." }))
     .post(
       "/v1/beta/users/:userId/keys",
-      ({ scope, caller, params, body }) => json(issueKey(scope, params.userId, validBody(NewKeySchema, body), caller.userId, services.now()), 201),
+      async ({ caller, params, body }) => json(await issueKey(directory, caller.tenantId, params.userId, validBody(NewKeySchema, body), caller.userId, services.now()), 201),
       rest("admin", { summary: "Create a key", description: "Returns the secret once.", body: NewKeySchema, status: 201 }),
     )
-    .delete("/v1/beta/users/:userId/keys/:keyId", ({ scope, params }) => revokeKey(scope, params.userId, params.keyId, services.now()), rest("admin", { summary: "Revoke a key" }))
+    .delete("/v1/beta/users/:userId/keys/:keyId", ({ caller, params }) => revokeKey(directory, caller.tenantId, params.userId, params.keyId, services.now()), rest("admin", { summary: "Revoke a key" }))
     .post(
       "/v1/beta/users/:userId/keys/:keyId/rotate",
-      ({ scope, params, body }) => rotateKey(scope, params.userId, params.keyId, validBody(KeyRotationSchema, body)?.grace_seconds, services.now()),
+      ({ caller, params, body }) => rotateKey(directory, caller.tenantId, params.userId, params.keyId, validBody(KeyRotationSchema, body)?.grace_seconds, services.now()),
       rest("admin", { summary: "Rotate a key", description: "A new secret; the old one keeps working for the grace period.", body: KeyRotationSchema, bodyOptional: true }),
     );
 }

@@ -18,7 +18,7 @@ const LATENCY_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
 /** What the gauges read when scraped. */
 export interface MetricSources {
   approvalsPending(): Promise<{ tenant: string; count: number }[]>;
-  connectors(): { tenant: string; connector: string; healthy: boolean }[];
+  connectors(): Promise<{ tenant: string; connector: string; healthy: boolean }[]>;
 }
 
 /** One labelled series: a count, and for a histogram the sum and the count per bucket (not cumulative; the last is +Inf). */
@@ -157,9 +157,10 @@ export class Metrics {
       help: "1 when the connector's upstream is reachable, 0 otherwise, by tenant and connector.",
       labelNames: ["tenant", "connector"],
       registers: [registry],
-      collect() {
+      async collect() {
+        const connectors = await sources.connectors();
         this.reset();
-        for (const { tenant, connector, healthy } of sources.connectors()) this.set({ tenant, connector }, healthy ? 1 : 0);
+        for (const { tenant, connector, healthy } of connectors) this.set({ tenant, connector }, healthy ? 1 : 0);
       },
     });
     collectDefaultMetrics({ register: registry });

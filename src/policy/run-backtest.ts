@@ -1,6 +1,5 @@
 /** Backtests: a candidate policy replayed over a tenant's recorded actions. */
 import type { Services } from "../services.ts";
-import { TenantScope } from "../storage/sqlite/tenant-scope.ts";
 import { backtest, type BacktestReport } from "./backtest.ts";
 import { compilePolicy } from "./compile.ts";
 
@@ -13,10 +12,12 @@ export interface BacktestCandidate {
 }
 
 /** Replays the tenant's recorded actions of the last `days` days through the candidate. */
-export async function runBacktest(services: Services, scope: TenantScope, candidate: BacktestCandidate, days: number): Promise<BacktestReport> {
+export async function runBacktest(services: Services, tenantId: string, candidate: BacktestCandidate, days: number): Promise<BacktestReport> {
   const policy =
     candidate.source !== undefined
       ? compilePolicy(candidate.source, candidate.file)
-      : services.policy.atVersion(scope, candidate.version ?? services.policy.active(scope).version).policy;
-  return backtest(policy, services.records.recordedActions(scope.tenantId, services.now() - days * 86_400_000), days, await services.catalog.targets(scope.tenantId));
+      : candidate.version !== undefined
+        ? (await services.policy.atVersion(tenantId, candidate.version)).policy
+        : (await services.policy.active(tenantId)).policy;
+  return backtest(policy, services.records.recordedActions(tenantId, services.now() - days * 86_400_000), days, await services.catalog.targets(tenantId));
 }

@@ -4,17 +4,13 @@
  * Compiled policies are cached by version row, so enforcement pays for compilation once.
  */
 import { createTwoFilesPatch } from "diff";
-import { and, desc, eq, max, sql } from "drizzle-orm";
 import { BadRequest, NotFound } from "../errors.ts";
-import { newId } from "../ids.ts";
 import { isoTime } from "../text.ts";
-import type { Store } from "../storage/sqlite/db.ts";
-import { policyVersions } from "../storage/sqlite/schema.ts";
-import type { TenantScope } from "../storage/sqlite/tenant-scope.ts";
 import { analyzeAction, type ActionTarget, type Analysis } from "./analyzers/index.ts";
 import { compilePolicy, type CompiledPolicy } from "./compile.ts";
 import defaultPolicySource from "./default-policy.yaml" with { type: "text" };
 import type { ActionContext, PolicyDecision } from "./model.ts";
+import type { PolicyRepository, StoredPolicyVersion } from "./repository.ts";
 
 /** A version as the API shows it (without its source). */
 export interface PolicyVersionView {
@@ -54,36 +50,33 @@ export const DEFAULT_POLICY_SOURCE: string = defaultPolicySource;
 /** Policy storage and evaluation for every tenant. */
 export class PolicyService {
   private readonly compiled = new Map<string, CompiledPolicy>();
-  private readonly defaultPolicy = compilePolicy(DEFAULT_POLICY_SOURCE, "default-policy.yaml");
-  private readonly activeRow;
-
-  constructor(
-    private readonly store: Store,
-    private readonly now: () => number = Date.now,
-  ) {
-    this.activeRow = store.db
-      .select({ id: policyVersions.id, version: policyVersions.version, source: policyVersions.source })
-      .from(policyVersions)
-      .where(and(eq(policyVersions.tenantId, sql.placeholder("tenant")), eq(policyVersions.status, "active")))
-      .prepare();
+  private compiledDefault: CompiledPolicy | undefined;
+  /** The built-in pack, compiled at first use: start-up does not pay for it (the cold-start target). */
+  private get defaultPolicy(): CompiledPolicy {
+    return (this.compiledDefault ??= compilePolicy(DEFAULT_POLICY_SOURCE, "default-policy.yaml"));
   }
 
-  /** The policy in force for the scope's tenant, with its version number. */
-  active(scope: TenantScope): { version: number; policy: CompiledPolicy } {
-    const row = this.activeRow.get({ tenant: scope.tenantId });
+  constructor(
+    private readonly versions: PolicyRepository,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** The policy in force for the tenant, with its version number. */
+  async active(tenantId: string): Promise<{ version: number; policy: CompiledPolicy }> {
+    const row = await this.versions.active(tenantId);
     return row ? { version: row.version, policy: this.compiledRow(row.id, row.source, row.version) } : { version: 0, policy: this.defaultPolicy };
   }
 
   /** A given version (0 = the default pack), active or not: how admins test drafts. */
-  atVersion(scope: TenantScope, version: number): { version: number; policy: CompiledPolicy } {
+  async atVersion(tenantId: string, version: number): Promise<{ version: number; policy: CompiledPolicy }> {
     if (version === 0) return { version: 0, policy: this.defaultPolicy };
-    const row = this.row(scope, version);
+    const row = await this.row(tenantId, version);
     return { version, policy: this.compiledRow(row.id, row.source, version) };
   }
 
   /** Evaluates a question against the active policy, or against `version` when given. Runs nothing. */
-  evaluate(scope: TenantScope, question: PolicyQuestion, version?: number): PolicyAnswer {
-    const { version: used, policy } = version === undefined ? this.active(scope) : this.atVersion(scope, version);
+  async evaluate(tenantId: string, question: PolicyQuestion, version?: number): Promise<PolicyAnswer> {
+    const { version: used, policy } = version === undefined ? await this.active(tenantId) : await this.atVersion(tenantId, version);
     const { target, analysis = analyzeAction(question.action, question.params, target), ...asked } = question;
     const decision = policy.evaluate({ ...asked, connectorKind: target.kind, analysis });
     return { ...decision, analysis, policy_version: used };
@@ -95,68 +88,57 @@ export class PolicyService {
   }
 
   /** Stores a validated draft. */
-  createDraft(scope: TenantScope, source: string, options: { comment?: string; by?: string | null; file?: string } = {}): PolicyVersionView {
-    const rules = this.check(source, options.file).rules;
-    return this.store.sqlite.transaction(() => {
-      const version = this.nextVersion(scope);
-      this.store.db
-        .insert(policyVersions)
-        .values({ id: newId("pol"), tenantId: scope.tenantId, version, status: "draft", source, comment: options.comment ?? null, createdBy: options.by ?? null, createdAt: this.now() })
-        .run();
-      return { ...this.view(scope, version), rules };
-    }).immediate();
+  async createDraft(tenantId: string, source: string, options: { comment?: string; by?: string | null; file?: string } = {}): Promise<PolicyVersionView> {
+    this.check(source, options.file);
+    return this.toView(await this.versions.add(tenantId, this.newVersion(source, options)));
   }
 
   /** Makes `version` the active policy; the previous one becomes superseded. */
-  publish(scope: TenantScope, version: number, by: string | null = null): PolicyVersionView {
-    return this.store.sqlite.transaction(() => {
-      const row = this.row(scope, version);
-      if (row.status === "active") return this.view(scope, version);
-      this.store.db.update(policyVersions).set({ status: "superseded" }).where(scope.where(policyVersions, eq(policyVersions.status, "active"))).run();
-      this.store.db.update(policyVersions).set({ status: "active", publishedBy: by, publishedAt: this.now() }).where(scope.where(policyVersions, eq(policyVersions.id, row.id))).run();
-      return this.view(scope, version);
-    }).immediate();
+  async publish(tenantId: string, version: number, by: string | null = null): Promise<PolicyVersionView> {
+    const row = await this.versions.publish(tenantId, version, by, this.now());
+    if (row === undefined) throw notFound(version);
+    return this.toView(row);
   }
 
   /** Stores and publishes a source in one step. */
-  publishSource(scope: TenantScope, source: string, options: { comment?: string; by?: string | null; file?: string } = {}): PolicyVersionView {
-    return this.store.sqlite.transaction(() => this.publish(scope, this.createDraft(scope, source, options).version, options.by ?? null)).immediate();
+  async publishSource(tenantId: string, source: string, options: { comment?: string; by?: string | null; file?: string } = {}): Promise<PolicyVersionView> {
+    this.check(source, options.file);
+    return this.toView(await this.versions.add(tenantId, this.newVersion(source, options), { by: options.by ?? null, at: this.now() }));
   }
 
   /**
    * Rolls back: publishes a new version carrying the source of `to` (default: the version that was
    * active before the current one; 0 = the default pack). History stays linear and complete.
    */
-  rollback(scope: TenantScope, options: { to?: number; by?: string | null } = {}): PolicyVersionView {
-    return this.store.sqlite.transaction(() => {
-      const current = this.active(scope).version;
-      const target = options.to ?? this.previousPublished(scope, current);
-      if (target === current) throw new BadRequest(`version ${target} is already active`, undefined, "already_active");
-      const source = target === 0 ? DEFAULT_POLICY_SOURCE : this.row(scope, target).source;
-      return this.publishSource(scope, source, { comment: `rollback to version ${target}`, by: options.by ?? null });
-    }).immediate();
+  async rollback(tenantId: string, options: { to?: number; by?: string | null } = {}): Promise<PolicyVersionView> {
+    const current = (await this.active(tenantId)).version;
+    const target = options.to ?? (await this.versions.previousPublished(tenantId, current)) ?? 0;
+    if (target === current) throw new BadRequest(`version ${target} is already active`, undefined, "already_active");
+    const source = target === 0 ? DEFAULT_POLICY_SOURCE : (await this.row(tenantId, target)).source;
+    return this.publishSource(tenantId, source, { comment: `rollback to version ${target}`, by: options.by ?? null });
   }
 
   /** Every version, newest first, with the built-in default pack last. */
-  list(scope: TenantScope): PolicyVersionView[] {
-    const rows = this.store.db.select().from(policyVersions).where(scope.where(policyVersions)).orderBy(desc(policyVersions.version)).all();
-    const anyActive = rows.some((row) => row.status === "active");
-    return [
-      ...rows.map((row) => this.toView(row)),
-      { version: 0, status: anyActive ? "builtin" : "active", comment: "built-in default pack", rules: this.defaultPolicy.document.rules.length, created_by: null, created_at: null, published_by: null, published_at: null },
-    ];
+  async list(tenantId: string): Promise<PolicyVersionView[]> {
+    const rows = await this.versions.list(tenantId);
+    return [...rows.map((row) => this.toView(row)), this.defaultView(rows.some((row) => row.status === "active"))];
   }
 
   /** One version with its source. */
-  get(scope: TenantScope, version: number): PolicyVersionView & { source: string } {
-    if (version === 0) return { ...this.list(scope).at(-1)!, source: DEFAULT_POLICY_SOURCE };
-    const row = this.row(scope, version);
+  async get(tenantId: string, version: number): Promise<PolicyVersionView & { source: string }> {
+    if (version === 0) return { ...this.defaultView((await this.versions.active(tenantId)) !== undefined), source: DEFAULT_POLICY_SOURCE };
+    const row = await this.row(tenantId, version);
     return { ...this.toView(row), source: row.source };
   }
 
   /** A unified diff between two versions (0 = the default pack). */
-  diff(scope: TenantScope, from: number, to: number): string {
-    return createTwoFilesPatch(`version ${from}`, `version ${to}`, this.get(scope, from).source, this.get(scope, to).source);
+  async diff(tenantId: string, from: number, to: number): Promise<string> {
+    const [before, after] = await Promise.all([this.get(tenantId, from), this.get(tenantId, to)]);
+    return createTwoFilesPatch(`version ${from}`, `version ${to}`, before.source, after.source);
+  }
+
+  private newVersion(source: string, options: { comment?: string; by?: string | null }) {
+    return { source, comment: options.comment ?? null, createdBy: options.by ?? null, createdAt: this.now() };
   }
 
   private compiledRow(id: string, source: string, version: number): CompiledPolicy {
@@ -168,32 +150,19 @@ export class PolicyService {
     return policy;
   }
 
-  private row(scope: TenantScope, version: number) {
-    const row = this.store.db.select().from(policyVersions).where(scope.where(policyVersions, eq(policyVersions.version, version))).get();
-    if (!row) throw new NotFound(`no policy version ${version} in this tenant`, "policy_version_not_found");
+  private async row(tenantId: string, version: number): Promise<StoredPolicyVersion> {
+    const row = await this.versions.find(tenantId, version);
+    if (!row) throw notFound(version);
     return row;
   }
 
-  private nextVersion(scope: TenantScope): number {
-    return (this.store.db.select({ last: max(policyVersions.version) }).from(policyVersions).where(scope.where(policyVersions)).get()?.last ?? 0) + 1;
+  /** The built-in default pack as a version: active until the tenant publishes one of its own. */
+  private defaultView(superseded: boolean): PolicyVersionView {
+    const rules = this.defaultPolicy.document.rules.length;
+    return { version: 0, status: superseded ? "builtin" : "active", comment: "built-in default pack", rules, created_by: null, created_at: null, published_by: null, published_at: null };
   }
 
-  private previousPublished(scope: TenantScope, current: number): number {
-    const previous = this.store.db
-      .select({ version: policyVersions.version })
-      .from(policyVersions)
-      .where(scope.where(policyVersions, eq(policyVersions.status, "superseded")))
-      .orderBy(desc(policyVersions.publishedAt), desc(policyVersions.version))
-      .all()
-      .find((row) => row.version !== current);
-    return previous?.version ?? 0;
-  }
-
-  private view(scope: TenantScope, version: number): PolicyVersionView {
-    return this.toView(this.row(scope, version));
-  }
-
-  private toView(row: typeof policyVersions.$inferSelect): PolicyVersionView {
+  private toView(row: StoredPolicyVersion): PolicyVersionView {
     return {
       version: row.version,
       status: row.status,
@@ -207,3 +176,6 @@ export class PolicyService {
   }
 }
 
+function notFound(version: number): NotFound {
+  return new NotFound(`no policy version ${version} in this tenant`, "policy_version_not_found");
+}

@@ -7,13 +7,21 @@
 import type { ApprovalRepository } from "../approvals/repository.ts";
 import type { BrainRepository } from "../brain/repository.ts";
 import type { ConnectorRepository } from "../connectors/repository.ts";
+import type { DirectoryRepository, GroupRepository } from "../governance/repository.ts";
 import type { StoreHealth } from "../observability/store-health.ts";
+import type { PolicyRepository } from "../policy/repository.ts";
 
 // Each room adds its repository here as it moves its queries into the store.
 export interface Repositories {
   approvals: ApprovalRepository;
   brain: BrainRepository;
   connectors: ConnectorRepository;
+  /** Tenants, users and their API keys. */
+  directory: DirectoryRepository;
+  /** Approver groups per tenant. */
+  groups: GroupRepository;
+  /** Policy versions per tenant. */
+  policy: PolicyRepository;
   /** The store itself: whether it takes writes and is migrated. */
   storeHealth: StoreHealth;
 }

@@ -96,8 +96,8 @@ export function createMcpHttpHandler(options: McpHttpOptions): (request: Request
       return rpcRefusal(403, JsonRpcErrorCode.Forbidden, "Origin not allowed.", { reason: "origin_not_allowed" });
     }
 
-    const caller = inSpan(options.tracing ?? DISABLED_TRACING, "authorize", info.span, undefined, (span) => {
-      const admitted = gate.admit(headers, clientAddress);
+    const caller = await inSpan(options.tracing ?? DISABLED_TRACING, "authorize", info.span, undefined, async (span) => {
+      const admitted = await gate.admit(headers, clientAddress);
       if (isRefusal(admitted)) span?.setError(admitted.reason);
       return admitted;
     });

@@ -61,7 +61,7 @@ export async function serveStdio({ dispatcher, credential, gate, input, write, l
     refusedFor = reason;
   };
 
-  const handleLine = (line: string): Promise<void> | undefined => {
+  const handleLine = async (line: string): Promise<void> => {
     // Bounded in depth as HTTP bodies are: a line nested too deep is a parse error, never a stack overflow.
     const body = parseJsonBody(line);
     const parsed = body.ok;
@@ -74,8 +74,8 @@ export async function serveStdio({ dispatcher, credential, gate, input, write, l
       logger?.request(request, refusal.status, performance.now() - request.started);
       return undefined;
     };
-    // Admitted synchronously, in arrival order, so a burst cannot overdraw the bucket.
-    const caller = gate.admit(credential, STDIO_PEER);
+    // Admitted in arrival order (a known key's line is admitted before the next line is read), so a burst cannot overdraw the bucket.
+    const caller = await gate.admit(credential, STDIO_PEER);
     if (isRefusal(caller)) return refuse(caller, (id) => refusalResponse(id, caller));
     const roleRefusal = authorizeMcpAccess(caller);
     if (roleRefusal) {
@@ -116,8 +116,8 @@ export async function serveStdio({ dispatcher, credential, gate, input, write, l
       const line = raw.trim();
       if (line.length === 0) continue;
       // Requests run concurrently, so a slow tool call does not hold up a ping.
-      const task = handleLine(line)?.finally(() => pending.delete(task!));
-      if (task) pending.add(task);
+      const task = handleLine(line).finally(() => pending.delete(task));
+      pending.add(task);
     }
   };
   for await (const chunk of input) {

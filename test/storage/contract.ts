@@ -7,21 +7,24 @@ import { describe } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { newTenant } from "../../src/governance/bootstrap.ts";
 import type { Repositories } from "../../src/storage/repositories.ts";
 import { openStore } from "../../src/storage/sqlite/db.ts";
 import { sqliteRepositories } from "../../src/storage/sqlite/index.ts";
-import { tenants } from "../../src/storage/sqlite/schema.ts";
 
 /** One open store under test. */
 export interface StoreUnderTest {
   repositories: Repositories;
-  /** Adds a tenant the way the store keeps them (rooms' rows refer to one); returns its id. */
+  /** Adds a tenant (with its admin, as bootstrap does) through the directory; returns its id. */
   addTenant(name: string): Promise<string>;
   close(): void;
 }
 
+/** An open store's repositories and how to close it. */
+type OpenStore = Pick<StoreUnderTest, "repositories" | "close">;
+
 /** Every store implementation, by name. */
-const STORES: { name: string; open(): StoreUnderTest }[] = [
+const STORES: { name: string; open(): OpenStore }[] = [
   {
     name: "sqlite",
     open() {
@@ -29,11 +32,6 @@ const STORES: { name: string; open(): StoreUnderTest }[] = [
       const store = openStore(join(dir, "invoke.db"));
       return {
         repositories: sqliteRepositories(store),
-        async addTenant(name) {
-          const id = `tenant_${name}`;
-          store.db.insert(tenants).values({ id, name, createdAt: Date.now() }).run();
-          return id;
-        },
         close() {
           store.close();
           rmSync(dir, { recursive: true, force: true });
@@ -45,5 +43,16 @@ const STORES: { name: string; open(): StoreUnderTest }[] = [
 
 /** Declares `room`'s contract tests once per store: `body` gets a function opening a fresh, empty store. */
 export function describeStores(room: string, body: (open: () => StoreUnderTest) => void): void {
-  for (const store of STORES) describe(`${store.name} store: ${room}`, () => body(store.open));
+  for (const store of STORES) describe(`${store.name} store: ${room}`, () => body(() => underTest(store.open())));
+}
+
+function underTest(opened: OpenStore): StoreUnderTest {
+  return {
+    ...opened,
+    async addTenant(name) {
+      const { stored, result } = newTenant(name, `admin@${name}.example`);
+      if ((await opened.repositories.directory.createTenant(stored)) !== "created") throw new Error(`tenant ${name} exists`);
+      return result.tenant_id;
+    },
+  };
 }

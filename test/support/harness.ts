@@ -9,11 +9,12 @@ import { mkdirSync, mkdtempSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { DEFAULT_CONFIG, type ServerConfig } from "../../src/config.ts";
-import { bootstrapIfEmpty } from "../../src/governance/bootstrap.ts";
+import { newTenant } from "../../src/governance/bootstrap.ts";
 import { createApp } from "../../src/http/app.ts";
 import type { RateLimiter } from "../../src/governance/rate-limit.ts";
 import { createServices, type Services } from "../../src/services.ts";
 import { openStore, type Store } from "../../src/storage/sqlite/db.ts";
+import { sqliteRepositories } from "../../src/storage/sqlite/index.ts";
 import type { ToolRegistry } from "../../src/tools/registry.ts";
 import { assertValidResponse } from "./spec.ts";
 
@@ -58,8 +59,20 @@ export function startTestServer(options: TestServerOptions = {}): TestServer {
   mkdirSync(join(dir.path, "files"));
   const dbPath = join(dir.path, "store", "invoke.db");
   const store = openStore(dbPath);
-  const boot = bootstrapIfEmpty(store)!;
-  return serveStore(store, dbPath, { tenant_id: boot.tenant_id, user_id: boot.user_id, admin_key: boot.admin_key }, options, () => dir[Symbol.dispose]());
+  const { stored, result } = newTenant("default", "admin@localhost");
+  settledNow(sqliteRepositories(store).directory.createTenant(stored));
+  return serveStore(store, dbPath, result, options, () => dir[Symbol.dispose]());
+}
+
+/**
+ * The value of a settled promise, at once. The SQLite repositories do their work before they return,
+ * which keeps `startTestServer` synchronous (as every test calls it).
+ */
+function settledNow<T>(promise: Promise<T>): T {
+  if (Bun.peek.status(promise) === "pending") throw new Error("the store answered asynchronously; startTestServer needs an answer at once");
+  const value = Bun.peek(promise);
+  if (Bun.peek.status(promise) === "rejected") throw value;
+  return value as T;
 }
 
 /**

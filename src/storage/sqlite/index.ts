@@ -8,6 +8,9 @@ import { SqliteApprovalRepository } from "./approvals.ts";
 import { SqliteBrainRepository } from "./brain.ts";
 import type { Store } from "./db.ts";
 import { SqliteStoreHealth } from "./health.ts";
+import { sqliteDirectoryRepository } from "./directory.ts";
+import { sqliteGroupRepository } from "./groups.ts";
+import { sqlitePolicyRepository } from "./policy.ts";
 
 /** The repositories of every room, over `store`. */
 export function sqliteRepositories(store: Store): Repositories {
@@ -16,5 +19,8 @@ export function sqliteRepositories(store: Store): Repositories {
     brain: new SqliteBrainRepository(store),
     connectors: sqliteConnectors(store),
     storeHealth: new SqliteStoreHealth(store),
+    directory: sqliteDirectoryRepository(store),
+    groups: sqliteGroupRepository(store),
+    policy: sqlitePolicyRepository(store),
   };
 }
