@@ -114,7 +114,7 @@ export function createServices(options: ServiceOptions): Services {
     logError,
   });
   const gate = new AccessGate({ directory: repositories.directory, limiter, profileRateLimits: options.config.profileRateLimits, now, onRateLimited });
-  const toolPorts: ToolPorts = { approvals, brain, records, summary, readiness: (tenantId) => assessReadiness(services!, tenantId), calls, catalog, policy, gate };
+  const toolPorts: ToolPorts = { approvals, brain, records, summary, readiness: (tenantId) => assessReadiness({ ...services!, connectorStore: repositories.connectors }, tenantId), calls, catalog, policy, gate };
   services = {
     store: options.store,
     config: options.config,

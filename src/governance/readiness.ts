@@ -16,7 +16,16 @@ import type { ConnectorSpec } from "../connectors/model.ts";
 import { originPolicy } from "./origins.ts";
 import type { CompiledPolicy } from "../policy/compile.ts";
 import type { Effect } from "../policy/model.ts";
-import type { Services } from "../services.ts";
+import type { ApprovalService } from "../approvals/service.ts";
+import type { ServerConfig } from "../config.ts";
+import type { ConnectorRepository } from "../connectors/repository.ts";
+import type { ConnectorService } from "../connectors/service.ts";
+import type { GovernedCalls } from "../execution/calls.ts";
+import type { PolicyService } from "../policy/service.ts";
+import type { ExecutionLedger } from "../records/ledger.ts";
+import type { AccessGate } from "./access.ts";
+import type { RateLimiter } from "./rate-limit.ts";
+import type { DirectoryRepository } from "./repository.ts";
 import { connectorTools, connectors, executionRecords } from "../storage/sqlite/schema.ts";
 import { toolNameMatcher } from "./authorize.ts";
 import type { ProductionTool } from "../tools/model.ts";
@@ -62,8 +71,25 @@ const NAMED = 5;
 type LiveKey = StoredKey & { email: string; role: Role };
 
 /** What the checks share. */
+/** What readiness reads: each room's own answers, never the store. */
+export interface ReadinessPorts {
+  config: Pick<ServerConfig, "allowedOrigins">;
+  now(): number;
+  directory: Pick<DirectoryRepository, "listTenants" | "listUsers" | "listKeys">;
+  policy: Pick<PolicyService, "active">;
+  /** Policy questions as enforcement asks them. */
+  calls: Pick<GovernedCalls, "ask">;
+  connectors: Pick<ConnectorService, "list" | "sqlWriteActions" | "healthAll">;
+  /** The tenant's stored connectors and tool pins. */
+  connectorStore: Pick<ConnectorRepository, "list" | "quarantined">;
+  approvals: Pick<ApprovalService, "approverRole">;
+  records: Pick<ExecutionLedger, "verify">;
+  gate: Pick<AccessGate, "rateLimitFor">;
+  limiter: Pick<RateLimiter, "defaultLimit">;
+}
+
 interface Context {
-  services: Services;
+  ports: ReadinessPorts;
   tenantId: string;
   now: number;
   tenantName: string;
@@ -134,7 +160,7 @@ function defaultDecision(context: Context): ReadinessItem {
 
 function toolCoverage(context: Context): ReadinessItem {
   const id = "tool_coverage";
-  const tools = context.services.connectors.list(context.tenantId);
+  const tools = context.ports.connectors.list(context.tenantId);
   if (tools.length === 0) return pass(id, "No connector tools are configured; there is nothing to cover.");
   const { version, policy } = context.active;
   // A rule without match.action concerns every action of its kinds; one deciding on sql.* facts, only SQL tools.
@@ -158,8 +184,8 @@ function toolCoverage(context: Context): ReadinessItem {
 
 async function destructiveSql(context: Context): Promise<ReadinessItem> {
   const id = "destructive_sql_denied";
-  const { services, tenantId } = context;
-  const actions = [...new Set(["database.execute", ...(await services.connectors.sqlWriteActions(tenantId))])];
+  const { ports, tenantId } = context;
+  const actions = [...new Set(["database.execute", ...(await ports.connectors.sqlWriteActions(tenantId))])];
   // Every profile with every role that may hold it: a rule may single out any of them.
   const callers = PROFILES.flatMap((profile) => ROLES.filter((role) => roleAtLeast(role, profile.min_role)).map((role) => ({ profile: profile.name, role })));
   const leaks = new Map<string, string[]>();
@@ -167,7 +193,7 @@ async function destructiveSql(context: Context): Promise<ReadinessItem> {
   for (const action of actions) {
     for (const sql of DESTRUCTIVE_SQL) {
       for (const caller of callers) {
-        const answer = await services.calls.ask({ tenantId, ...caller }, { agentId: "readiness_probe", action, params: { sql } }, { offline: true, version: context.active.version });
+        const answer = await ports.calls.ask({ tenantId, ...caller }, { agentId: "readiness_probe", action, params: { sql } }, { offline: true, version: context.active.version });
         if (answer.decision === "deny") continue;
         if (answer.decision === "allow" || worst === "deny") worst = answer.decision;
         const leak = `"${sql}" on ${action} is ${answer.decision}`;
@@ -184,7 +210,7 @@ async function destructiveSql(context: Context): Promise<ReadinessItem> {
 
 function fourEyes(context: Context): ReadinessItem {
   const id = "four_eyes";
-  const approverRole = context.services.approvals.approverRole;
+  const approverRole = context.ports.approvals.approverRole;
   const people = context.users.filter((user) => user.disabledAt === null && roleAtLeast(user.role, approverRole));
   const found = `${people.length === 1 ? "1 person has" : `${people.length} people have`} the approver role (${approverRole} or above)${people.length ? `: ${listed(people.map((user) => user.email))}` : ""}.`;
   if (people.length >= 2) return pass(id, found);
@@ -198,7 +224,7 @@ function adminKeysOffMcp(context: Context): ReadinessItem {
   const admins = context.keys.filter((key) => key.profile === "admin");
   if (admins.length === 0) return pass(id, "No live admin key exists.");
   // Tool calls are what MCP clients (HTTP or stdio) make; REST and the CLI record admin mutations.
-  const used = context.services.store.db
+  const used = context.ports.store.db
     .select({ keyId: executionRecords.keyId, calls: count(), last: max(executionRecords.at) })
     .from(executionRecords)
     .where(and(eq(executionRecords.tenantId, context.tenantId), eq(executionRecords.kind, "tool_call"), eq(executionRecords.profile, "admin"), inArray(executionRecords.keyId, admins.map((key) => key.id))))
@@ -244,7 +270,7 @@ function readOnlyKeys(context: Context): ReadinessItem {
 
 function recordChain(context: Context): ReadinessItem {
   const id = "record_chain";
-  const report = context.services.records.verify(context.tenantId);
+  const report = context.ports.records.verify(context.tenantId);
   if (report.ok) return pass(id, `The execution record chain verifies: ${counted(report.records, "record")}.`);
   const broken = report.first_broken!;
   const verify = cli(context, "executions", "verify", "--db", "BACKUP");
@@ -257,7 +283,7 @@ const perMinute = (limit: RateLimit) => Math.max(limit.requests, (limit.requests
 
 function rateLimits(context: Context): ReadinessItem {
   const id = "rate_limits";
-  const { gate, limiter } = context.services;
+  const { gate, limiter } = context.ports;
   const limits: [string, RateLimit][] = [["rate_limit", limiter.defaultLimit], ...PROFILES.map((profile): [string, RateLimit] => [profile.name, gate.rateLimitFor({ profile: profile.name })])];
   const loose = limits.filter(([, limit]) => perMinute(limit) > MAX_REQUESTS_PER_MINUTE);
   const shown = (entries: [string, RateLimit][]) => entries.map(([name, limit]) => `${name} ${limit.requests}/${limit.per_seconds} s`).join(", ");
@@ -275,7 +301,7 @@ function rateLimits(context: Context): ReadinessItem {
 
 function originAllowList(context: Context): ReadinessItem {
   const id = "origin_allow_list";
-  const origins = context.services.config.allowedOrigins;
+  const origins = context.ports.config.allowedOrigins;
   const admitsForeign = (patterns: string[]) => FOREIGN_ORIGINS.some((origin) => originPolicy(patterns)(origin));
   if (!admitsForeign(origins)) return pass(id, `The Origin allow-list admits only: ${origins.join(", ")}.`);
   const open = origins.filter((origin) => admitsForeign([origin]));
@@ -284,9 +310,9 @@ function originAllowList(context: Context): ReadinessItem {
   return gap(id, "fail", `The Origin allow-list is open: ${open.join(", ")} admit${open.length === 1 ? "s" : ""} any web page.`, `In the config file (invoke serve --config FILE) ${setting}, then restart invoke serve.`);
 }
 
-function toolPinning(context: Context): ReadinessItem {
+async function toolPinning(context: Context): Promise<ReadinessItem> {
   const id = "tool_pinning";
-  const rows = context.services.store.db.select({ name: connectors.name, config: connectors.config, origin: connectors.origin }).from(connectors).where(eq(connectors.tenantId, context.tenantId)).all();
+  const rows = await context.ports.connectorStore.list(context.tenantId);
   const autoEnabled = (config: string) => {
     const spec = JSON.parse(config) as ConnectorSpec;
     return kindOf(spec).autoEnabledTools?.(spec) ?? [];
@@ -303,13 +329,9 @@ function toolPinning(context: Context): ReadinessItem {
   return gap(id, "warn", `enable_tools "*" pins every tool ${listed(unreviewed.map((row) => row.name))} declares, unreviewed, when first seen.`, `${fixes.join("; ")}.`);
 }
 
-function quarantinedTools(context: Context): ReadinessItem {
+async function quarantinedTools(context: Context): Promise<ReadinessItem> {
   const id = "no_quarantined_tools";
-  const quarantined = context.services.store.db
-    .select({ connector: connectorTools.connector, tool: connectorTools.tool })
-    .from(connectorTools)
-    .where(and(eq(connectorTools.tenantId, context.tenantId), eq(connectorTools.status, "quarantined")))
-    .all();
+  const quarantined = await context.ports.connectorStore.quarantined(context.tenantId);
   if (quarantined.length === 0) return pass(id, "No upstream tool is quarantined.");
   const fixes = quarantined
     .slice(0, NAMED)
@@ -324,7 +346,7 @@ function quarantinedTools(context: Context): ReadinessItem {
 
 function connectorPrivileges(context: Context): ReadinessItem {
   const id = "connector_privileges";
-  const mine = context.services.connectors.healthAll().filter((item) => item.tenantId === context.tenantId);
+  const mine = context.ports.connectors.healthAll().filter((item) => item.tenantId === context.tenantId);
   const flagged = mine.filter((item) => item.warnings !== undefined);
   if (flagged.length === 0) return pass(id, mine.length === 0 ? "No connectors are configured." : `No connector (${counted(mine.length, "connector")}) reports a privileged database role.`);
   return gap(
@@ -356,9 +378,9 @@ const CHECKS: ((context: Context) => ReadinessItem | Promise<ReadinessItem>)[] =
 const POINTS = { pass: 1, warn: 0.5, fail: 0 } as const;
 
 /** Runs every check for the tenant and scores the result. Reads only. */
-export async function assessReadiness(services: Services, tenantId: string): Promise<ReadinessReport> {
-  const now = services.now();
-  const { directory } = services;
+export async function assessReadiness(ports: ReadinessPorts, tenantId: string): Promise<ReadinessReport> {
+  const now = ports.now();
+  const { directory } = ports;
   const tenantName = (await directory.listTenants()).find((tenant) => tenant.id === tenantId)?.name ?? "default";
   const users = await directory.listUsers(tenantId);
   const owners = new Map(users.map((user) => [user.id, user]));
@@ -366,7 +388,7 @@ export async function assessReadiness(services: Services, tenantId: string): Pro
   const keys = (await directory.listKeys(tenantId))
     .filter((key) => key.revokedAt === null && (key.expiresAt === null || key.expiresAt > now) && owners.has(key.userId))
     .map((key) => ({ ...key, email: owners.get(key.userId)!.email, role: owners.get(key.userId)!.role }));
-  const context: Context = { services, tenantId, now, tenantName, users, keys, active: await services.policy.active(tenantId) };
+  const context: Context = { ports, tenantId, now, tenantName, users, keys, active: await ports.policy.active(tenantId) };
   const checklist = await Promise.all(CHECKS.map((check) => check(context)));
   const points = checklist.reduce((sum, item) => sum + POINTS[item.status], 0);
   return { score: Math.round((100 * points) / checklist.length), checklist };
