@@ -11,6 +11,7 @@ import { sha256Hex } from "../src/records/canonical.ts";
 import { GENESIS_HASH, HASHED_FIELDS, recordHash } from "../src/records/chain.ts";
 import { ExecutionLedger, type RecordInput } from "../src/records/ledger.ts";
 import { redact } from "../src/records/redact.ts";
+import { MINUTE_MS, sumRollups } from "../src/records/rollups.ts";
 import { openStore } from "../src/storage/sqlite/db.ts";
 import { migrations } from "../src/storage/sqlite/migrations.ts";
 import { keyFor, request, rest, rpc, send, startTestServer, tempDir, type TestServer } from "./support/harness.ts";
@@ -155,6 +156,35 @@ describe("the hash chain", () => {
       second.close();
     }
     expect(server.services.records.verify(server.tenantId)).toEqual({ ok: true, records: 65 });
+  });
+
+  it("rolls up every tool call exactly once when two processes append and roll up in turn", async () => {
+    using server = startTestServer();
+    const ledger = server.services.records;
+    const until = Math.ceil(Date.now() / MINUTE_MS) * MINUTE_MS + MINUTE_MS;
+    const rolled = () => {
+      const group = sumRollups(server.store.sqlite, server.tenantId, "tool", 0, until).find((row) => row.name === "database.execute");
+      return { calls: group?.calls, latency_sum: group?.latency_sum };
+    };
+    const second = openStore(server.dbPath);
+    try {
+      const otherProcess = new ExecutionLedger(second);
+      for (let round = 1; round <= 3; round++) {
+        await appendMany(server, 7);
+        // The other process rolls up this one's records from the store, then this one's go on without a gap.
+        otherProcess.rollUp();
+        await appendMany(server, 3);
+        ledger.rollUp();
+        // Records of the other process before and after this one's.
+        await otherProcess.append(toolCall(server.tenantId, { latencyMs: 3 }));
+        await appendMany(server, 2);
+        await otherProcess.append(toolCall(server.tenantId, { latencyMs: 3 }));
+        ledger.rollUp();
+        expect(rolled()).toEqual({ calls: 14 * round, latency_sum: round * (12 * 1.5 + 2 * 3) });
+      }
+    } finally {
+      second.close();
+    }
   });
 });
 

@@ -26,7 +26,7 @@ export type { ExecutionRecord, RecordFilters, RecordInput, RecordKind, VerifyRep
 const MAX_BATCH = 1000;
 const DEFAULT_LIMIT = 50;
 const MAX_LIMIT = 500;
-/** Records rolled up per transaction by `rollUp`, so the write lock is never held long. */
+/** Records `rollUp` reads back from the store per transaction, so the write lock is never held long. */
 const ROLLUP_CHUNK = 20_000;
 /** Rows read at a time by the streaming walks (export, backtest), so no statement stays open between them. */
 const PAGE_ROWS = 500;
@@ -43,6 +43,13 @@ const recordId = (seq: number) => `exe_${seq.toString(36)}_${randomBase62(10)}`;
 export interface Head {
   seq: number;
   hash: string;
+}
+
+/** Roll-up counts of a gapless run of one tenant's records, from seq `first` to `last`. */
+interface PendingRun {
+  first: number;
+  last: number;
+  counts: RollupBatch;
 }
 
 interface Queued {
@@ -63,10 +70,11 @@ export class ExecutionLedger {
   /** Rate-limit refusals counted since the last roll-up (and, during one, the records it adds). */
   private pendingCounts = new RollupBatch();
   /**
-   * Per tenant, the records this process committed since the last roll-up, gapless in seq from
-   * `first` (another process's record in between starts the run anew, so roll-up reads from the store).
+   * Per tenant, the roll-up counts of the records this process committed since the last roll-up, folded
+   * in as each batch commits: a gapless run of seqs from `first` to `last`. Another process's record in
+   * between starts the run anew; the records of a dropped run are read back from the store by `rollUp`.
    */
-  private readonly committed = new Map<string, { first: number; rows: StoredRecord[] }>();
+  private readonly runs = new Map<string, PendingRun>();
   private scheduled = false;
   private readonly counters: LedgerStats = { batches: 0, records: 0 };
   private readonly insertRow;
@@ -77,7 +85,6 @@ export class ExecutionLedger {
   private readonly commitBatch;
   private readonly commitOne;
   private readonly rollUpChunk;
-  private readonly progressOf;
 
   constructor(
     private readonly store: Store,
@@ -96,34 +103,51 @@ export class ExecutionLedger {
     const tenantsWithRecords = sqlite.prepare<{ tenant_id: string; seq: number }, []>(
       "SELECT t.id AS tenant_id, coalesce(p.seq, 0) AS seq FROM tenants t LEFT JOIN execution_rollup_progress p ON p.tenant_id = t.id",
     );
-    const recordsAfter = sqlite.prepare<StoredRecord, [string, number, number]>(
-      "SELECT seq, at, kind, tool, agent_id, decision, status, latency_ms FROM execution_records WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+    const recordsBetween = sqlite.prepare<StoredRecord, [string, number, number, number]>(
+      "SELECT seq, at, kind, tool, agent_id, decision, status, latency_ms FROM execution_records WHERE tenant_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
     );
-    this.progressOf = sqlite.prepare<{ seq: number }, [string]>("SELECT seq FROM execution_rollup_progress WHERE tenant_id = ?");
     const setProgress = sqlite.prepare<unknown, [string, number]>(
       "INSERT INTO execution_rollup_progress (tenant_id, seq) VALUES (?, ?) ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq",
     );
-    this.rollUpChunk = sqlite.transaction((): number => {
+    this.rollUpChunk = sqlite.transaction((): { read: number; rolled: number } => {
       // Rate-limit counts are best effort: written with this transaction or dropped with it.
       const rollups = this.pendingCounts;
       this.pendingCounts = new RollupBatch();
+      let read = 0;
       let rolled = 0;
       for (const { tenant_id, seq } of tenantsWithRecords.all()) {
-        // This process's own records, when they follow the mark without a gap, need not be read back.
-        const mine = this.committed.get(tenant_id);
-        const rows = mine !== undefined && mine.first <= seq + 1 && mine.rows.length > 0 && mine.rows.at(-1)!.seq > seq
-          ? mine.rows.slice(seq + 1 - mine.first, seq + 1 - mine.first + ROLLUP_CHUNK - rolled)
-          : recordsAfter.all(tenant_id, seq, ROLLUP_CHUNK - rolled);
-        for (const row of rows) {
-          if (row.kind !== "tool_call") continue;
-          rollups.addCall({ tenantId: tenant_id, at: row.at, tool: row.tool, agentId: row.agent_id, decision: row.decision, status: row.status, latencyMs: row.latency_ms });
+        let mark = seq;
+        /** Adds the tenant's records in (mark, upTo] from the store, as many as the chunk allows; true when it reached upTo. */
+        const readUpTo = (upTo: number): boolean => {
+          const limit = ROLLUP_CHUNK - read;
+          const rows = recordsBetween.all(tenant_id, mark, upTo, limit);
+          for (const row of rows) {
+            if (row.kind !== "tool_call") continue;
+            rollups.addCall({ tenantId: tenant_id, at: row.at, tool: row.tool, agentId: row.agent_id, decision: row.decision, status: row.status, latencyMs: row.latency_ms });
+          }
+          if (rows.length > 0) mark = rows.at(-1)!.seq;
+          read += rows.length;
+          return rows.length < limit;
+        };
+        const run = this.runs.get(tenant_id);
+        // A run the mark already reached (another process rolled it up from the store) is dropped: counting it again would be wrong.
+        if (run !== undefined && mark >= run.first) this.runs.delete(tenant_id);
+        // Records before the run are read from the store, the run's come counted. Dropped with this
+        // transaction if it fails: the mark stays, and the next roll-up reads the run's records back.
+        let complete = run === undefined || mark >= run.first || readUpTo(run.first - 1);
+        if (run !== undefined && complete && mark < run.first) {
+          this.runs.delete(tenant_id);
+          run.counts.write(upsertRollup);
+          mark = run.last;
+          rolled += run.last - run.first + 1;
         }
-        if (rows.length > 0) setProgress.run(tenant_id, rows.at(-1)!.seq);
-        rolled += rows.length;
-        if (rolled >= ROLLUP_CHUNK) break;
+        // Then other processes' records after it.
+        if (complete) complete = readUpTo(Number.MAX_SAFE_INTEGER);
+        if (mark !== seq) setProgress.run(tenant_id, mark);
+        if (!complete) break;
       }
       rollups.write(upsertRollup);
-      return rolled;
+      return { read, rolled: rolled + read };
     });
     this.commitBatch = sqlite.transaction((batch: Queued[]) => {
       const heads = new Map<string, Head>();
@@ -163,11 +187,11 @@ export class ExecutionLedger {
     const draft = this.draft(input);
     if (this.store.sqlite.inTransaction) {
       // The caller's transaction may still roll back: roll-up will read what it kept from the store.
-      this.committed.delete(draft.tenant_id);
+      this.runs.delete(draft.tenant_id);
       return toRecord(this.insert(draft, new Map()));
     }
     const row = this.commitOne.immediate(draft);
-    this.remember(row);
+    this.fold(row);
     return toRecord(row);
   }
 
@@ -181,31 +205,31 @@ export class ExecutionLedger {
 
   /**
    * Brings the rollups up to date: adds every tool-call record past each tenant's progress mark (its
-   * seq) to the rollups and moves the mark, in transactions of at most ROLLUP_CHUNK records. Records
-   * never change and seqs only grow, so this is exact, and safe from several processes at once. The
-   * server runs it every second; the summary runs it before reading. Returns the records rolled up.
+   * seq) to the rollups and moves the mark. This process's own records come already counted (`runs`),
+   * so at the server's pace only other processes' records are read, at most ROLLUP_CHUNK per transaction.
+   * Records never change and seqs only grow, so this is exact, and safe from several processes at once.
+   * The server runs it every second; the summary runs it before reading. Returns the records rolled up.
    */
   rollUp(): number {
     let total = 0;
     for (;;) {
-      const done = this.rollUpChunk.immediate();
-      // Committed: forget what is now in the rollups (up to each tenant's new mark).
-      for (const [tenant, run] of this.committed) {
-        const mark = this.progressOf.get(tenant)?.seq ?? 0;
-        const keep = run.rows.filter((row) => row.seq > mark);
-        if (keep.length === 0) this.committed.delete(tenant);
-        else this.committed.set(tenant, { first: keep[0]!.seq, rows: keep });
-      }
-      total += done;
-      if (done < ROLLUP_CHUNK) return total;
+      const { read, rolled } = this.rollUpChunk.immediate();
+      total += rolled;
+      if (read < ROLLUP_CHUNK) return total;
     }
   }
 
-  /** Notes a record this process committed (see `committed`); a run longer than a roll-up chunk is dropped. */
-  private remember(row: StoredRecord): void {
-    const run = this.committed.get(row.tenant_id);
-    if (run !== undefined && run.first + run.rows.length === row.seq && run.rows.length < ROLLUP_CHUNK) run.rows.push(row);
-    else this.committed.set(row.tenant_id, { first: row.seq, rows: [row] });
+  /** Folds a record this process committed into its tenant's run (see `runs`). */
+  private fold(row: StoredRecord): void {
+    let run = this.runs.get(row.tenant_id);
+    if (run === undefined || run.last + 1 !== row.seq) {
+      run = { first: row.seq, last: row.seq - 1, counts: new RollupBatch() };
+      this.runs.set(row.tenant_id, run);
+    }
+    run.last = row.seq;
+    if (row.kind === "tool_call") {
+      run.counts.addCall({ tenantId: row.tenant_id, at: row.at, tool: row.tool, agentId: row.agent_id, decision: row.decision, status: row.status, latencyMs: row.latency_ms });
+    }
   }
 
   /** Commits everything queued so far. */
@@ -327,7 +351,7 @@ export class ExecutionLedger {
       const entry = batch[index]!;
       if (outcome instanceof Error) return entry.reject(outcome);
       this.counters.records++;
-      this.remember(outcome);
+      this.fold(outcome);
       entry.resolve(toRecord(outcome));
     });
   }
