@@ -24,7 +24,7 @@ const RECONCILE_INTERVAL_MS = 2000;
  */
 export async function startBackground(services: Services): Promise<() => Promise<void>> {
   // First: a checkpoint log that cannot be written stops the start before anything else runs.
-  const stopCheckpointing = startCheckpointing({ ...services, config: services.config.checkpoints, log: logInfo, logError });
+  const stopCheckpointing = await startCheckpointing({ ...services, config: services.config.checkpoints, log: logInfo, logError });
   services.connectors.syncConfig(services.config.connectors, (name) => tenantIdByName(services.store, name));
   await services.connectors.reconcile();
   const stopSweeper = startApprovalSweeper(services, 1000, logError);

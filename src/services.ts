@@ -13,6 +13,7 @@ import { checkpointFilePath } from "./records/checkpoints.ts";
 import { Metrics, type MetricSources } from "./observability/metrics.ts";
 import { DISABLED_TRACING, type Tracing } from "./observability/tracing.ts";
 import type { Store } from "./storage/sqlite/db.ts";
+import { sqliteRepositories } from "./storage/sqlite/index.ts";
 import { ApprovalService } from "./approvals/service.ts";
 import { ConnectorService, type ConnectorFactory } from "./connectors/service.ts";
 import { createConnector } from "./connectors/factory.ts";
@@ -62,7 +63,8 @@ export function createServices(options: ServiceOptions): Services {
   const now = options.now ?? Date.now;
   const limiter = options.limiter ?? new RateLimiter({ defaultLimit: options.config.rateLimit, now });
   const knownSecrets = new KnownSecrets();
-  const records = new ExecutionLedger(options.store, now, knownSecrets);
+  const repositories = sqliteRepositories(options.store);
+  const records = new ExecutionLedger(repositories.records, now, knownSecrets);
   const keys = loadInstanceKeys(options.config.keyFile ?? keyFilePath({ db: options.store.path }, {}));
   // The key file and the checkpoint log are no connector's target either.
   const hostAccess = new HostAccess(options.store.path, options.config.tenantConnectors, [keys.path, checkpointFilePath(options.config.checkpoints, options.store.path)]);

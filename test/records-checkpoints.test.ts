@@ -21,6 +21,7 @@ import { ExecutionLedger, type RecordInput } from "../src/records/ledger.ts";
 import { startBackground } from "../src/background.ts";
 import { createServices, type Services } from "../src/services.ts";
 import { openStore, type Store } from "../src/storage/sqlite/db.ts";
+import { sqliteRepositories } from "../src/storage/sqlite/index.ts";
 import { eventually, rest, startTestServer, tempDir } from "./support/harness.ts";
 import { cleanEnv, CLI, runCli, startServer } from "./support/process.ts";
 
@@ -69,7 +70,7 @@ async function install(counts: [number, number] = [50, 20]): Promise<Install> {
   const store = openStore(db);
   try {
     const tenants = { default: bootstrapIfEmpty(store)!.tenant_id, acme: createTenant(store, "acme", "admin@acme.example").tenant_id };
-    const ledger = new ExecutionLedger(store);
+    const ledger = new ExecutionLedger(sqliteRepositories(store).records);
     for (let index = 0; index < counts[0]; index++) ledger.appendNow(call(tenants.default, index));
     for (let index = 0; index < counts[1]; index++) ledger.appendNow(call(tenants.acme, index));
     await serveBriefly(store, db);
@@ -83,7 +84,7 @@ async function install(counts: [number, number] = [50, 20]): Promise<Install> {
 async function appendAndCheckpoint(target: Install, tenantId: string, count: number): Promise<void> {
   const store = openStore(target.db);
   try {
-    const ledger = new ExecutionLedger(store);
+    const ledger = new ExecutionLedger(sqliteRepositories(store).records);
     for (let index = 0; index < count; index++) ledger.appendNow(call(tenantId, index));
     await serveBriefly(store, target.db);
   } finally {

@@ -142,8 +142,8 @@ export const policyCommand: Command = {
         const days = Number(values.days);
         if (!Number.isInteger(days) || days < 1) throw new UsageError("--days must be a positive whole number");
         const source = rest[0] === undefined ? undefined : readSource(rest[0]);
-        return withPolicy(values, (_policy, scope, services) => {
-          const report = runBacktest(services, scope, { source, file: rest[0], version: versionFlag(values) }, days);
+        return withPolicy(values, async (_policy, scope, services) => {
+          const report = await runBacktest(services, scope, { source, file: rest[0], version: versionFlag(values) }, days);
           const lines = [`Replayed ${report.actions} recorded actions of the last ${days} days: ${report.changed} decisions would change.`];
           for (const [change, count] of Object.entries(report.by_change)) lines.push(`  ${change}: ${count}`);
           return output(values, report, lines.join("\n"));

@@ -14,6 +14,7 @@ import { and, count, eq, inArray, isNull, max } from "drizzle-orm";
 import { originPolicy } from "./origins.ts";
 import { classifyAction, targetOf } from "../policy/ask.ts";
 import type { Effect } from "../policy/model.ts";
+import type { VerifyReport } from "../records/model.ts";
 import type { Services } from "../services.ts";
 import { apiKeys, connectorTools, connectors, executionRecords, users } from "../storage/sqlite/schema.ts";
 import type { TenantScope } from "../storage/sqlite/tenant-scope.ts";
@@ -77,6 +78,8 @@ interface Context {
   now: number;
   tenantName: string;
   keys: LiveKey[];
+  /** The tenant's record chain, verified. */
+  chain: VerifyReport;
 }
 
 const pass = (id: string, detail: string): ReadinessItem => ({ id, status: "pass", detail, fix: null });
@@ -262,7 +265,7 @@ function readOnlyKeys(context: Context): ReadinessItem {
 
 function recordChain(context: Context): ReadinessItem {
   const id = "record_chain";
-  const report = context.services.records.verify(context.scope.tenantId);
+  const report = context.chain;
   if (report.ok) return pass(id, `The execution record chain verifies: ${counted(report.records, "record")}.`);
   const broken = report.first_broken!;
   const verify = cli(context, "executions", "verify", "--db", "BACKUP");
@@ -370,7 +373,7 @@ const CHECKS: ((context: Context) => ReadinessItem)[] = [
 const POINTS = { pass: 1, warn: 0.5, fail: 0 } as const;
 
 /** Runs every check for the scope's tenant and scores the result. Reads only. */
-export function assessReadiness(services: Services, scope: TenantScope): ReadinessReport {
+export async function assessReadiness(services: Services, scope: TenantScope): Promise<ReadinessReport> {
   const now = services.now();
   const tenantName = listTenants(services.store).find((tenant) => tenant.id === scope.tenantId)?.name ?? "default";
   const keys = services.store.db
@@ -390,7 +393,7 @@ export function assessReadiness(services: Services, scope: TenantScope): Readine
     .where(scope.where(apiKeys, isNull(apiKeys.revokedAt)))
     .all()
     .filter((key) => key.expiresAt === null || key.expiresAt > now);
-  const context: Context = { services, scope, now, tenantName, keys };
+  const context: Context = { services, scope, now, tenantName, keys, chain: await services.records.verify(scope.tenantId) };
   const checklist = CHECKS.map((check) => check(context));
   const points = checklist.reduce((sum, item) => sum + POINTS[item.status], 0);
   return { score: Math.round((100 * points) / checklist.length), checklist };

@@ -7,7 +7,7 @@
  */
 import { Type, type Static } from "@sinclair/typebox";
 import type { Services } from "../services.ts";
-import { addCounters, emptyCounters, HOUR_MS, MINUTE_MS, quantile, sumRollups, type Counters, type Dimension } from "../records/rollups.ts";
+import { addCounters, emptyCounters, HOUR_MS, MINUTE_MS, quantile, type Counters, type Dimension } from "../records/rollups.ts";
 
 export const WINDOWS = { "1h": HOUR_MS, "24h": 24 * HOUR_MS, "7d": 7 * 24 * HOUR_MS } as const;
 export type Window = keyof typeof WINDOWS;
@@ -80,16 +80,16 @@ function approvalsBy(services: Services, tenantId: string, dimension: Dimension,
 }
 
 /** The summary of a tenant's last `window`, grouped by tool or agent. */
-export function observabilitySummary(services: Services, tenantId: string, window: Window = "24h", groupBy: Dimension = "tool"): Summary {
-  services.records.rollUp();
+export async function observabilitySummary(services: Services, tenantId: string, window: Window = "24h", groupBy: Dimension = "tool"): Promise<Summary> {
+  await services.records.rollUp();
   const now = services.now();
   const to = now - (now % MINUTE_MS) + MINUTE_MS;
   const from = to - WINDOWS[window];
   const approvals = approvalsBy(services, tenantId, groupBy, from, to);
-  const groups = sumRollups(services.store.sqlite, tenantId, groupBy, from, to);
+  const groups = await services.records.rollups(tenantId, groupBy, from, to);
   // Totals come from the agent rollups, which also hold the rate-limit refusals no tool can be named for.
   const totals = emptyCounters();
-  for (const group of groupBy === "agent" ? groups : sumRollups(services.store.sqlite, tenantId, "agent", from, to)) addCounters(totals, group);
+  for (const group of groupBy === "agent" ? groups : await services.records.rollups(tenantId, "agent", from, to)) addCounters(totals, group);
   const allApprovals = noApprovals();
   for (const counts of approvals.values()) for (const key of Object.keys(allApprovals) as (keyof typeof allApprovals)[]) allApprovals[key] += counts[key];
   const names = new Set([...groups.map((group) => group.name), ...approvals.keys()]);

@@ -67,7 +67,7 @@ export interface BacktestCandidate {
 }
 
 /** Replays the tenant's recorded actions of the last `days` days through the candidate. */
-export function runBacktest(services: Services, scope: TenantScope, candidate: BacktestCandidate, days: number): BacktestReport {
+export function runBacktest(services: Services, scope: TenantScope, candidate: BacktestCandidate, days: number): Promise<BacktestReport> {
   const policy =
     candidate.source !== undefined
       ? compilePolicy(candidate.source, candidate.file)

@@ -4,6 +4,10 @@
  * implements them on bun:sqlite; a second store is one new folder that passes the store contract
  * suite in `test/storage/`.
  */
+import type { RecordRepository } from "../records/repository.ts";
+
 // Each room adds its repository here as it moves its queries into the store.
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface Repositories {}
+export interface Repositories {
+  /** Execution records, their roll-ups and roll-up progress. */
+  records: RecordRepository;
+}

@@ -13,8 +13,8 @@ export const executionsGetTool = defineTool({
   touchesCompanyData: false,
   input: Type.Object({ id: Type.String({ minLength: 1, maxLength: 100, description: "The record's id, e.g. exe_…" }) }, { additionalProperties: false }),
   output: ExecutionRecordSchema,
-  handler: ({ id }, { caller, services }) => {
-    const record = services.records.get(caller.tenantId, id);
+  handler: async ({ id }, { caller, services }) => {
+    const record = await services.records.get(caller.tenantId, id);
     if (!record) throw new ToolError(`No execution record ${id} in this tenant.`);
     return record;
   },

@@ -4,9 +4,9 @@
  */
 import type { Repositories } from "../repositories.ts";
 import type { Store } from "./db.ts";
+import { SqliteRecords } from "./records.ts";
 
 /** The repositories of every room, over `store`. */
 export function sqliteRepositories(store: Store): Repositories {
-  void store;
-  return {};
+  return { records: new SqliteRecords(store) };
 }
