@@ -98,6 +98,8 @@ export function addCounters(into: Counters, from: Counters): void {
 /** Counts to add to the rollups, collected over one batch and written in its transaction. */
 export class RollupBatch {
   private readonly rows = new Map<string, { key: RollupKey; counters: Counters }>();
+  /** The rows the last call was counted in, reused while calls keep their tenant, minute, tool and agent (the common case under load). */
+  private recent: { tenantId: string; minute: number; tool: string | null; agentId: string | null; rows: Counters[] } | undefined;
 
   get size(): number {
     return this.rows.size;
@@ -122,11 +124,18 @@ export class RollupBatch {
   }
 
   private add(tenantId: string, at: number, tool: string | null, agentId: string | null, count: (counters: Counters) => void): void {
-    for (const span of SPANS) {
-      const bucket = at - (at % span);
-      if (tool !== null) count(this.row(tenantId, span, bucket, "tool", tool));
-      count(this.row(tenantId, span, bucket, "agent", agentId ?? ""));
+    const minute = at - (at % MINUTE_MS);
+    let recent = this.recent;
+    if (recent === undefined || recent.minute !== minute || recent.tool !== tool || recent.agentId !== agentId || recent.tenantId !== tenantId) {
+      const rows: Counters[] = [];
+      for (const span of SPANS) {
+        const bucket = at - (at % span);
+        if (tool !== null) rows.push(this.row(tenantId, span, bucket, "tool", tool));
+        rows.push(this.row(tenantId, span, bucket, "agent", agentId ?? ""));
+      }
+      recent = this.recent = { tenantId, minute, tool, agentId, rows };
     }
+    for (const row of recent.rows) count(row);
   }
 
   private row(tenantId: string, span: number, bucket: number, dimension: Dimension, name: string): Counters {
