@@ -43,7 +43,7 @@ async function measure(mode: Mode, concurrency: number, total: number): Promise<
   const store = openStore(join(dir, "invoke.db"));
   try {
     const tenantId = (await bootstrapIfEmpty(sqliteRepositories(store).directory))!.tenant_id;
-    const ledger = new ExecutionLedger(store);
+    const ledger = new ExecutionLedger(sqliteRepositories(store).records);
     // The naive server: every call commits its own record before answering.
     const write = mode === "append" ? (input: RecordInput) => ledger.append(input) : async (input: RecordInput) => ledger.appendNow(input);
     let next = 0;
@@ -55,7 +55,7 @@ async function measure(mode: Mode, concurrency: number, total: number): Promise<
     const seconds = (performance.now() - started) / 1000;
 
     const verifyStarted = performance.now();
-    const report = ledger.verify(tenantId);
+    const report = await ledger.verify(tenantId);
     if (!report.ok || report.records !== total) throw new Error(`the chain does not verify: ${JSON.stringify(report)}`);
     const verifySeconds = (performance.now() - verifyStarted) / 1000;
     return { perSecond: total / seconds, batches: mode === "append" ? ledger.stats().batches : total, verifyPerSecond: total / verifySeconds };

@@ -42,7 +42,7 @@ export async function runSummaryBenchmark(records = total) {
     for (let from = 0; from < records; from += 10_000) chunk(from, Math.min(records, from + 10_000));
     const writeSeconds = (performance.now() - started) / 1000;
     const rollStarted = performance.now();
-    const rolled = services.records.rollUp();
+    const rolled = await services.records.rollUp();
     const rollSeconds = (performance.now() - rollStarted) / 1000;
     const timings: Record<string, number> = {};
     for (const window of ["1h", "24h", "7d"] as const) {

@@ -13,7 +13,6 @@ import { checkpointFilePath } from "./records/checkpoints.ts";
 import { Metrics, type MetricSources } from "./observability/metrics.ts";
 import type { StoreHealth } from "./observability/store-health.ts";
 import { ObservabilitySummary } from "./observability/summary.ts";
-import { sumRollups } from "./records/rollups.ts";
 import { DISABLED_TRACING, type Tracing } from "./observability/tracing.ts";
 import type { Store } from "./storage/sqlite/db.ts";
 import { sqliteRepositories } from "./storage/sqlite/index.ts";
@@ -81,7 +80,7 @@ export function createServices(options: ServiceOptions): Services {
   const repositories = sqliteRepositories(options.store);
   const limiter = options.limiter ?? new RateLimiter({ defaultLimit: options.config.rateLimit, now });
   const knownSecrets = new KnownSecrets();
-  const records = new ExecutionLedger(options.store, now, knownSecrets);
+  const records = new ExecutionLedger(repositories.records, now, knownSecrets);
   const keys = loadInstanceKeys(options.config.keyFile ?? keyFilePath({ db: options.store.path }, {}));
   // The key file and the checkpoint log are no connector's target either.
   const hostAccess = new HostAccess(options.store.path, options.config.tenantConnectors, [keys.path, checkpointFilePath(options.config.checkpoints, options.store.path)]);
@@ -98,8 +97,7 @@ export function createServices(options: ServiceOptions): Services {
   const policy = new PolicyService(repositories.policy, now);
   const tracing = options.tracing ?? DISABLED_TRACING;
   const brain = new BrainService(repositories.brain, now);
-  // The roll-ups are the ledger's (records room); read here over the same store until the ledger has its repository.
-  const summary = new ObservabilitySummary({ rollUp: () => void records.rollUp(), sum: async (...query) => sumRollups(options.store.sqlite, ...query) }, repositories.approvals, now);
+  const summary = new ObservabilitySummary(records, repositories.approvals, now);
   // Readiness reads across every room: it is handed the services once they are made.
   let services: Services | undefined;
   // Invoke's own tools are handed the ports they declare (made below, after the call path they include).

@@ -76,7 +76,7 @@ describe("invoke connectors", () => {
     expect((await runCli(["connectors", "list", ...db])).stdout.trim()).toBe("No connectors.");
 
     // Every change is in the ledger as an admin mutation made on the CLI.
-    const mutations = server.services.records.list(server.tenantId, { kind: "admin_mutation" }).records.map((record) => `${record.tool} ${record.status}`);
+    const mutations = (await server.services.records.list(server.tenantId, { kind: "admin_mutation" })).records.map((record) => `${record.tool} ${record.status}`);
     expect(mutations).toEqual(["DELETE /v1/connectors/:name ok", "POST /v1/connectors/:name/tools/enable ok", "POST /v1/connectors ok"]);
   }, 30_000);
 

@@ -232,7 +232,7 @@ rules:
     expect((await rest(server, "DELETE", "/v1/connectors/database")).status).toBe(200);
     const approved = await rest(server, "POST", `/v1/approvals/${id}/approve`);
     expect(approved.body).toMatchObject({ status: "failed", error: expect.stringContaining("no longer available") });
-    const [execution] = server.services.records.list(server.tenantId, { kind: "approval_execution" }).records;
+    const [execution] = (await server.services.records.list(server.tenantId, { kind: "approval_execution" })).records;
     expect(execution).toMatchObject({ approval_id: id, decision: null, status: "error", error: expect.stringContaining("did not run") });
     expect(await read("SELECT CAST(count(*) AS INTEGER) AS n FROM audit")).toEqual([{ n: 0 }]);
   });

@@ -60,7 +60,7 @@ describe("era selection", () => {
     expect(legacy.body.result.structuredContent).toMatchObject(same);
     // Both calls are recorded alike; the modern one names the client from _meta.clientInfo.
     await server.services.records.flush();
-    const records = server.services.records.list(server.tenantId, { kind: "tool_call" }).records;
+    const records = (await server.services.records.list(server.tenantId, { kind: "tool_call" })).records;
     expect(records.map((record) => record.client_name)).toContain("modern-test");
   });
 });

@@ -296,14 +296,14 @@ rules:
 });
 
 describe("backtest", () => {
-  it("reports which recorded decisions a candidate policy would change", () => {
+  it("reports which recorded decisions a candidate policy would change", async () => {
     const records: RecordedAction[] = [
       { id: "r1", at: 0, agentId: "a", action: "database.execute", params: { sql: "select 1" }, profile: "operator", role: "editor", classification: "mutating", decision: "allow" },
       { id: "r2", at: 0, agentId: "a", action: "database.execute", params: { sql: "update t set x = 1 where id = 2" }, profile: "operator", role: "editor", classification: "mutating", decision: "require_approval" },
       { id: "r3", at: 0, agentId: "a", action: "fs.read_file", params: {}, profile: "operator", role: "editor", classification: "read_only", decision: "allow" },
     ];
     const candidate = compilePolicy("version: 1\ndefaults: { read_only: allow }\nrules:\n  - { id: freeze, effect: deny, reason: frozen, match: { action: 'database.*' } }\n");
-    const report = backtest(candidate, records, 7, () => ({ kind: "unconfigured" }));
+    const report = await backtest(candidate, records, 7, () => ({ kind: "unconfigured" }));
     expect(report).toMatchObject({ actions: 3, changed: 2, by_change: { "allow->deny": 1, "require_approval->deny": 1 } });
     expect(report.changes.map((change) => change.record_id)).toEqual(["r1", "r2"]);
   });

@@ -71,7 +71,7 @@ async function install(counts: [number, number] = [50, 20]): Promise<Install> {
   try {
     const { directory } = sqliteRepositories(store);
     const tenants = { default: (await bootstrapIfEmpty(directory))!.tenant_id, acme: (await createTenant(directory, "acme", "admin@acme.example")).tenant_id };
-    const ledger = new ExecutionLedger(store);
+    const ledger = new ExecutionLedger(sqliteRepositories(store).records);
     for (let index = 0; index < counts[0]; index++) ledger.appendNow(call(tenants.default, index));
     for (let index = 0; index < counts[1]; index++) ledger.appendNow(call(tenants.acme, index));
     await serveBriefly(store, db);
@@ -85,7 +85,7 @@ async function install(counts: [number, number] = [50, 20]): Promise<Install> {
 async function appendAndCheckpoint(target: Install, tenantId: string, count: number): Promise<void> {
   const store = openStore(target.db);
   try {
-    const ledger = new ExecutionLedger(store);
+    const ledger = new ExecutionLedger(sqliteRepositories(store).records);
     for (let index = 0; index < count; index++) ledger.appendNow(call(tenantId, index));
     await serveBriefly(store, target.db);
   } finally {

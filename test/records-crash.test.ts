@@ -34,11 +34,12 @@ test("no record of an answered call is lost when the process is killed with SIGK
 
   const store = openStore(path);
   try {
-    const ledger = new ExecutionLedger(store);
+    const ledger = new ExecutionLedger(sqliteRepositories(store).records);
     expect(printed.length).toBeGreaterThanOrEqual(400);
-    const missing = printed.filter((id) => ledger.get(tenantId, id) === undefined);
+    const missing: string[] = [];
+    for (const id of printed) if ((await ledger.get(tenantId, id)) === undefined) missing.push(id);
     expect(missing).toEqual([]);
-    const report = ledger.verify(tenantId);
+    const report = await ledger.verify(tenantId);
     expect(report).toEqual({ ok: true, records: report.records });
     expect(report.records).toBeGreaterThanOrEqual(printed.length);
   } finally {

@@ -11,7 +11,9 @@ import { sha256Hex } from "../src/records/canonical.ts";
 import { GENESIS_HASH, HASHED_FIELDS, recordHash } from "../src/records/chain.ts";
 import { ExecutionLedger, type RecordInput } from "../src/records/ledger.ts";
 import { redact } from "../src/records/redact.ts";
+import { MINUTE_MS } from "../src/records/rollups.ts";
 import { openStore } from "../src/storage/sqlite/db.ts";
+import { sqliteRepositories } from "../src/storage/sqlite/index.ts";
 import { migrations } from "../src/storage/sqlite/migrations.ts";
 import { keyFor, request, rest, rpc, send, startTestServer, tempDir, type TestServer } from "./support/harness.ts";
 import { CLI, initDatabase, runCli, runOnFreshDatabase } from "./support/process.ts";
@@ -68,7 +70,7 @@ describe("the hash chain", () => {
     expect(bySeq.map((record) => record.seq)).toEqual(Array.from({ length: 300 }, (_, index) => index + 1));
     expect(bySeq[0]!.prev_hash).toBe("0".repeat(64));
     for (let index = 1; index < bySeq.length; index++) expect(bySeq[index]!.prev_hash).toBe(bySeq[index - 1]!.hash);
-    expect(server.services.records.verify(server.tenantId)).toEqual({ ok: true, records: 300 });
+    expect(await server.services.records.verify(server.tenantId)).toEqual({ ok: true, records: 300 });
   });
 
   it("refuses changes and deletions through the database: records are append-only", async () => {
@@ -83,7 +85,7 @@ describe("the hash chain", () => {
     await appendMany(server, 20);
     const edited = idAt(server, 7);
     tamper(server.dbPath, "UPDATE execution_records SET decision = 'deny' WHERE id = ?", [edited]);
-    expect(server.services.records.verify(server.tenantId)).toEqual({
+    expect(await server.services.records.verify(server.tenantId)).toEqual({
       ok: false,
       records: 20,
       first_broken: { seq: 7, id: edited, reason: `record ${edited} (seq 7) was changed: its hash does not match its contents` },
@@ -94,13 +96,13 @@ describe("the hash chain", () => {
     using server = startTestServer();
     await appendMany(server, 10);
     // Rewrite record 4 and give it a hash matching its new contents: record 5 no longer links to it.
-    const forged = { ...server.services.records.get(server.tenantId, idAt(server, 4))!, status: "error" };
+    const forged = { ...(await server.services.records.get(server.tenantId, idAt(server, 4)))!, status: "error" };
     // A null request_id is left out of the hash (records older than the column have none).
     const { hash: _, request_id: __, ...stored } = { ...forged, at: Date.parse(forged.at), arguments: JSON.stringify(forged.arguments), matched_rules: JSON.stringify(forged.matched_rules) };
     expect(forged.request_id).toBeNull();
     const fields = Object.fromEntries(Object.entries(stored).sort(([a], [b]) => (a < b ? -1 : 1)));
     tamper(server.dbPath, "UPDATE execution_records SET status = 'error', hash = ? WHERE id = ?", [sha256Hex(forged.prev_hash + JSON.stringify(fields)), forged.id]);
-    const report = server.services.records.verify(server.tenantId);
+    const report = await server.services.records.verify(server.tenantId);
     expect(report.first_broken).toMatchObject({ seq: 5, id: idAt(server, 5) });
     expect(report.first_broken!.reason).toContain("prev_hash does not match");
   });
@@ -109,7 +111,7 @@ describe("the hash chain", () => {
     using server = startTestServer();
     await appendMany(server, 10);
     tamper(server.dbPath, "DELETE FROM execution_records WHERE tenant_id = ? AND seq = 5", [server.tenantId]);
-    expect(server.services.records.verify(server.tenantId)).toEqual({
+    expect(await server.services.records.verify(server.tenantId)).toEqual({
       ok: false,
       records: 9,
       first_broken: { seq: 5, id: null, reason: "seq 5 is missing: a record was deleted" },
@@ -122,7 +124,7 @@ describe("the hash chain", () => {
     const [third, fourth] = [idAt(server, 3), idAt(server, 4)];
     tamper(server.dbPath, "UPDATE execution_records SET seq = -seq WHERE id IN (?, ?)", [third, fourth]);
     tamper(server.dbPath, "UPDATE execution_records SET seq = CASE id WHEN ? THEN 4 ELSE 3 END WHERE id IN (?, ?)", [third, third, fourth]);
-    expect(server.services.records.verify(server.tenantId).first_broken).toMatchObject({ seq: 3, id: fourth, reason: expect.stringContaining("was changed") });
+    expect((await server.services.records.verify(server.tenantId)).first_broken).toMatchObject({ seq: 3, id: fourth, reason: expect.stringContaining("was changed") });
   });
 
   it("keeps a separate chain per tenant", async () => {
@@ -134,18 +136,18 @@ describe("the hash chain", () => {
       const own = records.filter((record) => record.tenant_id === tenantId).toSorted((a, b) => a.seq - b.seq);
       expect(own.map((record) => record.seq)).toEqual(Array.from({ length: 20 }, (_, index) => index + 1));
       expect(own[0]!.prev_hash).toBe("0".repeat(64));
-      expect(ledger.verify(tenantId)).toEqual({ ok: true, records: 20 });
+      expect(await ledger.verify(tenantId)).toEqual({ ok: true, records: 20 });
     }
     tamper(server.dbPath, "UPDATE execution_records SET tool = 'x' WHERE tenant_id = ? AND seq = 3", [other]);
-    expect(ledger.verify(other).ok).toBe(false);
-    expect(ledger.verify(server.tenantId).ok).toBe(true);
+    expect((await ledger.verify(other)).ok).toBe(false);
+    expect((await ledger.verify(server.tenantId)).ok).toBe(true);
   });
 
   it("continues the chain another process appended to (the head is read inside the write transaction)", async () => {
     using server = startTestServer();
     const second = openStore(server.dbPath);
     try {
-      const otherProcess = new ExecutionLedger(second);
+      const otherProcess = new ExecutionLedger(sqliteRepositories(second).records);
       for (let round = 0; round < 5; round++) {
         await appendMany(server, 10);
         otherProcess.appendNow(toolCall(server.tenantId, { kind: "approval_vote", tool: "approvals.decide", status: "approve" }));
@@ -154,7 +156,36 @@ describe("the hash chain", () => {
     } finally {
       second.close();
     }
-    expect(server.services.records.verify(server.tenantId)).toEqual({ ok: true, records: 65 });
+    expect(await server.services.records.verify(server.tenantId)).toEqual({ ok: true, records: 65 });
+  });
+
+  it("rolls up every tool call exactly once when two processes append and roll up in turn", async () => {
+    using server = startTestServer();
+    const ledger = server.services.records;
+    const until = Math.ceil(Date.now() / MINUTE_MS) * MINUTE_MS + MINUTE_MS;
+    const rolled = async () => {
+      const group = (await ledger.rollups(server.tenantId, "tool", 0, until)).find((row) => row.name === "database.execute");
+      return { calls: group?.calls, latency_sum: group?.latency_sum };
+    };
+    const second = openStore(server.dbPath);
+    try {
+      const otherProcess = new ExecutionLedger(sqliteRepositories(second).records);
+      for (let round = 1; round <= 3; round++) {
+        await appendMany(server, 7);
+        // The other process rolls up this one's records from the store, then this one's go on without a gap.
+        await otherProcess.rollUp();
+        await appendMany(server, 3);
+        await ledger.rollUp();
+        // Records of the other process before and after this one's.
+        await otherProcess.append(toolCall(server.tenantId, { latencyMs: 3 }));
+        await appendMany(server, 2);
+        await otherProcess.append(toolCall(server.tenantId, { latencyMs: 3 }));
+        await ledger.rollUp();
+        expect(await rolled()).toEqual({ calls: 14 * round, latency_sum: round * (12 * 1.5 + 2 * 3) });
+      }
+    } finally {
+      second.close();
+    }
   });
 });
 
@@ -180,16 +211,16 @@ describe("records written before migration 0006 (random ids, an index of their o
     old.close();
 
     const store = openStore(path);
-    const ledger = new ExecutionLedger(store);
-    expect(ledger.get("ten_old", ids[1]!)?.seq).toBe(2);
+    const ledger = new ExecutionLedger(sqliteRepositories(store).records);
+    expect((await ledger.get("ten_old", ids[1]!))?.seq).toBe(2);
     const added = await ledger.append(toolCall("ten_old"));
     expect(added.seq).toBe(3);
     expect(added.id).toMatch(/^exe_3_[0-9A-Za-z]{10}$/);
-    expect(ledger.get("ten_old", added.id)?.hash).toBe(added.hash);
+    expect((await ledger.get("ten_old", added.id))?.hash).toBe(added.hash);
     // The seq an id names finds the row, but only the exact id returns it.
-    expect(ledger.get("ten_old", added.id.replace(/.$/, (c) => (c === "a" ? "b" : "a")))).toBeUndefined();
-    expect(ledger.get("ten_old", "exe_2_AAAAAAAAAA")).toBeUndefined();
-    expect(ledger.verify("ten_old")).toEqual({ ok: true, records: 3 });
+    expect(await ledger.get("ten_old", added.id.replace(/.$/, (c) => (c === "a" ? "b" : "a")))).toBeUndefined();
+    expect(await ledger.get("ten_old", "exe_2_AAAAAAAAAA")).toBeUndefined();
+    expect(await ledger.verify("ten_old")).toEqual({ ok: true, records: 3 });
     expect(() => store.sqlite.run("DELETE FROM execution_records WHERE seq = 1")).toThrow(/append-only/);
     store.close();
   });
@@ -222,7 +253,7 @@ describe("what a record keeps", () => {
       credentials: "[REDACTED]",
     };
     expect(record.arguments).toEqual(expected);
-    expect(server.services.records.get(server.tenantId, record.id)!.arguments).toEqual(expected);
+    expect((await server.services.records.get(server.tenantId, record.id))!.arguments).toEqual(expected);
     const stored = server.store.sqlite.query("SELECT arguments FROM execution_records WHERE id = ?").get(record.id) as { arguments: string };
     for (const secret of ["hunter2", "Bearer abc", "t1", "-----BEGIN"]) expect(stored.arguments).not.toContain(secret);
     expect(redact([{ token: 1 }, "token"])).toEqual([{ token: "[REDACTED]" }, "token"]);
@@ -232,7 +263,7 @@ describe("what a record keeps", () => {
     using server = startTestServer();
     const { text, body } = await rpc(server, request(1, "tools/call", { name: "invoke.whoami", arguments: {} }));
     const answered = body.result;
-    const [record] = server.services.records.list(server.tenantId, { tool: "invoke.whoami" }).records;
+    const [record] = (await server.services.records.list(server.tenantId, { tool: "invoke.whoami" })).records;
     // A client re-serialising the result it parsed gets the same text (JSON keeps member order), so it can check the digest.
     expect(record!.result_digest).toBe(sha256Hex(JSON.stringify(answered)));
     expect(text).toContain(JSON.stringify(answered));
@@ -246,7 +277,7 @@ describe("what a record keeps", () => {
     const record = await server.services.records.append(
       toolCall(server.tenantId, { at, decision: "require_approval", matchedRules: ["big-refunds"], approvalId: "apr_x", status: "pending_approval", error: null, latencyMs: 12.25 }),
     );
-    expect(server.services.records.get(server.tenantId, record.id)).toEqual({
+    expect(await server.services.records.get(server.tenantId, record.id)).toEqual({
       ...record,
       at: "2025-01-02T03:04:05.000Z",
       user_id: "usr_test",
@@ -277,7 +308,7 @@ describe("group commit", () => {
     expect(new Set(records.map((record) => record.id)).size).toBe(500);
     expect(after.records - before.records).toBe(500);
     expect(after.batches - before.batches).toBeLessThanOrEqual(5);
-    expect(ledger.verify(server.tenantId)).toEqual({ ok: true, records: 500 });
+    expect(await ledger.verify(server.tenantId)).toEqual({ ok: true, records: 500 });
   });
 
   it("resolves only once the record is committed: another connection sees it", async () => {
@@ -303,7 +334,7 @@ describe("group commit", () => {
     // The synchronous ones committed before the queue was flushed.
     expect(now).toEqual(Array.from({ length: 10 }, (_, index) => index + 1));
     await Promise.all(queued);
-    expect(ledger.verify(server.tenantId)).toEqual({ ok: true, records: 110 });
+    expect(await ledger.verify(server.tenantId)).toEqual({ ok: true, records: 110 });
   });
 
   it("joins the caller's open transaction in appendNow, and rolls back with it", async () => {
@@ -315,7 +346,7 @@ describe("group commit", () => {
         throw new Error("the caller's work failed");
       })(),
     ).toThrow("the caller's work failed");
-    expect(ledger.list(server.tenantId).records).toEqual([]);
+    expect((await ledger.list(server.tenantId)).records).toEqual([]);
     const kept = server.store.sqlite.transaction(() => ledger.appendNow(toolCall(server.tenantId)))();
     expect(kept.seq).toBe(1);
   });
@@ -325,7 +356,7 @@ describe("group commit", () => {
     const ledger = server.services.records;
     const outcomes = await Promise.allSettled([ledger.append(toolCall(server.tenantId)), ledger.append(toolCall("ten_unknown")), ledger.append(toolCall(server.tenantId))]);
     expect(outcomes.map((outcome) => outcome.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
-    expect(ledger.verify(server.tenantId)).toEqual({ ok: true, records: 2 });
+    expect(await ledger.verify(server.tenantId)).toEqual({ ok: true, records: 2 });
   });
 
   it("flush() commits what is queued", async () => {
@@ -333,7 +364,7 @@ describe("group commit", () => {
     const ledger = server.services.records;
     const pending = ledger.append(toolCall(server.tenantId));
     await ledger.flush();
-    expect(ledger.list(server.tenantId).records).toHaveLength(1);
+    expect((await ledger.list(server.tenantId)).records).toHaveLength(1);
     expect((await pending).seq).toBe(1);
   });
 });
@@ -345,13 +376,13 @@ describe("reading records", () => {
     for (let index = 0; index < 30; index++) {
       ledger.appendNow(toolCall(server.tenantId, { tool: index % 3 === 0 ? "crm.update" : "database.execute", decision: index % 2 ? "deny" : "allow", at: 1_000_000 + index }));
     }
-    const first = ledger.list(server.tenantId, { tool: "database.execute", limit: 8 });
+    const first = await ledger.list(server.tenantId, { tool: "database.execute", limit: 8 });
     expect(first.records.map((record) => record.seq)).toEqual([30, 29, 27, 26, 24, 23, 21, 20]);
     ledger.appendNow(toolCall(server.tenantId));
-    const second = ledger.list(server.tenantId, { tool: "database.execute", limit: 8, cursor: first.next_cursor });
+    const second = await ledger.list(server.tenantId, { tool: "database.execute", limit: 8, cursor: first.next_cursor });
     expect(second.records[0]!.seq).toBe(18);
-    expect(ledger.list(server.tenantId, { decision: "deny", since: 1_000_010, until: 1_000_014 }).records.map((record) => record.seq)).toEqual([14, 12]);
-    expect(ledger.list(server.tenantId, { limit: 10_000 }).records).toHaveLength(31);
+    expect((await ledger.list(server.tenantId, { decision: "deny", since: 1_000_010, until: 1_000_014 })).records.map((record) => record.seq)).toEqual([14, 12]);
+    expect((await ledger.list(server.tenantId, { limit: 10_000 })).records).toHaveLength(31);
     expect(() => ledger.list(server.tenantId, { cursor: "nonsense" })).toThrow("invalid cursor");
   });
 
@@ -360,11 +391,11 @@ describe("reading records", () => {
     const ledger = server.services.records;
     await appendMany(server, 1200, (index) => (index % 100 === 0 ? { decision: null, status: "error" } : { arguments: { n: index } }));
     await ledger.append(toolCall(server.tenantId, { kind: "approval_vote", tool: "approvals.decide", status: "approve" }));
-    const lines = [...ledger.exportLines(server.tenantId)];
+    const lines = await Array.fromAsync(ledger.exportLines(server.tenantId));
     expect(lines).toHaveLength(1201);
     expect(lines.map((line) => JSON.parse(line).seq)).toEqual(Array.from({ length: 1201 }, (_, index) => index + 1));
-    expect([...ledger.exportLines(server.tenantId, { status: "error" })]).toHaveLength(12);
-    const actions = [...ledger.recordedActions(server.tenantId, 0)];
+    expect(await Array.fromAsync(ledger.exportLines(server.tenantId, { status: "error" }))).toHaveLength(12);
+    const actions = await Array.fromAsync(ledger.recordedActions(server.tenantId, 0));
     expect(actions).toHaveLength(1188);
     expect(actions[0]).toMatchObject({ agentId: "finance_agent", action: "database.execute", decision: "allow", profile: "operator", role: "editor", classification: "mutating" });
   });
@@ -378,7 +409,7 @@ describe("invoke executions", () => {
     const store = openStore(db);
     const ids: string[] = [];
     try {
-      const ledger = new ExecutionLedger(store);
+      const ledger = new ExecutionLedger(sqliteRepositories(store).records);
       for (let index = 0; index < 12; index++) ids.push(ledger.appendNow(toolCall(tenant_id, { agentId: index % 2 ? "a" : "b" })).id);
     } finally {
       store.close();

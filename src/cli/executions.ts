@@ -52,7 +52,7 @@ function withLedger<T>(values: Values, work: (ledger: ExecutionLedger, tenantId:
 /** Runs `work` on the local store named by the config and flags, with its ledger. */
 async function withConfiguredStore<T>(values: Values, work: (config: ServerConfig, store: Store, ledger: ExecutionLedger, dbPath: string) => T | Promise<T>): Promise<T> {
   const config = await loadConfig(values);
-  return withStore({ ...values, db: config.db }, (store, path) => work(config, store, new ExecutionLedger(store), path));
+  return withStore({ ...values, db: config.db }, (store, path) => work(config, store, new ExecutionLedger(sqliteRepositories(store).records), path));
 }
 
 /** The key that verifies checkpoints: `--public-key FILE`, else the key file's when it exists (never created here). */
@@ -79,7 +79,7 @@ function verifyStoreCommand(values: Values): Promise<number> {
     if (!publicKey && existsSync(checkpointPath)) {
       throw new UsageError(`the checkpoints in ${checkpointPath} need the key to be checked, and there is no key file at ${config.keyFile}: give the server's --config or --public-key FILE`);
     }
-    const report = auditStore({
+    const report = await auditStore({
       store,
       records,
       checkpointPath,
@@ -141,7 +141,7 @@ function exportCommand(values: Values): Promise<number> {
   const tenantName = (values.tenant as string | undefined) ?? "default";
   return withConfiguredStore(values, async (config, store, ledger, dbPath) => {
     const tenantId = await tenantIdByName(sqliteRepositories(store).directory, tenantName);
-    let lines: Iterable<string>;
+    let lines: AsyncIterable<string>;
     if (Object.keys(filters).length > 0) lines = ledger.exportLines(tenantId, filters);
     else {
       const keys = loadInstanceKeys(config.keyFile!);
@@ -157,7 +157,7 @@ function exportCommand(values: Values): Promise<number> {
       }
     }
     try {
-      const count = writeLines(fd, lines);
+      const count = await writeLines(fd, lines);
       if (out !== undefined) console.error(`Exported ${Object.keys(filters).length > 0 ? count : count - 1} execution records to ${out}.`);
     } finally {
       if (fd !== 1) closeSync(fd);
@@ -179,10 +179,10 @@ function describe(record: ExecutionRecord): string {
 }
 
 /** Writes `lines` to the file descriptor, newline-terminated, a chunk at a time. */
-function writeLines(fd: number, lines: Iterable<string>): number {
+async function writeLines(fd: number, lines: AsyncIterable<string>): Promise<number> {
   let count = 0;
   let chunk = "";
-  for (const line of lines) {
+  for await (const line of lines) {
     chunk += `${line}\n`;
     count++;
     if (chunk.length >= WRITE_CHUNK) {
@@ -242,8 +242,8 @@ export const executionsCommand: Command = {
         return publicKeyCommand(values);
       case "list": {
         const filters = filtersOf(values);
-        return withLedger(values, (ledger, tenantId) => {
-          const page = ledger.list(tenantId, filters);
+        return withLedger(values, async (ledger, tenantId) => {
+          const page = await ledger.list(tenantId, filters);
           return output(values, page, () => {
             const lines = page.records.map(describe);
             if (page.next_cursor) lines.push(`More: --cursor ${page.next_cursor}`);

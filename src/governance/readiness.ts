@@ -10,7 +10,6 @@
  * tools) passes, and its detail says so.
  */
 import { Type, type Static } from "@sinclair/typebox";
-import { and, count, eq, inArray, max } from "drizzle-orm";
 import { kindOf } from "../connectors/model.ts";
 import type { ConnectorSpec } from "../connectors/model.ts";
 import { originPolicy } from "./origins.ts";
@@ -23,10 +22,10 @@ import type { ConnectorService } from "../connectors/service.ts";
 import type { GovernedCalls } from "../execution/calls.ts";
 import type { PolicyService } from "../policy/service.ts";
 import type { ExecutionLedger } from "../records/ledger.ts";
+import type { VerifyReport } from "../records/model.ts";
 import type { AccessGate } from "./access.ts";
 import type { RateLimiter } from "./rate-limit.ts";
 import type { DirectoryRepository } from "./repository.ts";
-import { connectorTools, connectors, executionRecords } from "../storage/sqlite/schema.ts";
 import { toolNameMatcher } from "./authorize.ts";
 import type { ProductionTool } from "../tools/model.ts";
 import { roleAtLeast, ROLES, type Role } from "./caller.ts";
@@ -83,7 +82,7 @@ export interface ReadinessPorts {
   /** The tenant's stored connectors and tool pins. */
   connectorStore: Pick<ConnectorRepository, "list" | "quarantined">;
   approvals: Pick<ApprovalService, "approverRole">;
-  records: Pick<ExecutionLedger, "verify">;
+  records: Pick<ExecutionLedger, "verify" | "toolCallsByKey">;
   gate: Pick<AccessGate, "rateLimitFor">;
   limiter: Pick<RateLimiter, "defaultLimit">;
 }
@@ -98,6 +97,8 @@ interface Context {
   keys: LiveKey[];
   /** The policy in force, read once: every check judges the same version. */
   active: { version: number; policy: CompiledPolicy };
+  /** The tenant's record chain, verified. */
+  chain: VerifyReport;
 }
 
 const pass = (id: string, detail: string): ReadinessItem => ({ id, status: "pass", detail, fix: null });
@@ -219,17 +220,12 @@ function fourEyes(context: Context): ReadinessItem {
   return gap(id, "fail", `${found} A rule needing two approvers could never be satisfied, and one admin approves alone.`, fix);
 }
 
-function adminKeysOffMcp(context: Context): ReadinessItem {
+async function adminKeysOffMcp(context: Context): Promise<ReadinessItem> {
   const id = "admin_keys_not_used_from_mcp";
   const admins = context.keys.filter((key) => key.profile === "admin");
   if (admins.length === 0) return pass(id, "No live admin key exists.");
   // Tool calls are what MCP clients (HTTP or stdio) make; REST and the CLI record admin mutations.
-  const used = context.ports.store.db
-    .select({ keyId: executionRecords.keyId, calls: count(), last: max(executionRecords.at) })
-    .from(executionRecords)
-    .where(and(eq(executionRecords.tenantId, context.tenantId), eq(executionRecords.kind, "tool_call"), eq(executionRecords.profile, "admin"), inArray(executionRecords.keyId, admins.map((key) => key.id))))
-    .groupBy(executionRecords.keyId)
-    .all();
+  const used = await context.ports.records.toolCallsByKey(context.tenantId, admins.map((key) => key.id), "admin");
   if (used.length === 0) return pass(id, `No live admin key (${counted(admins.length, "key")}) has made an MCP tool call.`);
   const offenders = used.map((row) => ({ key: admins.find((key) => key.id === row.keyId)!, calls: row.calls, last: row.last ?? 0 }));
   const detail = offenders.map(({ key, calls, last }) => `${describeKey(key)}: ${counted(calls, "MCP tool call")}, last at ${new Date(last).toISOString()}`);
@@ -270,7 +266,7 @@ function readOnlyKeys(context: Context): ReadinessItem {
 
 function recordChain(context: Context): ReadinessItem {
   const id = "record_chain";
-  const report = context.ports.records.verify(context.tenantId);
+  const report = context.chain;
   if (report.ok) return pass(id, `The execution record chain verifies: ${counted(report.records, "record")}.`);
   const broken = report.first_broken!;
   const verify = cli(context, "executions", "verify", "--db", "BACKUP");
@@ -388,7 +384,7 @@ export async function assessReadiness(ports: ReadinessPorts, tenantId: string): 
   const keys = (await directory.listKeys(tenantId))
     .filter((key) => key.revokedAt === null && (key.expiresAt === null || key.expiresAt > now) && owners.has(key.userId))
     .map((key) => ({ ...key, email: owners.get(key.userId)!.email, role: owners.get(key.userId)!.role }));
-  const context: Context = { ports, tenantId, now, tenantName, users, keys, active: await ports.policy.active(tenantId) };
+  const context: Context = { ports, tenantId, now, tenantName, users, keys, active: await ports.policy.active(tenantId), chain: await ports.records.verify(tenantId) };
   const checklist = await Promise.all(CHECKS.map((check) => check(context)));
   const points = checklist.reduce((sum, item) => sum + POINTS[item.status], 0);
   return { score: Math.round((100 * points) / checklist.length), checklist };

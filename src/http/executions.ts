@@ -36,8 +36,8 @@ export function executionRoutes(services: Services, addressOf: AddressOf) {
       const { limit: _limit, cursor: _cursor, ...filters } = parseRecordFilters(textParams(query));
       return new Response(ndjsonStream(ledger.exportLines(caller.tenantId, filters)), { headers: { "content-type": "application/x-ndjson" } });
     }, rest("traces:read", { summary: "Export execution records", description: "JSON Lines, one record a line.", query: ExportQuery, contentType: "application/x-ndjson", response: Type.String() }))
-    .get("/v1/executions/:id", ({ caller, params }) => {
-      const record = ledger.get(caller.tenantId, params.id);
+    .get("/v1/executions/:id", async ({ caller, params }) => {
+      const record = await ledger.get(caller.tenantId, params.id);
       // Another tenant's record is as absent as one that never existed.
       if (!record) throw new NotFound(`no execution record ${params.id}`, "execution_not_found");
       return record;
@@ -52,14 +52,14 @@ function textParams(query: Record<string, string | number | undefined>): Record<
 }
 
 /** A byte stream of `lines`, each ended by a newline, read from the ledger only as the client takes them. */
-function ndjsonStream(lines: Iterable<string>): ReadableStream<Uint8Array> {
-  const iterator = lines[Symbol.iterator]();
+function ndjsonStream(lines: AsyncIterable<string>): ReadableStream<Uint8Array> {
+  const iterator = lines[Symbol.asyncIterator]();
   const encoder = new TextEncoder();
   return new ReadableStream({
-    pull(controller) {
+    async pull(controller) {
       let chunk = "";
       while (chunk.length < EXPORT_CHUNK_BYTES) {
-        const next = iterator.next();
+        const next = await iterator.next();
         if (next.done) {
           if (chunk.length > 0) controller.enqueue(encoder.encode(chunk));
           controller.close();
@@ -69,8 +69,8 @@ function ndjsonStream(lines: Iterable<string>): ReadableStream<Uint8Array> {
       }
       controller.enqueue(encoder.encode(chunk));
     },
-    cancel() {
-      iterator.return?.();
+    async cancel() {
+      await iterator.return?.();
     },
   });
 }

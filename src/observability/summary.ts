@@ -70,9 +70,9 @@ function figures(counters: Counters, approvals: Figures["approvals"]): Figures {
 /** The execution records' roll-ups, as the summary reads them. */
 export interface RollupSource {
   /** Brings the roll-ups up to date with every record appended so far. */
-  rollUp(): void;
+  rollUp(): Promise<unknown>;
   /** The tenant's roll-ups over [from, to), summed per name of `dimension`. */
-  sum(tenantId: string, dimension: Dimension, from: number, to: number): Promise<RollupGroup[]>;
+  rollups(tenantId: string, dimension: Dimension, from: number, to: number): Promise<RollupGroup[]>;
 }
 
 /** Approval requests created in [from, to), by outcome, per tool or agent. */
@@ -97,15 +97,15 @@ export class ObservabilitySummary {
 
   /** The summary of a tenant's last `window`, grouped by tool or agent. */
   async summarize(tenantId: string, window: Window = "24h", groupBy: Dimension = "tool"): Promise<Summary> {
-    this.rollups.rollUp();
+    await this.rollups.rollUp();
     const now = this.now();
     const to = now - (now % MINUTE_MS) + MINUTE_MS;
     const from = to - WINDOWS[window];
     const approvals = await approvalsBy(this.approvals, now, tenantId, groupBy, from, to);
-    const groups = await this.rollups.sum(tenantId, groupBy, from, to);
+    const groups = await this.rollups.rollups(tenantId, groupBy, from, to);
     // Totals come from the agent rollups, which also hold the rate-limit refusals no tool can be named for.
     const totals = emptyCounters();
-    for (const group of groupBy === "agent" ? groups : await this.rollups.sum(tenantId, "agent", from, to)) addCounters(totals, group);
+    for (const group of groupBy === "agent" ? groups : await this.rollups.rollups(tenantId, "agent", from, to)) addCounters(totals, group);
     const allApprovals = noApprovals();
     for (const counts of approvals.values()) for (const key of Object.keys(allApprovals) as (keyof typeof allApprovals)[]) allApprovals[key] += counts[key];
     const names = new Set([...groups.map((group) => group.name), ...approvals.keys()]);

@@ -25,9 +25,15 @@ export interface BacktestReport {
 }
 
 /** Replays `records` through `candidate`, each analysed as what its action names today; lists at most `limit` changes (all are counted). */
-export function backtest(candidate: CompiledPolicy, records: Iterable<RecordedAction>, windowDays: number, targetOf: (action: string) => ActionTarget, limit = 100): BacktestReport {
+export async function backtest(
+  candidate: CompiledPolicy,
+  records: Iterable<RecordedAction> | AsyncIterable<RecordedAction>,
+  windowDays: number,
+  targetOf: (action: string) => ActionTarget,
+  limit = 100,
+): Promise<BacktestReport> {
   const report: BacktestReport = { window_days: windowDays, actions: 0, changed: 0, by_change: {}, changes: [] };
-  for (const record of records) {
+  for await (const record of records) {
     report.actions++;
     const target = targetOf(record.action);
     const decision = candidate.evaluate({ ...record, connectorKind: target.kind, analysis: analyzeAction(record.action, record.params, target) });

@@ -57,7 +57,7 @@ export interface AuditSources {
 }
 
 /** Verifies the tenants' chains and holds each to its newest trusted checkpoint. */
-export function auditStore(sources: AuditSources): StoreAudit {
+export async function auditStore(sources: AuditSources): Promise<StoreAudit> {
   const { store, records, checkpointPath: path, publicKey } = sources;
   const entries = readCheckpointLog(path);
   const fileProblems: string[] = [];
@@ -73,7 +73,8 @@ export function auditStore(sources: AuditSources): StoreAudit {
   const names = new Map(store.sqlite.query<{ id: string; name: string }, []>("SELECT id, name FROM tenants ORDER BY created_at, id").all().map(({ id, name }) => [id, name]));
   for (const [tenantId, checkpoint] of newest) if (!names.has(tenantId)) names.set(tenantId, checkpoint.tenant);
   const wanted = sources.tenantIds ?? [...names.keys()];
-  const tenants = wanted.map((tenantId) => auditTenant(records, tenantId, names.get(tenantId) ?? tenantId, newest.get(tenantId)));
+  const tenants: TenantAudit[] = [];
+  for (const tenantId of wanted) tenants.push(await auditTenant(records, tenantId, names.get(tenantId) ?? tenantId, newest.get(tenantId)));
   const problems = [...fileProblems, ...tenants.flatMap((tenant) => tenant.problems)];
   const firstBroken = tenants.find((tenant) => tenant.first_broken)?.first_broken;
   return {
@@ -90,8 +91,8 @@ export function auditStore(sources: AuditSources): StoreAudit {
  * One tenant's verification, for that tenant's own admins: damage to the checkpoint log makes it fail
  * with one sentence that names no other tenant (the operator's `invoke executions verify` has the detail).
  */
-export function auditTenantOnly(sources: Omit<AuditSources, "tenantIds">, tenantId: string): TenantAudit {
-  const audit = auditStore({ ...sources, tenantIds: [tenantId] });
+export async function auditTenantOnly(sources: Omit<AuditSources, "tenantIds">, tenantId: string): Promise<TenantAudit> {
+  const audit = await auditStore({ ...sources, tenantIds: [tenantId] });
   const tenant = audit.tenants[0]!;
   if (audit.checkpoint_file.problems.length === 0) return tenant;
   const problem = "the checkpoint log was replaced, cut short or edited: the newest records cannot be vouched for (the operator's invoke executions verify names the damage)";
@@ -99,18 +100,18 @@ export function auditTenantOnly(sources: Omit<AuditSources, "tenantIds">, tenant
 }
 
 /** One tenant's chain, walked and held to its checkpoint. */
-function auditTenant(records: ExecutionLedger, tenantId: string, name: string, checkpoint: SignedCheckpoint | undefined): TenantAudit {
-  const chain = records.verify(tenantId);
+async function auditTenant(records: ExecutionLedger, tenantId: string, name: string, checkpoint: SignedCheckpoint | undefined): Promise<TenantAudit> {
+  const chain = await records.verify(tenantId);
   const who = `tenant ${name}`;
   const problems: string[] = [];
   if (chain.first_broken) problems.push(`${who}: ${chain.first_broken.reason}`);
   if (checkpoint) {
     const covers = `the checkpoint of ${checkpoint.at} covers seq ${checkpoint.seq} (hash ${checkpoint.hash})`;
-    const head = records.head(tenantId);
+    const head = await records.head(tenantId);
     if (!head) problems.push(`${who}: all records deleted: ${covers}`);
     else if (head.seq < checkpoint.seq) problems.push(`${who}: ${missing(head.seq + 1, checkpoint.seq)}: the chain ends at seq ${head.seq} but ${covers}`);
     else {
-      const hash = records.hashAt(tenantId, checkpoint.seq);
+      const hash = await records.hashAt(tenantId, checkpoint.seq);
       if (hash === undefined) problems.push(`${who}: record ${checkpoint.seq} missing: ${covers}`);
       else if (hash !== checkpoint.hash) problems.push(`${who}: seq ${checkpoint.seq} has hash ${hash}, but ${covers}: records were rewritten`);
     }
@@ -152,16 +153,16 @@ export function newestCheckpoint(path: string, publicKey: KeyObject, tenantId: s
 }
 
 /** Every record of the tenant as JSON Lines, oldest first, then the signed head line. */
-export function* signedExportLines(
+export async function* signedExportLines(
   records: ExecutionLedger,
   tenant: { id: string; name: string },
   keys: Pick<InstanceKeys, "signingKey">,
   checkpoint: SignedCheckpoint | undefined,
   now: () => number,
-): Iterable<string> {
+): AsyncIterable<string> {
   let count = 0;
   let last: ExecutionRecord | undefined;
-  for (const record of records.exportRecords(tenant.id)) {
+  for await (const record of records.exportRecords(tenant.id)) {
     count++;
     last = record;
     yield JSON.stringify(record);

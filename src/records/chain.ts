@@ -86,18 +86,31 @@ export function recordHash(row: Omit<StoredRecord, "hash">): string {
 
 /** Walks `rows` (one tenant's, in seq order), recomputing every hash; reports the first break and the number of rows. */
 export function checkChain(rows: Iterable<StoredRecord>): VerifyReport {
-  let records = 0;
-  let expectedSeq = 1;
-  let prevHash = GENESIS_HASH;
-  let broken: VerifyReport["first_broken"];
-  for (const row of rows) {
-    records++;
-    if (broken) continue;
-    broken = findBreak(row, expectedSeq, prevHash);
-    expectedSeq = row.seq + 1;
-    prevHash = row.hash;
+  const check = new ChainCheck();
+  for (const row of rows) check.add(row);
+  return check.report();
+}
+
+/** The walk of `checkChain`, fed one row at a time (by a reader that pages through the rows). */
+export class ChainCheck {
+  private records = 0;
+  private expectedSeq = 1;
+  private prevHash = GENESIS_HASH;
+  private broken: VerifyReport["first_broken"];
+
+  /** Checks the next row of the tenant, in seq order. */
+  add(row: StoredRecord): void {
+    this.records++;
+    if (this.broken) return;
+    this.broken = findBreak(row, this.expectedSeq, this.prevHash);
+    this.expectedSeq = row.seq + 1;
+    this.prevHash = row.hash;
   }
-  return broken ? { ok: false, records, first_broken: broken } : { ok: true, records };
+
+  /** The first break found, and the number of rows. */
+  report(): VerifyReport {
+    return this.broken ? { ok: false, records: this.records, first_broken: this.broken } : { ok: true, records: this.records };
+  }
 }
 
 function findBreak(row: StoredRecord, expectedSeq: number, prevHash: string): VerifyReport["first_broken"] {

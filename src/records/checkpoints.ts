@@ -21,7 +21,7 @@ import type { InstanceKeys } from "../governance/key-file.ts";
 import type { Store } from "../storage/sqlite/db.ts";
 import { canonicalJson, digestOf } from "./canonical.ts";
 import { GENESIS_HASH } from "./chain.ts";
-import type { ExecutionLedger, Head } from "./ledger.ts";
+import type { ExecutionLedger, Head, TenantHead } from "./ledger.ts";
 import { every } from "../every.ts";
 import { Witnesses } from "./witness.ts";
 
@@ -237,7 +237,7 @@ export class CheckpointWriter {
     const setMemo = sqlite.prepare<unknown, [number, string, number]>(
       "INSERT INTO checkpoint_log (id, line, digest, at) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET line = excluded.line, digest = excluded.digest, at = excluded.at",
     );
-    this.write = sqlite.transaction((): SignedCheckpoint[] => {
+    this.write = sqlite.transaction((heads: readonly TenantHead[]): SignedCheckpoint[] => {
       const memo = readMemo(ports.store);
       let line = memo?.line ?? 0;
       let prev = memo?.digest ?? GENESIS_HASH;
@@ -250,10 +250,7 @@ export class CheckpointWriter {
       const at = ports.now();
       const tenantNames = new Map(names.all().map(({ id, name }) => [id, name]));
       const written: SignedCheckpoint[] = [];
-      for (const head of ports.records.heads()) {
-        const known = this.checkpointed.get(head.tenant_id);
-        if (known && known.seq === head.seq && known.hash === head.hash) continue;
-        if (known && !this.follows(head, known)) continue;
+      for (const head of heads) {
         const checkpoint = signStatement(
           {
             type: "invoke.checkpoint" as const,
@@ -279,18 +276,30 @@ export class CheckpointWriter {
     });
   }
 
-  /** Checkpoints every head that moved since; returns the checkpoints written. */
-  checkpoint(): SignedCheckpoint[] {
-    const written = this.write.immediate();
+  /**
+   * Checkpoints every head that moved since; returns the checkpoints written. The heads are read before
+   * the transaction: a head another process checkpoints meanwhile is at most checkpointed again, never
+   * signed wrong (a checkpoint states a head the chain had).
+   */
+  async checkpoint(): Promise<SignedCheckpoint[]> {
+    const moved: TenantHead[] = [];
+    for (const head of await this.ports.records.heads()) {
+      const known = this.checkpointed.get(head.tenant_id);
+      if (known && known.seq === head.seq && known.hash === head.hash) continue;
+      if (known && !(await this.follows(head, known))) continue;
+      moved.push(head);
+    }
+    if (moved.length === 0) return [];
+    const written = this.write.immediate(moved);
     for (const checkpoint of written) this.checkpointed.set(checkpoint.tenant_id, { seq: checkpoint.seq, hash: checkpoint.hash });
     return written;
   }
 
   /** Whether `head` continues the chain `known` checkpointed; a checkpoint never goes backwards. */
-  private follows(head: Head & { tenant_id: string }, known: Head): boolean {
+  private async follows(head: TenantHead, known: Head): Promise<boolean> {
     let refusal: string | undefined;
     if (head.seq < known.seq) refusal = `the chain ends at seq ${head.seq} but seq ${known.seq} was checkpointed: records were deleted`;
-    else if (this.ports.records.hashAt(head.tenant_id, known.seq) !== known.hash) refusal = `seq ${known.seq} no longer has the checkpointed hash: records were rewritten`;
+    else if ((await this.ports.records.hashAt(head.tenant_id, known.seq)) !== known.hash) refusal = `seq ${known.seq} no longer has the checkpointed hash: records were rewritten`;
     if (refusal === undefined) return true;
     const message = `not checkpointing tenant ${head.tenant_id}: ${refusal}; run invoke executions verify`;
     if (!this.refusals.has(message)) {
@@ -321,7 +330,7 @@ const TICK_MS = 1000;
  * checkpoint sent to the witnesses. Returns the stop function, which writes a last checkpoint (call it
  * after the last records were committed) and gives the witnesses a last chance to receive it.
  */
-export function startCheckpointing(options: CheckpointingOptions): () => Promise<void> {
+export async function startCheckpointing(options: CheckpointingOptions): Promise<() => Promise<void>> {
   const { records, config } = options;
   const path = checkpointFilePath(config, options.store.path);
   const writer = new CheckpointWriter({ ...options, path, onRefused: (message) => options.log(message) });
@@ -329,23 +338,23 @@ export function startCheckpointing(options: CheckpointingOptions): () => Promise
   const witnesses = new Witnesses(config, options.log);
   let appended = records.stats().records;
   let lastAt = Date.now();
-  const checkpoint = () => {
+  const checkpoint = async () => {
     appended = records.stats().records;
     lastAt = Date.now();
-    witnesses.send(writer.checkpoint());
+    witnesses.send(await writer.checkpoint());
   };
-  checkpoint();
+  await checkpoint();
   const stop = every(
     Math.min(TICK_MS, config.intervalMs),
     () => {
-      if (Date.now() - lastAt >= config.intervalMs || records.stats().records - appended >= config.burstRecords) checkpoint();
+      if (Date.now() - lastAt >= config.intervalMs || records.stats().records - appended >= config.burstRecords) return checkpoint();
     },
     (error) => options.logError("checkpointing the execution records failed", error),
   );
   return async () => {
     stop();
     try {
-      checkpoint();
+      await checkpoint();
     } catch (error) {
       options.logError("the last checkpoint of the execution records failed", error);
     }

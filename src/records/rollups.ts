@@ -1,15 +1,13 @@
 /**
  * Rollups of the execution records: per tenant, per minute and per hour, per tool and per agent, the
- * tool calls' counts and a latency histogram. `ExecutionLedger.rollUp` adds the records past each
- * tenant's progress mark (off the request path, every second and before each summary), so
- * `invoke.observability.summary` reads a few thousand rows instead of scanning millions of records.
+ * tool calls' counts and a latency histogram. The ledger folds each record it commits into counts and
+ * `ExecutionLedger.rollUp` writes them with the records other processes added (every second and before
+ * each summary), so `invoke.observability.summary` reads a few thousand rows instead of millions of records.
  *
  * The histogram has HISTOGRAM_BUCKETS log-spaced buckets, three per doubling from 1/128 ms to 65.5 s
  * (bucket 0 below, the last one above): a percentile read from it is within a factor 2^(1/3) ≈ 1.26
  * of the exact one.
  */
-import type { Database } from "bun:sqlite";
-
 export const MINUTE_MS = 60_000;
 export const HOUR_MS = 3_600_000;
 /** Histogram buckets: 0 below LOWEST_MS, then three per doubling, the last one open-ended. */
@@ -78,12 +76,18 @@ export function emptyCounters(): Counters {
   return { calls: 0, errors: 0, denials: 0, approvals_required: 0, refused: 0, rate_limited: 0, latency_sum: 0, histogram: new Array(HISTOGRAM_BUCKETS).fill(0) };
 }
 
-const SCALARS = ["calls", "errors", "denials", "approvals_required", "refused", "rate_limited", "latency_sum"] as const;
-const HISTOGRAM_COLUMNS = Array.from({ length: HISTOGRAM_BUCKETS }, (_, bucket) => `h${bucket}`);
-const COUNTER_COLUMNS = [...SCALARS, ...HISTOGRAM_COLUMNS];
-/** In the order of RollupBatch's row keys. */
-const KEY_COLUMNS = ["tenant_id", "span", "bucket", "dimension", "name"];
+/** The scalar counters, in the order stores keep them. */
+export const SCALARS = ["calls", "errors", "denials", "approvals_required", "refused", "rate_limited", "latency_sum"] as const;
 const SPANS = [MINUTE_MS, HOUR_MS];
+
+/** The key of one rollup row. */
+export interface RollupKey {
+  tenantId: string;
+  span: number;
+  bucket: number;
+  dimension: Dimension;
+  name: string;
+}
 
 /** Adds `from` into `into`. */
 export function addCounters(into: Counters, from: Counters): void {
@@ -93,7 +97,9 @@ export function addCounters(into: Counters, from: Counters): void {
 
 /** Counts to add to the rollups, collected over one batch and written in its transaction. */
 export class RollupBatch {
-  private readonly rows = new Map<string, { key: (string | number)[]; counters: Counters }>();
+  private readonly rows = new Map<string, { key: RollupKey; counters: Counters }>();
+  /** The rows the last call was counted in, reused while calls keep their tenant, minute, tool and agent (the common case under load). */
+  private recent: { tenantId: string; minute: number; tool: string | null; agentId: string | null; rows: Counters[] } | undefined;
 
   get size(): number {
     return this.rows.size;
@@ -118,74 +124,42 @@ export class RollupBatch {
   }
 
   private add(tenantId: string, at: number, tool: string | null, agentId: string | null, count: (counters: Counters) => void): void {
-    for (const span of SPANS) {
-      const bucket = at - (at % span);
-      if (tool !== null) count(this.row(tenantId, span, bucket, "tool", tool));
-      count(this.row(tenantId, span, bucket, "agent", agentId ?? ""));
+    const minute = at - (at % MINUTE_MS);
+    let recent = this.recent;
+    if (recent === undefined || recent.minute !== minute || recent.tool !== tool || recent.agentId !== agentId || recent.tenantId !== tenantId) {
+      const rows: Counters[] = [];
+      for (const span of SPANS) {
+        const bucket = at - (at % span);
+        if (tool !== null) rows.push(this.row(tenantId, span, bucket, "tool", tool));
+        rows.push(this.row(tenantId, span, bucket, "agent", agentId ?? ""));
+      }
+      recent = this.recent = { tenantId, minute, tool, agentId, rows };
     }
+    for (const row of recent.rows) count(row);
   }
 
   private row(tenantId: string, span: number, bucket: number, dimension: Dimension, name: string): Counters {
     const id = `${tenantId}\u0000${span}\u0000${bucket}\u0000${dimension}\u0000${name}`;
     let row = this.rows.get(id);
     if (row === undefined) {
-      row = { key: [tenantId, span, bucket, dimension, name], counters: emptyCounters() };
+      row = { key: { tenantId, span, bucket, dimension, name }, counters: emptyCounters() };
       this.rows.set(id, row);
     }
     return row.counters;
   }
 
-  /** Writes the counts with `upsert`, in the caller's transaction. */
-  write(upsert: ReturnType<typeof prepareUpsert>): void {
-    for (const { key, counters } of this.rows.values()) upsert.run(...key, ...SCALARS.map((name) => counters[name]), ...counters.histogram);
+  /** Adds every row of `other`. */
+  merge(other: RollupBatch): void {
+    for (const { key, counters } of other.rows.values()) addCounters(this.row(key.tenantId, key.span, key.bucket, key.dimension, key.name), counters);
   }
-}
 
-/** The statement adding one row's counts to the rollups. */
-export function prepareUpsert(sqlite: Database) {
-  const columns = [...KEY_COLUMNS, ...COUNTER_COLUMNS];
-  return sqlite.prepare<unknown, (string | number)[]>(
-    `INSERT INTO execution_rollups (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")}) ` +
-      `ON CONFLICT (${KEY_COLUMNS.join(", ")}) DO UPDATE SET ${COUNTER_COLUMNS.map((name) => `${name} = ${name} + excluded.${name}`).join(", ")}`,
-  );
+  /** The rows to add, with their keys. */
+  entries(): Iterable<{ key: RollupKey; counters: Counters }> {
+    return this.rows.values();
+  }
 }
 
 /** One group of a summed range. */
 export interface RollupGroup extends Counters {
   name: string;
-}
-
-/**
- * The counters of `dimension` summed per name over [from, to) (both minute-aligned): whole hours from
- * the hourly rows, the minutes at either end from the minute rows.
- */
-export function sumRollups(sqlite: Database, tenantId: string, dimension: Dimension, from: number, to: number): RollupGroup[] {
-  const firstHour = Math.ceil(from / HOUR_MS) * HOUR_MS;
-  const lastHour = Math.floor(to / HOUR_MS) * HOUR_MS;
-  const ranges: [number, number, number][] =
-    firstHour < lastHour
-      ? [
-          [HOUR_MS, firstHour, lastHour],
-          [MINUTE_MS, from, firstHour],
-          [MINUTE_MS, lastHour, to],
-        ]
-      : [[MINUTE_MS, from, to]];
-  // One index range per part (an OR of them would scan the tenant's rows); summed per name over all parts.
-  const parts = ranges.map(() => `SELECT * FROM execution_rollups WHERE tenant_id = ? AND span = ? AND dimension = ? AND bucket >= ? AND bucket < ?`).join(" UNION ALL ");
-  const rows = sqlite
-    .query<Record<string, number | string>, (string | number)[]>(
-      `SELECT name, ${COUNTER_COLUMNS.map((name) => `total(${name}) AS ${name}`).join(", ")} FROM (${parts}) GROUP BY name ORDER BY name`,
-    )
-    .all(...ranges.flatMap(([span, start, end]) => [tenantId, span, dimension, start, end]));
-  return rows.map((row) => ({
-    name: String(row.name),
-    calls: Number(row.calls),
-    errors: Number(row.errors),
-    denials: Number(row.denials),
-    approvals_required: Number(row.approvals_required),
-    refused: Number(row.refused),
-    rate_limited: Number(row.rate_limited),
-    latency_sum: Number(row.latency_sum),
-    histogram: HISTOGRAM_COLUMNS.map((name) => Number(row[name])),
-  }));
 }

@@ -10,6 +10,7 @@ import type { ConnectorRepository } from "../connectors/repository.ts";
 import type { DirectoryRepository, GroupRepository } from "../governance/repository.ts";
 import type { StoreHealth } from "../observability/store-health.ts";
 import type { PolicyRepository } from "../policy/repository.ts";
+import type { RecordRepository } from "../records/repository.ts";
 
 // Each room adds its repository here as it moves its queries into the store.
 export interface Repositories {
@@ -22,6 +23,8 @@ export interface Repositories {
   groups: GroupRepository;
   /** Policy versions per tenant. */
   policy: PolicyRepository;
+  /** Execution records, their roll-ups and roll-up progress. */
+  records: RecordRepository;
   /** The store itself: whether it takes writes and is migrated. */
   storeHealth: StoreHealth;
 }

@@ -14,8 +14,8 @@ export const executionsGetTool = defineTool({
   input: Type.Object({ id: Type.String({ minLength: 1, maxLength: 100, description: "The record's id, e.g. exe_…" }) }, { additionalProperties: false }),
   output: ExecutionRecordSchema,
   uses: ["records"],
-  handler: ({ id }, { caller, records }) => {
-    const record = records.get(caller.tenantId, id);
+  handler: async ({ id }, { caller, records }) => {
+    const record = await records.get(caller.tenantId, id);
     if (!record) throw new ToolError(`No execution record ${id} in this tenant.`);
     return record;
   },

@@ -11,6 +11,7 @@ import { SqliteStoreHealth } from "./health.ts";
 import { sqliteDirectoryRepository } from "./directory.ts";
 import { sqliteGroupRepository } from "./groups.ts";
 import { sqlitePolicyRepository } from "./policy.ts";
+import { SqliteRecords } from "./records.ts";
 
 /** The repositories of every room, over `store`. */
 export function sqliteRepositories(store: Store): Repositories {
@@ -22,5 +23,6 @@ export function sqliteRepositories(store: Store): Repositories {
     directory: sqliteDirectoryRepository(store),
     groups: sqliteGroupRepository(store),
     policy: sqlitePolicyRepository(store),
+    records: new SqliteRecords(store),
   };
 }

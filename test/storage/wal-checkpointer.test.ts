@@ -1,0 +1,65 @@
+/**
+ * The WAL checkpointer: while it runs, the serving connection never checkpoints (no commit stalls on
+ * copying the log and syncing the file), yet the records reach the database file, copied by the worker.
+ */
+import { Database } from "bun:sqlite";
+import { expect, it } from "bun:test";
+import { statSync } from "node:fs";
+import { join } from "node:path";
+import { bootstrapIfEmpty } from "../../src/governance/bootstrap.ts";
+import { ExecutionLedger } from "../../src/records/ledger.ts";
+import { openStore } from "../../src/storage/sqlite/db.ts";
+import { sqliteRepositories } from "../../src/storage/sqlite/index.ts";
+import { startWalCheckpointer } from "../../src/storage/sqlite/wal-checkpointer.ts";
+import { eventually, tempDir } from "../support/harness.ts";
+
+it("copies the log into the database file on its own thread while the serving connection's autocheckpoint is off", async () => {
+  using dir = tempDir();
+  const path = join(dir.path, "invoke.db");
+  const store = openStore(path);
+  const autocheckpoint = () => (store.sqlite.query("PRAGMA wal_autocheckpoint").get() as { wal_autocheckpoint: number }).wal_autocheckpoint;
+  try {
+    const tenantId = (await bootstrapIfEmpty(sqliteRepositories(store).directory))!.tenant_id;
+    const ledger = new ExecutionLedger(sqliteRepositories(store).records);
+    store.sqlite.run("PRAGMA wal_checkpoint(TRUNCATE)");
+    const before = statSync(path).size;
+    const errors: unknown[] = [];
+    const stop = startWalCheckpointer(store, 20, (_message, error) => errors.push(error));
+    expect(autocheckpoint()).toBe(0);
+    // Well over a thousand pages of records: without the worker they would stay in the log.
+    for (let batch = 0; batch < 20; batch++) {
+      await Promise.all(
+        Array.from({ length: 100 }, (_, index) =>
+          ledger.append({ tenantId, kind: "tool_call", tool: "database.execute", arguments: { sql: `select ${batch * 100 + index}`, pad: "x".repeat(2000) }, status: "ok", latencyMs: 1 }),
+        ),
+      );
+    }
+    await eventually(() => statSync(path).size > before + 2_000_000, "the records copied into the database file");
+    await stop();
+    expect(autocheckpoint()).toBe(1000);
+    expect(errors).toEqual([]);
+    expect(await ledger.verify(tenantId)).toEqual({ ok: true, records: 2000 });
+  } finally {
+    store.close();
+  }
+});
+
+it("leaves no connection behind when stopped: another connection writes at once", async () => {
+  using dir = tempDir();
+  for (let round = 0; round < 5; round++) {
+    const path = join(dir.path, `round-${round}.db`);
+    const store = openStore(path);
+    await bootstrapIfEmpty(sqliteRepositories(store).directory);
+    const stop = startWalCheckpointer(store, 250, () => {});
+    await Bun.sleep(round * 10);
+    await stop();
+    store.close();
+    // No busy timeout: a lock the worker's connection still held would fail this write.
+    const other = new Database(path);
+    try {
+      other.run("CREATE TABLE scratch (x)");
+    } finally {
+      other.close();
+    }
+  }
+});
