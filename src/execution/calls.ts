@@ -12,7 +12,7 @@ import type { Metrics } from "../observability/metrics.ts";
 import { inSpan, type SpanHandle, type Tracing } from "../observability/tracing.ts";
 import { analyzeAction } from "../policy/analyzers/index.ts";
 import type { Effect } from "../policy/model.ts";
-import type { PolicyAnswer, PolicyQuestion } from "../policy/service.ts";
+import type { IntendedAction, PolicyActor, PolicyAnswer, PolicyAsker, PolicyQuestion } from "../policy/service.ts";
 import type { ApprovalService } from "../approvals/service.ts";
 import type { ExecutionLedger } from "../records/ledger.ts";
 import type { RecordInput } from "../records/model.ts";
@@ -24,16 +24,6 @@ import { ToolError } from "../tools/tool.ts";
 export interface ActingAgent {
   agentId: string;
   clientName: string | null;
-}
-
-/** Whose action policy judges: the tenant, the key's profile and its user's role. */
-export type Actor = Pick<PolicyQuestion, "profile" | "role"> & { tenantId: string };
-
-/** An action put to policy: a tool's name (known or not) and its arguments. */
-export interface IntendedAction {
-  agentId: string;
-  action: string;
-  params: Record<string, unknown>;
 }
 
 /** A call refused before anything ran: unknown tool, not authorised, invalid arguments (or a transport's own check). */
@@ -95,7 +85,7 @@ const text = (value: string) => ({ type: "text", text: value });
 const failure = (message: string) => ({ content: [text(message)], isError: true });
 
 /** The governed call path. */
-export class GovernedCalls {
+export class GovernedCalls implements PolicyAsker {
   constructor(private readonly ports: CallPorts) {}
 
   /** The tool `name` names for the caller's tenant, or a refusal. */
@@ -122,7 +112,7 @@ export class GovernedCalls {
    * can (a database checks SQL with the engine that will run it), unless `options.offline` asks for the
    * analysers alone (readiness probes many statements and runs none).
    */
-  async ask(actor: Actor, intended: IntendedAction, options: { version?: number; offline?: boolean } = {}): Promise<PolicyAnswer> {
+  async ask(actor: PolicyActor, intended: IntendedAction, options: { version?: number; offline?: boolean } = {}): Promise<PolicyAnswer> {
     const tool = this.ports.catalog.resolve(actor.tenantId, intended.action);
     const target = tool?.target ?? (await this.ports.catalog.targetOf(actor.tenantId, intended.action));
     const gathered = options.offline ? undefined : await tool?.analyze?.(intended.params);

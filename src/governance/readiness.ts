@@ -19,8 +19,7 @@ import type { ApprovalService } from "../approvals/service.ts";
 import type { ServerConfig } from "../config.ts";
 import type { ConnectorRepository } from "../connectors/repository.ts";
 import type { ConnectorService } from "../connectors/service.ts";
-import type { GovernedCalls } from "../execution/calls.ts";
-import type { PolicyService } from "../policy/service.ts";
+import type { PolicyAsker, PolicyService } from "../policy/service.ts";
 import type { ExecutionLedger } from "../records/ledger.ts";
 import type { VerifyReport } from "../records/model.ts";
 import type { AccessGate } from "./access.ts";
@@ -77,7 +76,7 @@ export interface ReadinessPorts {
   directory: Pick<DirectoryRepository, "listTenants" | "listUsers" | "listKeys">;
   policy: Pick<PolicyService, "active">;
   /** Policy questions as enforcement asks them. */
-  calls: Pick<GovernedCalls, "ask">;
+  calls: PolicyAsker;
   connectors: Pick<ConnectorService, "list" | "sqlWriteActions" | "healthAll">;
   /** The tenant's stored connectors and tool pins. */
   connectorStore: Pick<ConnectorRepository, "list" | "quarantined">;

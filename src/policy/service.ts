@@ -38,6 +38,20 @@ export interface PolicyQuestion {
   analysis?: Analysis;
 }
 
+/** Whose action policy judges: the tenant, the key's profile and its user's role. */
+export type PolicyActor = Pick<PolicyQuestion, "profile" | "role"> & { tenantId: string };
+
+/** An action put to policy: a tool's name (known or not) and its arguments, for an agent. */
+export type IntendedAction = Pick<PolicyQuestion, "agentId" | "action" | "params">;
+
+/**
+ * Asks policy as enforcement does (the governed call path implements it): the active version or
+ * `version`; `offline` uses the analysers alone, never the tool's own engine.
+ */
+export interface PolicyAsker {
+  ask(actor: PolicyActor, intended: IntendedAction, options?: { version?: number; offline?: boolean }): Promise<PolicyAnswer>;
+}
+
 /** The evaluator's answer with what it was based on. */
 export interface PolicyAnswer extends PolicyDecision {
   analysis: Record<string, Record<string, unknown>>;

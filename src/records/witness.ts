@@ -9,7 +9,6 @@ import { createSocket } from "node:dgram";
 import { hostname } from "node:os";
 import { connect } from "node:net";
 import { canonicalJson } from "./canonical.ts";
-import type { SignedCheckpoint } from "./checkpoints.ts";
 
 /** Checkpoints kept for a witness that is down; the oldest are dropped (and counted in the log) beyond this. */
 const MAX_QUEUED = 10_000;
@@ -21,11 +20,16 @@ const MAX_RETRY_MS = 60_000;
 const SYSLOG_PRI = 16 * 8 + 6;
 
 /** Sends a batch of checkpoints somewhere; rejects when they did not all arrive. */
-type Deliver = (checkpoints: SignedCheckpoint[]) => Promise<void>;
+/** What a witness receives: a signed checkpoint (the log's line), stamped with its time. */
+export interface Witnessed {
+  at: string;
+}
+
+type Deliver = (checkpoints: Witnessed[]) => Promise<void>;
 
 /** One witness: a queue, delivered in order, retried with backoff. */
 class WitnessQueue {
-  private queue: SignedCheckpoint[] = [];
+  private queue: Witnessed[] = [];
   private sending: Promise<void> | undefined;
   private retryTimer: Timer | undefined;
   private retryMs = FIRST_RETRY_MS;
@@ -37,7 +41,7 @@ class WitnessQueue {
     private readonly log: (message: string) => void,
   ) {}
 
-  add(checkpoints: SignedCheckpoint[]): void {
+  add(checkpoints: Witnessed[]): void {
     this.queue.push(...checkpoints);
     if (this.queue.length > MAX_QUEUED) {
       const dropped = this.queue.splice(0, this.queue.length - MAX_QUEUED).length;
@@ -98,7 +102,7 @@ export class Witnesses {
   }
 
   /** Queues checkpoints for every witness; never waits. */
-  send(checkpoints: SignedCheckpoint[]): void {
+  send(checkpoints: Witnessed[]): void {
     if (checkpoints.length === 0) return;
     for (const queue of this.queues) queue.add(checkpoints);
   }
@@ -127,7 +131,7 @@ function httpDelivery(url: string): Deliver {
 }
 
 /** The RFC 5424 message of a checkpoint: its JSON as MSG, MSGID "checkpoint". */
-export function syslogMessage(checkpoint: SignedCheckpoint): string {
+export function syslogMessage(checkpoint: Witnessed): string {
   return `<${SYSLOG_PRI}>1 ${checkpoint.at} ${hostname() || "-"} invoke ${process.pid} checkpoint - ${canonicalJson(checkpoint)}`;
 }
 

@@ -7,7 +7,7 @@ import type { BrainService } from "../brain/service.ts";
 import type { AccessGate } from "../governance/access.ts";
 import type { ReadinessReport } from "../governance/readiness.ts";
 import type { ObservabilitySummary } from "../observability/summary.ts";
-import type { PolicyAnswer, PolicyQuestion, PolicyService } from "../policy/service.ts";
+import type { PolicyAsker, PolicyService } from "../policy/service.ts";
 import type { ExecutionLedger } from "../records/ledger.ts";
 import type { ArgumentError, ConnectorTool, Tool } from "./model.ts";
 
@@ -22,14 +22,7 @@ export interface ToolPorts {
   /** The tenant's governance readiness report. */
   readiness(tenantId: string): Promise<ReadinessReport>;
   /** The governed call path's steps short of running anything: policy questions and argument checks. */
-  calls: {
-    ask(
-      actor: Pick<PolicyQuestion, "profile" | "role"> & { tenantId: string },
-      intended: Pick<PolicyQuestion, "agentId" | "action" | "params">,
-      options?: { version?: number },
-    ): Promise<PolicyAnswer>;
-    argumentErrors(tool: Tool, args: unknown): ArgumentError[] | undefined;
-  };
+  calls: PolicyAsker & { argumentErrors(tool: Tool, args: unknown): ArgumentError[] | undefined };
   catalog: {
     resolve(tenantId: string, name: string): Tool | undefined;
     productionTools(tenantId: string): ConnectorTool[];
