@@ -1,7 +1,17 @@
 /** Backtests: a candidate policy replayed over a tenant's recorded actions. */
-import type { Services } from "../services.ts";
-import { backtest, type BacktestReport } from "./backtest.ts";
+import type { ActionTarget } from "./analyzers/index.ts";
+import { backtest, type BacktestReport, type RecordedAction } from "./backtest.ts";
 import { compilePolicy } from "./compile.ts";
+import type { PolicyService } from "./service.ts";
+
+/** What a backtest reads: stored versions, the tenant's recorded actions, what each action names. */
+export interface BacktestPorts {
+  policy: Pick<PolicyService, "active" | "atVersion">;
+  records: { recordedActions(tenantId: string, since: number): AsyncIterable<RecordedAction> };
+  /** The tool catalog: the target of each action for the tenant. */
+  catalog: { targets(tenantId: string): Promise<(action: string) => ActionTarget> };
+  now(): number;
+}
 
 /** What a backtest replays: a candidate source (validated here), or a stored version (default: the active one). */
 export interface BacktestCandidate {
@@ -12,12 +22,12 @@ export interface BacktestCandidate {
 }
 
 /** Replays the tenant's recorded actions of the last `days` days through the candidate. */
-export async function runBacktest(services: Services, tenantId: string, candidate: BacktestCandidate, days: number): Promise<BacktestReport> {
+export async function runBacktest(ports: BacktestPorts, tenantId: string, candidate: BacktestCandidate, days: number): Promise<BacktestReport> {
   const policy =
     candidate.source !== undefined
       ? compilePolicy(candidate.source, candidate.file)
       : candidate.version !== undefined
-        ? (await services.policy.atVersion(tenantId, candidate.version)).policy
-        : (await services.policy.active(tenantId)).policy;
-  return backtest(policy, services.records.recordedActions(tenantId, services.now() - days * 86_400_000), days, await services.catalog.targets(tenantId));
+        ? (await ports.policy.atVersion(tenantId, candidate.version)).policy
+        : (await ports.policy.active(tenantId)).policy;
+  return backtest(policy, ports.records.recordedActions(tenantId, ports.now() - days * 86_400_000), days, await ports.catalog.targets(tenantId));
 }
