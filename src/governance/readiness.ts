@@ -26,7 +26,7 @@ import type { AccessGate } from "./access.ts";
 import type { RateLimiter } from "./rate-limit.ts";
 import type { DirectoryRepository } from "./repository.ts";
 import { toolNameMatcher } from "./authorize.ts";
-import type { ProductionTool } from "../tools/model.ts";
+import { classify, type ProductionTool } from "../tools/model.ts";
 import { roleAtLeast, ROLES, type Role } from "./caller.ts";
 import { PROFILES, type RateLimit } from "./profiles.ts";
 import type { StoredKey, StoredUser } from "./repository.ts";
@@ -173,7 +173,7 @@ function toolCoverage(context: Context): ReadinessItem {
     });
   // The built-in pack's defaults were not chosen by the tenant; a published policy's stated ones were.
   const stated = version > 0 ? (policy.document.defaults ?? {}) : {};
-  const uncovered = tools.filter((tool) => !covers(tool) && stated[tool.readOnly ? "read_only" : "mutating"] === undefined);
+  const uncovered = tools.filter((tool) => !covers(tool) && stated[classify(tool)] === undefined);
   if (uncovered.length === 0) return pass(id, `Every connector tool (${counted(tools.length, "tool")}) is covered by a rule or a stated default of policy version ${version}.`);
   const decisionOf = (readOnly: boolean): Effect => (readOnly ? policy.document.defaults?.read_only : policy.document.defaults?.mutating) ?? "deny";
   const names = uncovered.map((tool) => `${tool.name} (falls to ${decisionOf(tool.readOnly)})`);
