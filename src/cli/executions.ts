@@ -79,12 +79,13 @@ function verifyStoreCommand(values: Values): Promise<number> {
     if (!publicKey && existsSync(checkpointPath)) {
       throw new UsageError(`the checkpoints in ${checkpointPath} need the key to be checked, and there is no key file at ${config.keyFile}: give the server's --config or --public-key FILE`);
     }
+    const { directory } = sqliteRepositories(store);
     const report = await auditStore({
-      store,
       records,
+      directory,
       checkpointPath,
       publicKey,
-      tenantIds: values.tenant === undefined ? undefined : [await tenantIdByName(sqliteRepositories(store).directory, values.tenant as string)],
+      tenantIds: values.tenant === undefined ? undefined : [await tenantIdByName(directory, values.tenant as string)],
     });
     if (values.json) {
       console.log(JSON.stringify({ ...report, public_key: publicKey?.export({ type: "spki", format: "pem" }).toString() ?? null }));
