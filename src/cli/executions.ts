@@ -46,7 +46,7 @@ function filtersOf(values: Values): RecordFilters {
 
 /** Runs `work` with the ledger of the local store and the id of the tenant named by `--tenant` (default `default`). */
 function withLedger<T>(values: Values, work: (ledger: ExecutionLedger, tenantId: string) => T | Promise<T>): Promise<T> {
-  return withServices({ ...values, tenant: values.tenant ?? "default" }, (services, scope) => work(services.records, scope.tenantId));
+  return withServices({ ...values, tenant: values.tenant ?? "default" }, (services, { tenantId }) => work(services.records, tenantId));
 }
 
 /** Runs `work` on the local store named by the config and flags, with its ledger. */
