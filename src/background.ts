@@ -28,7 +28,7 @@ const RECONCILE_INTERVAL_MS = 2000;
  */
 export async function startBackground(services: Services): Promise<() => Promise<void>> {
   // First: a checkpoint log that cannot be written stops the start before anything else runs.
-  const stopCheckpointing = await startCheckpointing({ ...services, config: services.config.checkpoints, log: logInfo, logError });
+  const stopCheckpointing = await startCheckpointing({ ...services, dbPath: services.store.path, config: services.config.checkpoints, log: logInfo, logError });
   const tenantNames = new Set(services.config.connectors.map((entry) => entry.tenant ?? "default"));
   const tenantIds = new Map(await Promise.all([...tenantNames].map(async (name) => [name, await tenantIdByName(services.directory, name)] as const)));
   await services.connectors.syncConfig(services.config.connectors, (name) => tenantIds.get(name)!);

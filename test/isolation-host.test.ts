@@ -11,7 +11,7 @@ import { dirname, join, relative } from "node:path";
 import { createTenant } from "../src/governance/bootstrap.ts";
 import { rest, restartTestServer, rpc, request, send, startTestServer, type TestServer } from "./support/harness.ts";
 import { installDemo } from "../src/demo.ts";
-import { TenantScope } from "../src/storage/sqlite/tenant-scope.ts";
+import { sqliteRepositories } from "../src/storage/sqlite/index.ts";
 
 const servers: TestServer[] = [];
 afterEach(async () => {
@@ -99,7 +99,7 @@ describe("the store and its folder are never a tenant connector's target", () =>
 
   it("lets tenant B reach neither the store nor tenant A's demo database, so B cannot mint keys for A", async () => {
     const server = serve({ config: { tenantConnectors: { paths: ["/**"] } } });
-    const demo = await installDemo(server.services, new TenantScope(server.store, server.tenantId));
+    const demo = await installDemo({ ...server.services, connectorStore: sqliteRepositories(server.store).connectors, storePath: server.store.path }, { tenantId: server.tenantId });
     const tenantB = await secondTenant(server);
     for (const path of [server.dbPath, demo.database]) {
       const answer = await rest(server, "POST", "/v1/connectors", sqlite("loot", path), tenantB.adminKey);

@@ -8,7 +8,6 @@ import type { Caller } from "../governance/caller.ts";
 import { isRefusal } from "../governance/access.ts";
 import { ROLE_CEILINGS } from "../governance/profiles.ts";
 import type { Services } from "../services.ts";
-import { TenantScope } from "../storage/sqlite/tenant-scope.ts";
 import { CommandFailure, UsageError, type Command } from "./command.ts";
 import { dbFlag, jsonFlag, output, tenantFlag, withServices } from "./shared.ts";
 
@@ -18,11 +17,11 @@ const SUBCOMMANDS = ["list", "show", "approve", "reject"];
  * The person deciding, proven by their own key (INVOKE_API_KEY), admitted by the same gate as over
  * HTTP: never an identity merely asserted on the command line. The vote lands in the key's tenant.
  */
-async function voterOf(services: Services, key: string | undefined): Promise<{ voter: Caller; scope: TenantScope }> {
+async function voterOf(services: Services, key: string | undefined): Promise<Caller> {
   if (!key) throw new UsageError("a vote is cast with the voter's own key: set INVOKE_API_KEY to the deciding person's key");
   const admitted = await services.gate.admit(new Headers({ "x-api-key": key }), () => "cli");
   if (isRefusal(admitted)) throw new CommandFailure(`INVOKE_API_KEY: ${admitted.message}`);
-  return { voter: admitted, scope: new TenantScope(services.store, admitted.tenantId) };
+  return admitted;
 }
 
 function summary(approval: ApprovalView): string {
@@ -57,21 +56,21 @@ export const approvalsCommand: Command = {
     const admin = { role: "admin" as const, scopes: ROLE_CEILINGS.admin };
     switch (sub) {
       case "list":
-        return withServices(values, async (services, scope) => {
-          const page = await services.approvals.list(scope.tenantId, admin, { status, limit: 200 });
+        return withServices(values, async (services, { tenantId }) => {
+          const page = await services.approvals.list(tenantId, admin, { status, limit: 200 });
           return output(values, page, page.approvals.length === 0 ? "No approval requests." : page.approvals.map(summary).join("\n"));
         });
       case "show":
-        return withServices(values, async (services, scope) => {
-          const approval = await services.approvals.get(scope.tenantId, id!, admin);
+        return withServices(values, async (services, { tenantId }) => {
+          const approval = await services.approvals.get(tenantId, id!, admin);
           return output(values, approval, JSON.stringify(approval, null, 2));
         });
       default: {
         if (values.as !== undefined) throw new UsageError("--as is no longer accepted: a vote is cast with the voter's own key; set INVOKE_API_KEY to it");
         const decision = sub === "approve" ? "approve" : "reject";
         const result = await withServices(values, async (services) => {
-          const { voter, scope } = await voterOf(services, process.env.INVOKE_API_KEY);
-          return services.approvals.decide(scope.tenantId, voter, id!, decision, (values.comment as string | undefined) ?? null, "invoke approvals (cli)");
+          const voter = await voterOf(services, process.env.INVOKE_API_KEY);
+          return services.approvals.decide(voter.tenantId, voter, id!, decision, (values.comment as string | undefined) ?? null, "invoke approvals (cli)");
         });
         const next = result.approvedNow ? " It has its approvals: the running server executes it within a second." : "";
         return output(values, result.approval, `${summary(result.approval)}${next}`);

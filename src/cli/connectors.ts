@@ -10,8 +10,8 @@ import { parse as parseYaml } from "yaml";
 import type { ConnectorView } from "../connectors/service.ts";
 import { addSecretKey, dropOldSecretKeys } from "../governance/key-file.ts";
 import type { NewConnector } from "../connectors/model.ts";
+import type { TenantRef } from "../governance/caller.ts";
 import type { Services } from "../services.ts";
-import type { TenantScope } from "../storage/sqlite/tenant-scope.ts";
 import { CommandFailure, UsageError, type Command } from "./command.ts";
 import { configFlag, dbFlag, jsonFlag, output, recordedChange, tenantFlag, withServices } from "./shared.ts";
 
@@ -45,8 +45,8 @@ function definition(text: string | undefined, file: string | undefined): NewConn
 }
 
 /** Runs a change and records it, failed or not, as the REST route doing the same work records its own. */
-function change<T>(services: Services, scope: TenantScope, route: string, params: Record<string, unknown>, body: unknown, work: () => Promise<T>): Promise<T> {
-  return recordedChange(services, scope, { client: "invoke connectors (cli)", route, params, body }, work);
+function change<T>(services: Services, tenant: TenantRef, route: string, params: Record<string, unknown>, body: unknown, work: () => Promise<T>): Promise<T> {
+  return recordedChange(services, tenant, { client: "invoke connectors (cli)", route, params, body }, work);
 }
 
 export const connectorsCommand: Command = {
@@ -78,29 +78,29 @@ export const connectorsCommand: Command = {
     if (sub === "enable" && rest.length === 0) throw new UsageError("enable needs the tools to enable: names or globs, e.g. 'read_*'");
     switch (sub) {
       case "list":
-        return withServices(values, async (services, scope) => {
-          await services.connectors.reconcile(scope.tenantId);
-          const list = await services.connectors.listConnectors(scope);
+        return withServices(values, async (services, tenant) => {
+          await services.connectors.reconcile(tenant.tenantId);
+          const list = await services.connectors.listConnectors(tenant);
           return output(values, { connectors: list }, list.length === 0 ? "No connectors." : list.map(describe).join("\n"));
         });
       case "show":
-        return withServices(values, async (services, scope) => {
-          await services.connectors.reconcile(scope.tenantId);
-          const connector = await services.connectors.view(scope, name!);
+        return withServices(values, async (services, tenant) => {
+          await services.connectors.reconcile(tenant.tenantId);
+          const connector = await services.connectors.view(tenant, name!);
           return output(values, connector, describe(connector));
         });
       case "add": {
         const input = definition(name, values.file as string | undefined);
-        return withServices(values, async (services, scope) => {
-          const connector = await change(services, scope, "POST /v1/connectors", {}, input, () => services.connectors.add(scope, input, "operator"));
+        return withServices(values, async (services, tenant) => {
+          const connector = await change(services, tenant, "POST /v1/connectors", {}, input, () => services.connectors.add(tenant, input, "operator"));
           const next = connector.tools.some((tool) => tool.status === "available") ? `\nEnable its tools with: invoke connectors enable ${connector.name} TOOL…` : "";
           return output(values, connector, `${describe(connector)}${next}`);
         });
       }
       case "remove":
-        return withServices(values, async (services, scope) => {
-          await services.connectors.reconcile(scope.tenantId);
-          const removed = await change(services, scope, "DELETE /v1/connectors/:name", { name }, null, () => services.connectors.remove(scope, name!));
+        return withServices(values, async (services, tenant) => {
+          await services.connectors.reconcile(tenant.tenantId);
+          const removed = await change(services, tenant, "DELETE /v1/connectors/:name", { name }, null, () => services.connectors.remove(tenant, name!));
           return output(values, removed, `Removed connector ${name}.`);
         });
       case "rotate-key":
@@ -114,11 +114,11 @@ export const connectorsCommand: Command = {
           return output(values, { key_id: current, resealed, retired }, `Connector secrets of ${resealed} connector${resealed === 1 ? "" : "s"} sealed with key ${current}; retired ${retired.join(", ")} (${path}).`);
         });
       default:
-        return withServices(values, async (services, scope) => {
-          await services.connectors.reconcile(scope.tenantId);
+        return withServices(values, async (services, tenant) => {
+          await services.connectors.reconcile(tenant.tenantId);
           const approvedBy = (values.as as string | undefined) ?? "cli";
-          const connector = await change(services, scope, "POST /v1/connectors/:name/tools/enable", { name }, { tools: rest }, () =>
-            services.connectors.enableTools(scope, name!, rest, approvedBy),
+          const connector = await change(services, tenant, "POST /v1/connectors/:name/tools/enable", { name }, { tools: rest }, () =>
+            services.connectors.enableTools(tenant, name!, rest, approvedBy),
           );
           return output(values, connector, describe(connector));
         });

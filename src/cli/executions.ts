@@ -46,7 +46,7 @@ function filtersOf(values: Values): RecordFilters {
 
 /** Runs `work` with the ledger of the local store and the id of the tenant named by `--tenant` (default `default`). */
 function withLedger<T>(values: Values, work: (ledger: ExecutionLedger, tenantId: string) => T | Promise<T>): Promise<T> {
-  return withServices({ ...values, tenant: values.tenant ?? "default" }, (services, scope) => work(services.records, scope.tenantId));
+  return withServices({ ...values, tenant: values.tenant ?? "default" }, (services, { tenantId }) => work(services.records, tenantId));
 }
 
 /** Runs `work` on the local store named by the config and flags, with its ledger. */
@@ -79,12 +79,13 @@ function verifyStoreCommand(values: Values): Promise<number> {
     if (!publicKey && existsSync(checkpointPath)) {
       throw new UsageError(`the checkpoints in ${checkpointPath} need the key to be checked, and there is no key file at ${config.keyFile}: give the server's --config or --public-key FILE`);
     }
+    const { directory } = sqliteRepositories(store);
     const report = await auditStore({
-      store,
       records,
+      directory,
       checkpointPath,
       publicKey,
-      tenantIds: values.tenant === undefined ? undefined : [await tenantIdByName(sqliteRepositories(store).directory, values.tenant as string)],
+      tenantIds: values.tenant === undefined ? undefined : [await tenantIdByName(directory, values.tenant as string)],
     });
     if (values.json) {
       console.log(JSON.stringify({ ...report, public_key: publicKey?.export({ type: "spki", format: "pem" }).toString() ?? null }));

@@ -6,7 +6,6 @@ import { PolicyService } from "../policy/service.ts";
 import { BrainService } from "../brain/service.ts";
 import { sqliteRepositories } from "../storage/sqlite/index.ts";
 import { openStore } from "../storage/sqlite/db.ts";
-import { TenantScope } from "../storage/sqlite/tenant-scope.ts";
 import { CommandFailure, type Command } from "./command.ts";
 import { dbFlag, demoFlag, jsonFlag } from "./shared.ts";
 
@@ -28,7 +27,10 @@ export const initCommand: Command = {
     try {
       if (await isInitialised(repositories.directory)) throw new CommandFailure(`database ${path} is already initialised; nothing was changed`);
       const result = await createTenant(repositories.directory, values.tenant as string, values["admin-email"] as string);
-      if (values.demo) await installDemo({ brain: new BrainService(repositories.brain), policy: new PolicyService(repositories.policy) }, new TenantScope(store, result.tenant_id));
+      if (values.demo) await installDemo(
+          { brain: new BrainService(repositories.brain), policy: new PolicyService(repositories.policy), connectorStore: repositories.connectors, storePath: store.path },
+          { tenantId: result.tenant_id },
+        );
       if (values.json) console.log(JSON.stringify(result));
       else {
         console.log(`Initialised ${path}: tenant "${values.tenant}" (${result.tenant_id}), admin ${values["admin-email"]} (${result.user_id}).`);

@@ -10,7 +10,6 @@ import { firstTenantId } from "../governance/directory.ts";
 import { startBackground } from "../background.ts";
 import { createServices } from "../services.ts";
 import { createTracing } from "../observability/tracing.ts";
-import { TenantScope } from "../storage/sqlite/tenant-scope.ts";
 import { openStore } from "../storage/sqlite/db.ts";
 import { sqliteRepositories } from "../storage/sqlite/index.ts";
 import { VERSION } from "../version.ts";
@@ -63,7 +62,7 @@ export const serveCommand: Command = {
     if (values.demo) {
       // The demo company and its database are loaded only for --demo, not on every start.
       const { installDemo } = await import("../demo.ts");
-      const loaded = await installDemo(services, new TenantScope(store, await firstTenantId(services.directory)));
+      const loaded = await installDemo({ ...services, connectorStore: sqliteRepositories(store).connectors, storePath: store.path }, { tenantId: await firstTenantId(services.directory) });
       console.log(
         `Demo company loaded: ${loaded.entities.inserted} new, ${loaded.entities.updated} updated entities; ${loaded.relations.added} new relations; connector "database" on ${loaded.database}${loaded.policyVersion === undefined ? "" : `; demo policy published as version ${loaded.policyVersion}`}.`,
       );

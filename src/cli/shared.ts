@@ -7,11 +7,11 @@ import { recordAdminChange } from "../records/admin-change.ts";
 import { InvokeError } from "../errors.ts";
 import { isInitialised } from "../governance/bootstrap.ts";
 import { tenantIdByName } from "../governance/directory.ts";
+import type { TenantRef } from "../governance/caller.ts";
 import type { DirectoryRepository } from "../governance/repository.ts";
 import { createServices, type Services } from "../services.ts";
 import { openStore, type Store } from "../storage/sqlite/db.ts";
 import { sqliteRepositories } from "../storage/sqlite/index.ts";
-import { TenantScope } from "../storage/sqlite/tenant-scope.ts";
 import { CommandFailure, parsePort, UsageError, type FlagSpec } from "./command.ts";
 
 /** `--db PATH`: the SQLite file. */
@@ -92,10 +92,10 @@ export function withDirectory<T>(
  */
 export function withServices<T>(
   values: Record<string, string | boolean | undefined>,
-  work: (services: Services, scope: TenantScope) => T | Promise<T>,
+  work: (services: Services, tenant: TenantRef) => T | Promise<T>,
   describe?: (error: unknown) => unknown,
 ): Promise<T> {
-  return withLocalServices(values, async (services) => work(services, new TenantScope(services.store, await tenantIdByName(services.directory, values.tenant as string))), describe);
+  return withLocalServices(values, async (services) => work(services, { tenantId: await tenantIdByName(services.directory, values.tenant as string) }), describe);
 }
 
 /** As `withServices`, for commands that act on no tenant named by `--tenant` (e.g. creating one). */
@@ -139,7 +139,7 @@ export function osUser(): string {
  */
 export async function recordedChange<T>(
   services: Services,
-  tenant: { tenantId: string },
+  tenant: TenantRef,
   change: { client: string; route: string; params: Record<string, unknown>; body: unknown },
   work: () => T | Promise<T>,
 ): Promise<T> {

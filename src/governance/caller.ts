@@ -39,6 +39,11 @@ export interface Caller {
   readOnly: boolean;
 }
 
+/** The tenant an operation acts in, by id: the caller's, never one a request names. */
+export interface TenantRef {
+  readonly tenantId: string;
+}
+
 /** Whether `role` is at least `minimum`. */
 export function roleAtLeast(role: Role, minimum: Role): boolean {
   return ROLES.indexOf(role) >= ROLES.indexOf(minimum);

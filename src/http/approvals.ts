@@ -23,25 +23,25 @@ const ListQuery = Type.Object({
 
 /** The approval routes. */
 export function approvalRoutes(services: Services, addressOf: AddressOf) {
-  const decide = async ({ caller, scope }: RestAccess, request: Request, id: string, decision: "approve" | "reject", body: unknown) => {
+  const decide = async ({ caller }: RestAccess, request: Request, id: string, decision: "approve" | "reject", body: unknown) => {
     const comment = body === null ? null : (validBody(DecisionBody, body).comment ?? null);
-    const { approvedNow } = await services.approvals.decide(scope.tenantId, caller, id, decision, comment, request.headers.get("user-agent")?.slice(0, 200) ?? null);
+    const { approvedNow } = await services.approvals.decide(caller.tenantId, caller, id, decision, comment, request.headers.get("user-agent")?.slice(0, 200) ?? null);
     if (approvedNow) await services.calls.runApproved(caller.tenantId, id);
-    return services.approvals.get(scope.tenantId, id, caller);
+    return services.approvals.get(caller.tenantId, id, caller);
   };
 
   return new Elysia({ name: "approval-routes" })
     .use(restAccess(services, addressOf))
-    .get("/v1/approvals", ({ caller, scope, query }) => services.approvals.list(scope.tenantId, caller, query), rest("approvals:read", { summary: "List approval requests", query: ListQuery }))
-    .get("/v1/approvals/:id", ({ caller, scope, params }) => services.approvals.get(scope.tenantId, params.id, caller), rest("approvals:read", { summary: "Show an approval request" }))
+    .get("/v1/approvals", ({ caller, query }) => services.approvals.list(caller.tenantId, caller, query), rest("approvals:read", { summary: "List approval requests", query: ListQuery }))
+    .get("/v1/approvals/:id", ({ caller, params }) => services.approvals.get(caller.tenantId, params.id, caller), rest("approvals:read", { summary: "Show an approval request" }))
     .post(
       "/v1/approvals/:id/approve",
-      ({ caller, scope, request, params, body }) => decide({ caller, scope }, request, params.id, "approve", body ?? null),
+      ({ caller, request, params, body }) => decide({ caller }, request, params.id, "approve", body ?? null),
       rest("approvals:decide", { summary: "Approve", description: "A request that reaches its count runs before the answer, which shows the outcome.", body: DecisionBody, bodyOptional: true, mutation: false }),
     )
     .post(
       "/v1/approvals/:id/reject",
-      ({ caller, scope, request, params, body }) => decide({ caller, scope }, request, params.id, "reject", body ?? null),
+      ({ caller, request, params, body }) => decide({ caller }, request, params.id, "reject", body ?? null),
       rest("approvals:decide", { summary: "Reject", body: DecisionBody, bodyOptional: true, mutation: false }),
     );
 }

@@ -24,11 +24,11 @@ export function brainRoutes(services: Services, addressOf: AddressOf) {
   const brain = services.brain;
   return new Elysia({ name: "brain-routes" })
     .use(restAccess(services, addressOf))
-    .post("/v1/brain/entities", ({ scope, body }) => {
+    .post("/v1/brain/entities", ({ caller, body }) => {
       const input = validBody(UpsertBody, body);
-      return applyExport(brain, scope.tenantId, { entities: input.entities, relations: input.relations ?? [], skipped: [] }, "request body");
+      return applyExport(brain, caller.tenantId, { entities: input.entities, relations: input.relations ?? [], skipped: [] }, "request body");
     }, rest("brain:write", { summary: "Upsert entities and relations", description: "All or nothing.", body: UpsertBody }))
-    .post("/v1/brain/relations", ({ scope, body }) => brain.upsertRelations(scope.tenantId, validBody(RelationsBody, body).relations), rest("brain:write", { summary: "Upsert relations", body: RelationsBody }))
-    .delete("/v1/brain/entities", ({ scope, body }) => brain.deleteEntities(scope.tenantId, validBody(DeleteBody, body).entities), rest("brain:write", { summary: "Delete entities", body: DeleteBody }))
-    .post("/v1/brain/query", ({ scope, body }) => brain.query(scope.tenantId, validBody(BrainQueryInput, body)), rest("brain:read", { summary: "Query the brain", description: "The same query as the MCP tool.", body: BrainQueryInput, mutation: false }));
+    .post("/v1/brain/relations", ({ caller, body }) => brain.upsertRelations(caller.tenantId, validBody(RelationsBody, body).relations), rest("brain:write", { summary: "Upsert relations", body: RelationsBody }))
+    .delete("/v1/brain/entities", ({ caller, body }) => brain.deleteEntities(caller.tenantId, validBody(DeleteBody, body).entities), rest("brain:write", { summary: "Delete entities", body: DeleteBody }))
+    .post("/v1/brain/query", ({ caller, body }) => brain.query(caller.tenantId, validBody(BrainQueryInput, body)), rest("brain:read", { summary: "Query the brain", description: "The same query as the MCP tool.", body: BrainQueryInput, mutation: false }));
 }

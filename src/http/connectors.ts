@@ -22,17 +22,17 @@ export function connectorRoutes(services: Services, addressOf: AddressOf) {
 
   return new Elysia({ name: "connector-routes" })
     .use(restAccess(services, addressOf))
-    .get("/v1/connectors", async ({ scope }) => ({ connectors: await connectors.listConnectors(scope) }), rest("tools:read", { summary: "List connectors" }))
-    .get("/v1/connectors/:name", ({ scope, params }) => connectors.view(scope, params.name), rest("tools:read", { summary: "Show a connector and its tools" }))
+    .get("/v1/connectors", async ({ caller }) => ({ connectors: await connectors.listConnectors(caller) }), rest("tools:read", { summary: "List connectors" }))
+    .get("/v1/connectors/:name", ({ caller, params }) => connectors.view(caller, params.name), rest("tools:read", { summary: "Show a connector and its tools" }))
     .post(
       "/v1/connectors",
-      async ({ scope, body }) => json(await connectors.add(scope, validBody(NewConnector, body), "api"), 201),
+      async ({ caller, body }) => json(await connectors.add(caller, validBody(NewConnector, body), "api"), 201),
       rest("admin", { summary: "Add a connector", description: "It may reach only what the operator's tenant_connectors allows.", body: NewConnector, status: 201 }),
     )
-    .delete("/v1/connectors/:name", ({ scope, params }) => connectors.remove(scope, params.name), rest("admin", { summary: "Remove a connector" }))
+    .delete("/v1/connectors/:name", ({ caller, params }) => connectors.remove(caller, params.name), rest("admin", { summary: "Remove a connector" }))
     .post(
       "/v1/connectors/:name/tools/enable",
-      ({ caller, scope, params, body }) => connectors.enableTools(scope, params.name, validBody(EnableBody, body).tools, caller.email),
+      ({ caller, params, body }) => connectors.enableTools(caller, params.name, validBody(EnableBody, body).tools, caller.email),
       rest("admin", { summary: "Enable (pin) tools", description: "Also approves a quarantined tool's new definition.", body: EnableBody }),
     );
 }

@@ -25,7 +25,7 @@ export function executionRoutes(services: Services, addressOf: AddressOf) {
   const ledger = services.records;
   const publicKey = createPublicKey(services.keys.publicKeyPem);
   const checkpointPath = checkpointFilePath(services.config.checkpoints, services.store.path);
-  const verifyTenant = (tenantId: string) => auditTenantOnly({ store: services.store, records: ledger, checkpointPath, publicKey }, tenantId);
+  const verifyTenant = (tenantId: string) => auditTenantOnly({ records: ledger, directory: services.directory, checkpointPath, publicKey }, tenantId);
 
   return new Elysia({ name: "execution-routes" })
     .use(restAccess(services, addressOf))

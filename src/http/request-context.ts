@@ -7,12 +7,10 @@
 import { Elysia } from "elysia";
 import type { Caller } from "../governance/caller.ts";
 import type { RequestInfo } from "../observability/requests.ts";
-import type { TenantScope } from "../storage/sqlite/tenant-scope.ts";
 
-/** Who a REST request acts as, and the tenant it may touch. */
+/** Who a REST request acts as (its tenant is the only one it may touch). */
 export interface RestAccess {
   caller: Caller;
-  scope: TenantScope;
 }
 
 /** A REST request's admission: its caller, when it was admitted, and whether its route leaves an admin-change record. */

@@ -10,7 +10,6 @@ import { InvokeError } from "../errors.ts";
 import { isRefusal } from "../governance/access.ts";
 import type { Scope } from "../governance/caller.ts";
 import type { Services } from "../services.ts";
-import { TenantScope } from "../storage/sqlite/tenant-scope.ts";
 import { isMutation } from "./mutations.ts";
 import type { RouteDetail, RouteDoc } from "./openapi.ts";
 import { numberParams, readQuery } from "./query-string.ts";
@@ -39,7 +38,7 @@ export function rest<Q extends TObject = TObject>(scope: Scope, doc: Omit<RouteD
 async function authenticate(services: Services, request: Request, clientAddress: () => string, mutation: boolean): Promise<Admission> {
   const caller = await services.gate.admit(request.headers, clientAddress);
   if (isRefusal(caller)) throw new InvokeError(caller.status, caller.reason, caller.message, undefined, caller.headers);
-  return { caller, scope: new TenantScope(services.store, caller.tenantId), at: performance.now(), mutation };
+  return { caller, at: performance.now(), mutation };
 }
 
 /** `access` if its caller holds `scope`, else a thrown 403. */
@@ -49,7 +48,7 @@ function requireScope<A extends RestAccess>(access: A, scope: Scope): A {
   throw new InvokeError(403, scope === "admin" ? "admin_required" : "scope_required", `Forbidden: this route needs ${needs}.`);
 }
 
-/** The caller of a REST request outside the declared routes (readiness, metrics) and its tenant scope, or a thrown refusal (401/403/429). */
+/** The caller of a REST request outside the declared routes (readiness, metrics), or a thrown refusal (401/403/429). */
 export async function restCaller(services: Services, request: Request, clientAddress: () => string, scope: Scope): Promise<RestAccess> {
   return requireScope(await authenticate(services, request, clientAddress, false), scope);
 }
@@ -62,7 +61,7 @@ export type AddressOf = (request: Request) => string;
  * validates anything, so a caller without a key learns nothing about a route's input (401 whatever
  * the body or query). The body is read here as bounded JSON (null when empty) and left unchecked:
  * handlers check it with `validBody`, whose answer lists a bounded number of problems (Elysia's own
- * validation error would repeat the whole body in its message). Handlers receive `caller` and `scope`.
+ * validation error would repeat the whole body in its message). Handlers receive `caller`.
  */
 export function restAccess(services: Services, addressOf: AddressOf) {
   const authenticated = (request: Request, route: RestRoute) => authenticate(services, request, () => addressOf(request), isMutation(request.method, route));
@@ -88,7 +87,7 @@ export function restAccess(services: Services, addressOf: AddressOf) {
         requireScope((context.admission ??= await authenticated(context.request, route)), route.scope);
         readQuery(route.numbers, context.query);
       },
-      resolve: ({ admission }) => ({ caller: admission!.caller, scope: admission!.scope }),
+      resolve: ({ admission }) => ({ caller: admission!.caller }),
     }),
   });
 }

@@ -7,10 +7,10 @@
  */
 import type { KeyObject } from "node:crypto";
 import type { InstanceKeys } from "../governance/key-file.ts";
-import type { Store } from "../storage/sqlite/db.ts";
+import type { DirectoryRepository } from "../governance/repository.ts";
 import { canonicalJson } from "./canonical.ts";
 import { checkChain, type StoredRecord } from "./chain.ts";
-import { checkLog, checkMemo, newestByTenant, readCheckpointLog, readMemo, signatureFault, signStatement, verifyStatement, type SignedCheckpoint } from "./checkpoints.ts";
+import { checkLog, checkMemo, newestByTenant, readCheckpointLog, signatureFault, signStatement, verifyStatement, type SignedCheckpoint } from "./checkpoints.ts";
 import type { ExecutionLedger } from "./ledger.ts";
 import type { ExecutionRecord, VerifyReport } from "./model.ts";
 
@@ -47,8 +47,10 @@ export interface StoreAudit {
 
 /** What `auditStore` reads. */
 export interface AuditSources {
-  store: Store;
+  /** The chains, and the store's memo of the checkpoint log. */
   records: ExecutionLedger;
+  /** Tenants' names, as reports show them. */
+  directory: Pick<DirectoryRepository, "listTenants">;
   checkpointPath: string;
   /** Verifies the checkpoints (callers make sure there is one when the log has lines). */
   publicKey?: KeyObject;
@@ -58,19 +60,19 @@ export interface AuditSources {
 
 /** Verifies the tenants' chains and holds each to its newest trusted checkpoint. */
 export async function auditStore(sources: AuditSources): Promise<StoreAudit> {
-  const { store, records, checkpointPath: path, publicKey } = sources;
+  const { records, checkpointPath: path, publicKey } = sources;
   const entries = readCheckpointLog(path);
   const fileProblems: string[] = [];
   let trusted: SignedCheckpoint[] = [];
   if (entries && publicKey) {
     const check = checkLog(path, entries, publicKey);
     trusted = check.trusted;
-    fileProblems.push(...check.problems, ...checkMemo(path, entries, check, readMemo(store)));
+    fileProblems.push(...check.problems, ...checkMemo(path, entries, check, await records.checkpointMemo()));
   } else if (publicKey) {
-    fileProblems.push(...checkMemo(path, entries, undefined, readMemo(store)));
+    fileProblems.push(...checkMemo(path, entries, undefined, await records.checkpointMemo()));
   }
   const newest = newestByTenant(trusted);
-  const names = new Map(store.sqlite.query<{ id: string; name: string }, []>("SELECT id, name FROM tenants ORDER BY created_at, id").all().map(({ id, name }) => [id, name]));
+  const names = new Map((await sources.directory.listTenants()).map(({ id, name }) => [id, name]));
   for (const [tenantId, checkpoint] of newest) if (!names.has(tenantId)) names.set(tenantId, checkpoint.tenant);
   const wanted = sources.tenantIds ?? [...names.keys()];
   const tenants: TenantAudit[] = [];

@@ -5,7 +5,7 @@
  *
  * The checkpoint log is a JSON Lines file, appended to and never rewritten. Its lines are numbered and
  * each names the digest of the line before (`prev`), so a line removed, reordered or edited shows; the
- * store notes the last line it wrote (table `checkpoint_log`), so a file replaced by an older copy or cut
+ * store notes the last line it wrote (its checkpoint memo), so a file replaced by an older copy or cut
  * short shows too. A serving process checkpoints the heads that moved every `interval_seconds`, after a
  * burst of records and at shutdown; every checkpoint written also goes to the configured witnesses.
  *
@@ -18,10 +18,11 @@ import { appendFileSync, closeSync, existsSync, fstatSync, fsyncSync, openSync, 
 import { resolve } from "node:path";
 import type { CheckpointConfig } from "../config.ts";
 import type { InstanceKeys } from "../governance/key-file.ts";
-import type { Store } from "../storage/sqlite/db.ts";
+import type { DirectoryRepository } from "../governance/repository.ts";
 import { canonicalJson, digestOf } from "./canonical.ts";
 import { GENESIS_HASH } from "./chain.ts";
-import type { ExecutionLedger, Head, TenantHead } from "./ledger.ts";
+import type { ExecutionLedger } from "./ledger.ts";
+import type { CheckpointMemo, Head, TenantHead } from "./repository.ts";
 import { every } from "../every.ts";
 import { Witnesses } from "./witness.ts";
 
@@ -168,20 +169,8 @@ export function checkLog(path: string, entries: LogEntry[], publicKey: KeyObject
   return { trusted, problems, lastLine };
 }
 
-/** The store's note of the last checkpoint it wrote. */
-export interface LogMemo {
-  line: number;
-  digest: string;
-  at: number;
-}
-
-/** The store's note of the last checkpoint it wrote, if it wrote any. */
-export function readMemo(store: Store): LogMemo | undefined {
-  return store.sqlite.query<LogMemo, []>("SELECT line, digest, at FROM checkpoint_log WHERE id = 1").get() ?? undefined;
-}
-
 /** Compares the log with the store's note of what it wrote: a missing, older or replaced file. */
-export function checkMemo(path: string, entries: LogEntry[] | undefined, check: LogCheck | undefined, memo: LogMemo | undefined): string[] {
+export function checkMemo(path: string, entries: LogEntry[] | undefined, check: LogCheck | undefined, memo: CheckpointMemo | undefined): string[] {
   if (!memo) return [];
   const wrote = `this store wrote checkpoints 1–${memo.line} to it, the last at ${new Date(memo.at).toISOString()}`;
   if (!entries || entries.length === 0) return [`checkpoint file ${path} is missing or empty: ${wrote}`];
@@ -203,8 +192,10 @@ export function newestByTenant(trusted: SignedCheckpoint[]): Map<string, SignedC
 
 /** What the writer needs. */
 export interface CheckpointPorts {
-  store: Store;
+  /** The chain heads, and the store's memo of the log with its exclusive turn. */
   records: ExecutionLedger;
+  /** Tenants' names, written into each checkpoint. */
+  directory: Pick<DirectoryRepository, "listTenants">;
   keys: InstanceKeys;
   path: string;
   now: () => number;
@@ -213,67 +204,32 @@ export interface CheckpointPorts {
 }
 
 /**
- * Appends checkpoints of the heads that moved. The heads are read, the lines appended (and synced) and
- * the store's note updated in one IMMEDIATE transaction, so processes sharing a store take turns.
+ * Appends checkpoints of the heads that moved. The log's last line is read, the lines appended (and
+ * synced) and the store's memo updated in one turn of the store's exclusive transaction, so processes
+ * sharing a store take turns.
  */
 export class CheckpointWriter {
   /** Per tenant, the newest head checkpointed: read from the log at start, then what this process wrote. */
   private readonly checkpointed = new Map<string, Head>();
   private readonly refusals = new Set<string>();
-  private readonly write;
-  /** What was wrong with the log when this writer started (it keeps appending: the damage stays visible). */
-  readonly startupProblems: string[];
 
-  constructor(private readonly ports: CheckpointPorts) {
+  private constructor(
+    private readonly ports: CheckpointPorts,
+    private readonly publicKey: KeyObject,
+    trusted: SignedCheckpoint[],
+    /** What was wrong with the log when this writer started (it keeps appending: the damage stays visible). */
+    readonly startupProblems: string[],
+  ) {
+    for (const [tenantId, checkpoint] of newestByTenant(trusted)) this.checkpointed.set(tenantId, { seq: checkpoint.seq, hash: checkpoint.hash });
+  }
+
+  /** A writer of the log at `ports.path`, which is checked first: its lines, and against the store's memo. */
+  static async open(ports: CheckpointPorts): Promise<CheckpointWriter> {
     const entries = readCheckpointLog(ports.path) ?? [];
     const publicKey = createPublicKey(ports.keys.signingKey);
     const check = checkLog(ports.path, entries, publicKey);
-    this.startupProblems = [...check.problems, ...checkMemo(ports.path, entries, check, readMemo(ports.store))];
-    for (const [tenantId, checkpoint] of newestByTenant(check.trusted)) {
-      this.checkpointed.set(tenantId, { seq: checkpoint.seq, hash: checkpoint.hash });
-    }
-    const sqlite = ports.store.sqlite;
-    const names = sqlite.prepare<{ id: string; name: string }, []>("SELECT id, name FROM tenants");
-    const setMemo = sqlite.prepare<unknown, [number, string, number]>(
-      "INSERT INTO checkpoint_log (id, line, digest, at) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET line = excluded.line, digest = excluded.digest, at = excluded.at",
-    );
-    this.write = sqlite.transaction((heads: readonly TenantHead[]): SignedCheckpoint[] => {
-      const memo = readMemo(ports.store);
-      let line = memo?.line ?? 0;
-      let prev = memo?.digest ?? GENESIS_HASH;
-      // A process killed after appending but before its COMMIT left lines the note lacks: continue after them.
-      const tail = lastCheckpoint(ports.path);
-      if (tail && tail.line > line && verifyStatement(tail, publicKey)) {
-        line = tail.line;
-        prev = digestOf(tail);
-      }
-      const at = ports.now();
-      const tenantNames = new Map(names.all().map(({ id, name }) => [id, name]));
-      const written: SignedCheckpoint[] = [];
-      for (const head of heads) {
-        const checkpoint = signStatement(
-          {
-            type: "invoke.checkpoint" as const,
-            v: 1 as const,
-            line: ++line,
-            prev,
-            at: new Date(at).toISOString(),
-            tenant_id: head.tenant_id,
-            tenant: tenantNames.get(head.tenant_id) ?? head.tenant_id,
-            seq: head.seq,
-            hash: head.hash,
-            records: head.seq,
-          },
-          ports.keys.signingKey,
-        );
-        prev = digestOf(checkpoint);
-        written.push(checkpoint);
-      }
-      if (written.length === 0) return written;
-      appendSynced(ports.path, written.map((checkpoint) => `${canonicalJson(checkpoint)}\n`).join(""));
-      setMemo.run(line, prev, at);
-      return written;
-    });
+    const problems = [...check.problems, ...checkMemo(ports.path, entries, check, await ports.records.checkpointMemo())];
+    return new CheckpointWriter(ports, publicKey, check.trusted, problems);
   }
 
   /**
@@ -290,8 +246,48 @@ export class CheckpointWriter {
       moved.push(head);
     }
     if (moved.length === 0) return [];
-    const written = this.write.immediate(moved);
+    const written = await this.write(moved);
     for (const checkpoint of written) this.checkpointed.set(checkpoint.tenant_id, { seq: checkpoint.seq, hash: checkpoint.hash });
+    return written;
+  }
+
+  /** Signs `heads` after the log's last line and appends them, in one turn of the store's exclusive transaction. */
+  private async write(heads: readonly TenantHead[]): Promise<SignedCheckpoint[]> {
+    // Read after the heads: every head's tenant is named.
+    const tenantNames = new Map((await this.ports.directory.listTenants()).map(({ id, name }) => [id, name]));
+    const written: SignedCheckpoint[] = [];
+    await this.ports.records.takeCheckpointTurn((memo) => {
+      let line = memo?.line ?? 0;
+      let prev = memo?.digest ?? GENESIS_HASH;
+      // A process killed after appending but before its COMMIT left lines the memo lacks: continue after them.
+      const tail = lastCheckpoint(this.ports.path);
+      if (tail && tail.line > line && verifyStatement(tail, this.publicKey)) {
+        line = tail.line;
+        prev = digestOf(tail);
+      }
+      const at = this.ports.now();
+      for (const head of heads) {
+        const checkpoint = signStatement(
+          {
+            type: "invoke.checkpoint" as const,
+            v: 1 as const,
+            line: ++line,
+            prev,
+            at: new Date(at).toISOString(),
+            tenant_id: head.tenant_id,
+            tenant: tenantNames.get(head.tenant_id) ?? head.tenant_id,
+            seq: head.seq,
+            hash: head.hash,
+            records: head.seq,
+          },
+          this.ports.keys.signingKey,
+        );
+        prev = digestOf(checkpoint);
+        written.push(checkpoint);
+      }
+      appendSynced(this.ports.path, written.map((checkpoint) => `${canonicalJson(checkpoint)}\n`).join(""));
+      return { line, digest: prev, at };
+    });
     return written;
   }
 
@@ -312,8 +308,10 @@ export class CheckpointWriter {
 
 /** What the background checkpointing needs. */
 export interface CheckpointingOptions {
-  store: Store;
+  /** The store's database file: the log is beside it unless the config names one. */
+  dbPath: string;
   records: ExecutionLedger;
+  directory: Pick<DirectoryRepository, "listTenants">;
   keys: InstanceKeys;
   config: CheckpointConfig;
   now: () => number;
@@ -332,8 +330,8 @@ const TICK_MS = 1000;
  */
 export async function startCheckpointing(options: CheckpointingOptions): Promise<() => Promise<void>> {
   const { records, config } = options;
-  const path = checkpointFilePath(config, options.store.path);
-  const writer = new CheckpointWriter({ ...options, path, onRefused: (message) => options.log(message) });
+  const path = checkpointFilePath(config, options.dbPath);
+  const writer = await CheckpointWriter.open({ ...options, path, onRefused: (message) => options.log(message) });
   for (const problem of writer.startupProblems) options.log(`${problem}; run invoke executions verify`);
   const witnesses = new Witnesses(config, options.log);
   let appended = records.stats().records;

@@ -17,7 +17,7 @@ import { ChainCheck, GENESIS_HASH, recordHash, type StoredRecord } from "./chain
 import type { ExecutionRecord, RecordFilters, RecordInput, RecordKind, VerifyReport } from "./model.ts";
 import { KnownSecrets } from "./known-secrets.ts";
 import { redact, redactText } from "./redact.ts";
-import type { Draft, Head, Place, RecordRepository, TenantHead, WalkFilters, KeyUsage } from "./repository.ts";
+import type { CheckpointMemo, CheckpointTurn, Draft, Head, Place, RecordRepository, TenantHead, WalkFilters, KeyUsage } from "./repository.ts";
 import { RollupBatch, type Dimension, type RollupGroup } from "./rollups.ts";
 
 export type { ExecutionRecord, RecordFilters, RecordInput, RecordKind, VerifyReport } from "./model.ts";
@@ -254,6 +254,16 @@ export class ExecutionLedger {
   /** The hash of the tenant's record at `seq`, if it exists. */
   async hashAt(tenantId: string, seq: number): Promise<string | undefined> {
     return (await this.repository.bySeq(tenantId, seq))?.hash;
+  }
+
+  /** The store's note of the last checkpoint line it wrote, if it wrote any (`checkpoints.ts`). */
+  checkpointMemo(): Promise<CheckpointMemo | undefined> {
+    return this.repository.checkpointMemo();
+  }
+
+  /** Runs one turn of the checkpoint writer in the store's exclusive transaction, saving the memo it returns. */
+  takeCheckpointTurn(turn: CheckpointTurn): Promise<void> {
+    return this.repository.takeCheckpointTurn(turn);
   }
 
   /** Tool calls with a policy decision since `since`, oldest first, as backtests replay them (arguments are the redacted ones). */

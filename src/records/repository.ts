@@ -40,7 +40,23 @@ export interface KeyUsage {
   last: number;
 }
 
-/** The execution records, their roll-ups and progress marks. */
+/** The store's note of the last line it wrote to the checkpoint log (`checkpoints.ts`). */
+export interface CheckpointMemo {
+  line: number;
+  /** The digest of that line. */
+  digest: string;
+  /** When it was written (ms). */
+  at: number;
+}
+
+/**
+ * One turn of the checkpoint writer, run inside the store's transaction: given the memo as that
+ * transaction sees it, appends its lines to the log and returns the new memo (undefined: nothing written).
+ * Synchronous, so the turn holds the store's write lock from reading the memo to saving the new one.
+ */
+export type CheckpointTurn = (memo: CheckpointMemo | undefined) => CheckpointMemo | undefined;
+
+/** The execution records, their roll-ups and progress marks, and the checkpoint log's memo. */
 export interface RecordRepository {
   /**
    * In one transaction, each draft placed at the end of its tenant's chain by `place`, given the head as
@@ -76,4 +92,11 @@ export interface RecordRepository {
   toolCallsByKey(tenantId: string, keyIds: readonly string[], profile: string): Promise<KeyUsage[]>;
   /** The counters of `dimension` summed per name over [from, to) (minute-aligned), sorted by name. */
   sumRollups(tenantId: string, dimension: Dimension, from: number, to: number): Promise<RollupGroup[]>;
+  /** The store's note of the last checkpoint line it wrote, if it wrote any. */
+  checkpointMemo(): Promise<CheckpointMemo | undefined>;
+  /**
+   * Runs `turn` inside one exclusive transaction of the store, so processes sharing it take turns at the
+   * checkpoint log, and saves the memo it returns in that transaction. A turn that throws saves nothing.
+   */
+  takeCheckpointTurn(turn: CheckpointTurn): Promise<void>;
 }

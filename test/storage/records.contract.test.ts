@@ -1,7 +1,8 @@
 /**
  * The records repository's contract, run against every store: chain appends under concurrency from
  * several tenants, a failed batch leaving nothing, cursors in both directions with filters, tenant
- * scoping, and roll-ups that agree with the records and move their marks only from where they were.
+ * scoping, roll-ups that agree with the records and move their marks only from where they were, and the
+ * checkpoint log's memo, saved only by a turn that completes, one turn at a time.
  */
 import { expect, it } from "bun:test";
 import { GENESIS_HASH, recordHash, type StoredRecord } from "../../src/records/chain.ts";
@@ -182,6 +183,54 @@ describeStores("records", (open) => {
         latency: tenantRows.reduce((sum, row) => sum + row.latency_ms, 0),
       });
       expect(await records.sumRollups(b, "agent", ...window)).toEqual([]);
+    } finally {
+      store.close();
+    }
+  });
+
+  it("keeps the checkpoint memo a turn returns; a turn that writes nothing or fails leaves it as it was", async () => {
+    const store = open();
+    try {
+      const { records } = store.repositories;
+      expect(await records.checkpointMemo()).toBeUndefined();
+      const seen: unknown[] = [];
+      await records.takeCheckpointTurn((memo) => {
+        seen.push(memo);
+        return { line: 2, digest: "d2", at: AT };
+      });
+      expect(seen).toEqual([undefined]);
+      expect(await records.checkpointMemo()).toEqual({ line: 2, digest: "d2", at: AT });
+      await records.takeCheckpointTurn(() => undefined);
+      expect(await records.checkpointMemo()).toEqual({ line: 2, digest: "d2", at: AT });
+      await expect(
+        records.takeCheckpointTurn(() => {
+          throw new Error("appending failed");
+        }),
+      ).rejects.toThrow("appending failed");
+      expect(await records.checkpointMemo()).toEqual({ line: 2, digest: "d2", at: AT });
+      await records.takeCheckpointTurn((memo) => ({ line: memo!.line + 3, digest: "d5", at: AT + 1 }));
+      expect(await records.checkpointMemo()).toEqual({ line: 5, digest: "d5", at: AT + 1 });
+    } finally {
+      store.close();
+    }
+  });
+
+  it("takes checkpoint turns one at a time: each turn sees the memo the turn before saved", async () => {
+    const store = open();
+    try {
+      const { records } = store.repositories;
+      const seen: number[] = [];
+      await Promise.all(
+        Array.from({ length: 20 }, () =>
+          records.takeCheckpointTurn((memo) => {
+            const line = (memo?.line ?? 0) + 1;
+            seen.push(line);
+            return { line, digest: `d${line}`, at: AT };
+          }),
+        ),
+      );
+      expect(seen).toEqual(Array.from({ length: 20 }, (_, index) => index + 1));
+      expect(await records.checkpointMemo()).toEqual({ line: 20, digest: "d20", at: AT });
     } finally {
       store.close();
     }

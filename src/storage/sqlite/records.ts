@@ -1,10 +1,11 @@
 /**
  * The records room's repository on SQLite: execution records (the `execution_records` table, one
- * unique (tenant_id, seq) index), their roll-ups and the roll-up progress marks. Transactions are
- * IMMEDIATE, so a chain's head is read under the write lock and processes sharing the file never fork it.
+ * unique (tenant_id, seq) index), their roll-ups, the roll-up progress marks and the checkpoint log's
+ * memo (`checkpoint_log`, one row). Transactions are IMMEDIATE, so a chain's head (or the memo) is read
+ * under the write lock and processes sharing the file never fork a chain or the checkpoint log.
  */
 import { HASHED_FIELDS, type StoredRecord } from "../../records/chain.ts";
-import type { Draft, Head, KeyUsage, MarkMove, Place, RecordRepository, TenantHead, WalkFilters } from "../../records/repository.ts";
+import type { CheckpointMemo, CheckpointTurn, Draft, Head, KeyUsage, MarkMove, Place, RecordRepository, TenantHead, WalkFilters } from "../../records/repository.ts";
 import { HISTOGRAM_BUCKETS, HOUR_MS, MINUTE_MS, SCALARS, type Dimension, type RollupBatch, type RollupGroup } from "../../records/rollups.ts";
 import type { Store } from "./db.ts";
 
@@ -31,6 +32,8 @@ export class SqliteRecords implements RecordRepository {
   private readonly appendAll;
   private readonly appendOne;
   private readonly addAll;
+  private readonly memo;
+  private readonly checkpointTurn;
 
   constructor(private readonly store: Store) {
     const sqlite = store.sqlite;
@@ -70,6 +73,14 @@ export class SqliteRecords implements RecordRepository {
         this.upsertRollup.run(key.tenantId, key.span, key.bucket, key.dimension, key.name, ...SCALARS.map((name) => counters[name]), ...counters.histogram);
       }
       for (const move of moves) this.setMark.run(move.tenantId, move.to);
+    });
+    this.memo = sqlite.prepare<CheckpointMemo, []>("SELECT line, digest, at FROM checkpoint_log WHERE id = 1");
+    const setMemo = sqlite.prepare<unknown, [number, string, number]>(
+      "INSERT INTO checkpoint_log (id, line, digest, at) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET line = excluded.line, digest = excluded.digest, at = excluded.at",
+    );
+    this.checkpointTurn = sqlite.transaction((turn: CheckpointTurn) => {
+      const next = turn(this.memo.get() ?? undefined);
+      if (next) setMemo.run(next.line, next.digest, next.at);
     });
   }
 
@@ -170,6 +181,14 @@ export class SqliteRecords implements RecordRepository {
       latency_sum: Number(row.latency_sum),
       histogram: HISTOGRAM_COLUMNS.map((name) => Number(row[name])),
     }));
+  }
+
+  async checkpointMemo(): Promise<CheckpointMemo | undefined> {
+    return this.memo.get() ?? undefined;
+  }
+
+  async takeCheckpointTurn(turn: CheckpointTurn): Promise<void> {
+    this.checkpointTurn.immediate(turn);
   }
 
   /** Places a draft after its tenant's head (read once per tenant per transaction) and inserts it. */
