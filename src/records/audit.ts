@@ -10,7 +10,7 @@ import type { InstanceKeys } from "../governance/key-file.ts";
 import type { Store } from "../storage/sqlite/db.ts";
 import { canonicalJson } from "./canonical.ts";
 import { checkChain, type StoredRecord } from "./chain.ts";
-import { checkLog, checkMemo, newestByTenant, readCheckpointLog, readMemo, signatureFault, signStatement, verifyStatement, type SignedCheckpoint } from "./checkpoints.ts";
+import { checkLog, checkMemo, newestByTenant, readCheckpointLog, signatureFault, signStatement, verifyStatement, type SignedCheckpoint } from "./checkpoints.ts";
 import type { ExecutionLedger } from "./ledger.ts";
 import type { ExecutionRecord, VerifyReport } from "./model.ts";
 
@@ -65,9 +65,9 @@ export async function auditStore(sources: AuditSources): Promise<StoreAudit> {
   if (entries && publicKey) {
     const check = checkLog(path, entries, publicKey);
     trusted = check.trusted;
-    fileProblems.push(...check.problems, ...checkMemo(path, entries, check, readMemo(store)));
+    fileProblems.push(...check.problems, ...checkMemo(path, entries, check, await records.checkpointMemo()));
   } else if (publicKey) {
-    fileProblems.push(...checkMemo(path, entries, undefined, readMemo(store)));
+    fileProblems.push(...checkMemo(path, entries, undefined, await records.checkpointMemo()));
   }
   const newest = newestByTenant(trusted);
   const names = new Map(store.sqlite.query<{ id: string; name: string }, []>("SELECT id, name FROM tenants ORDER BY created_at, id").all().map(({ id, name }) => [id, name]));

@@ -21,7 +21,8 @@ import type { InstanceKeys } from "../governance/key-file.ts";
 import type { Store } from "../storage/sqlite/db.ts";
 import { canonicalJson, digestOf } from "./canonical.ts";
 import { GENESIS_HASH } from "./chain.ts";
-import type { ExecutionLedger, Head, TenantHead } from "./ledger.ts";
+import type { ExecutionLedger, Head, LogMemo, TenantHead } from "./ledger.ts";
+import { listTenants } from "../governance/directory.ts";
 import { every } from "../every.ts";
 import { Witnesses } from "./witness.ts";
 
@@ -168,18 +169,6 @@ export function checkLog(path: string, entries: LogEntry[], publicKey: KeyObject
   return { trusted, problems, lastLine };
 }
 
-/** The store's note of the last checkpoint it wrote. */
-export interface LogMemo {
-  line: number;
-  digest: string;
-  at: number;
-}
-
-/** The store's note of the last checkpoint it wrote, if it wrote any. */
-export function readMemo(store: Store): LogMemo | undefined {
-  return store.sqlite.query<LogMemo, []>("SELECT line, digest, at FROM checkpoint_log WHERE id = 1").get() ?? undefined;
-}
-
 /** Compares the log with the store's note of what it wrote: a missing, older or replaced file. */
 export function checkMemo(path: string, entries: LogEntry[] | undefined, check: LogCheck | undefined, memo: LogMemo | undefined): string[] {
   if (!memo) return [];
@@ -220,60 +209,59 @@ export class CheckpointWriter {
   /** Per tenant, the newest head checkpointed: read from the log at start, then what this process wrote. */
   private readonly checkpointed = new Map<string, Head>();
   private readonly refusals = new Set<string>();
-  private readonly write;
-  /** What was wrong with the log when this writer started (it keeps appending: the damage stays visible). */
-  readonly startupProblems: string[];
+  private readonly publicKey;
 
-  constructor(private readonly ports: CheckpointPorts) {
+  private constructor(
+    private readonly ports: CheckpointPorts,
+    /** What was wrong with the log when this writer started (it keeps appending: the damage stays visible). */
+    readonly startupProblems: string[],
+    trusted: SignedCheckpoint[],
+  ) {
+    this.publicKey = createPublicKey(ports.keys.signingKey);
+    for (const [tenantId, checkpoint] of newestByTenant(trusted)) this.checkpointed.set(tenantId, { seq: checkpoint.seq, hash: checkpoint.hash });
+  }
+
+  /** A writer continuing the log at `ports.path`, with what was wrong with it at start. */
+  static async open(ports: CheckpointPorts): Promise<CheckpointWriter> {
     const entries = readCheckpointLog(ports.path) ?? [];
-    const publicKey = createPublicKey(ports.keys.signingKey);
-    const check = checkLog(ports.path, entries, publicKey);
-    this.startupProblems = [...check.problems, ...checkMemo(ports.path, entries, check, readMemo(ports.store))];
-    for (const [tenantId, checkpoint] of newestByTenant(check.trusted)) {
-      this.checkpointed.set(tenantId, { seq: checkpoint.seq, hash: checkpoint.hash });
+    const check = checkLog(ports.path, entries, createPublicKey(ports.keys.signingKey));
+    const problems = [...check.problems, ...checkMemo(ports.path, entries, check, await ports.records.checkpointMemo())];
+    return new CheckpointWriter(ports, problems, check.trusted);
+  }
+
+  /** Appends (and syncs) checkpoints of `heads` after the log's last line; returns them. Runs under the store's write lock. */
+  private append(heads: readonly TenantHead[], memo: LogMemo | undefined): { written: SignedCheckpoint[]; memo?: LogMemo } {
+    let line = memo?.line ?? 0;
+    let prev = memo?.digest ?? GENESIS_HASH;
+    // A process killed after appending but before its COMMIT left lines the note lacks: continue after them.
+    const tail = lastCheckpoint(this.ports.path);
+    if (tail && tail.line > line && verifyStatement(tail, this.publicKey)) {
+      line = tail.line;
+      prev = digestOf(tail);
     }
-    const sqlite = ports.store.sqlite;
-    const names = sqlite.prepare<{ id: string; name: string }, []>("SELECT id, name FROM tenants");
-    const setMemo = sqlite.prepare<unknown, [number, string, number]>(
-      "INSERT INTO checkpoint_log (id, line, digest, at) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET line = excluded.line, digest = excluded.digest, at = excluded.at",
-    );
-    this.write = sqlite.transaction((heads: readonly TenantHead[]): SignedCheckpoint[] => {
-      const memo = readMemo(ports.store);
-      let line = memo?.line ?? 0;
-      let prev = memo?.digest ?? GENESIS_HASH;
-      // A process killed after appending but before its COMMIT left lines the note lacks: continue after them.
-      const tail = lastCheckpoint(ports.path);
-      if (tail && tail.line > line && verifyStatement(tail, publicKey)) {
-        line = tail.line;
-        prev = digestOf(tail);
-      }
-      const at = ports.now();
-      const tenantNames = new Map(names.all().map(({ id, name }) => [id, name]));
-      const written: SignedCheckpoint[] = [];
-      for (const head of heads) {
-        const checkpoint = signStatement(
-          {
-            type: "invoke.checkpoint" as const,
-            v: 1 as const,
-            line: ++line,
-            prev,
-            at: new Date(at).toISOString(),
-            tenant_id: head.tenant_id,
-            tenant: tenantNames.get(head.tenant_id) ?? head.tenant_id,
-            seq: head.seq,
-            hash: head.hash,
-            records: head.seq,
-          },
-          ports.keys.signingKey,
-        );
-        prev = digestOf(checkpoint);
-        written.push(checkpoint);
-      }
-      if (written.length === 0) return written;
-      appendSynced(ports.path, written.map((checkpoint) => `${canonicalJson(checkpoint)}\n`).join(""));
-      setMemo.run(line, prev, at);
-      return written;
+    const at = this.ports.now();
+    const tenantNames = new Map(listTenants(this.ports.store).map(({ id, name }) => [id, name]));
+    const written = heads.map((head) => {
+      const checkpoint = signStatement(
+        {
+          type: "invoke.checkpoint" as const,
+          v: 1 as const,
+          line: ++line,
+          prev,
+          at: new Date(at).toISOString(),
+          tenant_id: head.tenant_id,
+          tenant: tenantNames.get(head.tenant_id) ?? head.tenant_id,
+          seq: head.seq,
+          hash: head.hash,
+          records: head.seq,
+        },
+        this.ports.keys.signingKey,
+      );
+      prev = digestOf(checkpoint);
+      return checkpoint;
     });
+    appendSynced(this.ports.path, written.map((checkpoint) => `${canonicalJson(checkpoint)}\n`).join(""));
+    return { written, memo: { line, digest: prev, at } };
   }
 
   /**
@@ -290,7 +278,12 @@ export class CheckpointWriter {
       moved.push(head);
     }
     if (moved.length === 0) return [];
-    const written = this.write.immediate(moved);
+    let written: SignedCheckpoint[] = [];
+    await this.ports.records.writeCheckpoints((memo) => {
+      const appended = this.append(moved, memo);
+      written = appended.written;
+      return appended.memo;
+    });
     for (const checkpoint of written) this.checkpointed.set(checkpoint.tenant_id, { seq: checkpoint.seq, hash: checkpoint.hash });
     return written;
   }
@@ -333,7 +326,7 @@ const TICK_MS = 1000;
 export async function startCheckpointing(options: CheckpointingOptions): Promise<() => Promise<void>> {
   const { records, config } = options;
   const path = checkpointFilePath(config, options.store.path);
-  const writer = new CheckpointWriter({ ...options, path, onRefused: (message) => options.log(message) });
+  const writer = await CheckpointWriter.open({ ...options, path, onRefused: (message) => options.log(message) });
   for (const problem of writer.startupProblems) options.log(`${problem}; run invoke executions verify`);
   const witnesses = new Witnesses(config, options.log);
   let appended = records.stats().records;

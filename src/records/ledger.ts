@@ -17,11 +17,11 @@ import { ChainCheck, GENESIS_HASH, recordHash, type StoredRecord } from "./chain
 import type { ExecutionRecord, RecordFilters, RecordInput, RecordKind, VerifyReport } from "./model.ts";
 import { KnownSecrets } from "./known-secrets.ts";
 import { redact, redactText } from "./redact.ts";
-import type { Draft, Head, Place, RecordRepository, TenantHead, WalkFilters } from "./repository.ts";
+import type { Draft, Head, LogMemo, Place, RecordRepository, TenantHead, WalkFilters } from "./repository.ts";
 import { RollupBatch, type Dimension, type RollupGroup } from "./rollups.ts";
 
 export type { ExecutionRecord, RecordFilters, RecordInput, RecordKind, VerifyReport } from "./model.ts";
-export type { Head, TenantHead } from "./repository.ts";
+export type { Head, LogMemo, TenantHead } from "./repository.ts";
 
 /** At most this many records per transaction; a longer queue is committed over the next turns. */
 const MAX_BATCH = 1000;
@@ -249,6 +249,16 @@ export class ExecutionLedger {
   /** The hash of the tenant's record at `seq`, if it exists. */
   async hashAt(tenantId: string, seq: number): Promise<string | undefined> {
     return (await this.repository.bySeq(tenantId, seq))?.hash;
+  }
+
+  /** The store's note of the last checkpoint written to the checkpoint log. */
+  checkpointMemo(): Promise<LogMemo | undefined> {
+    return this.repository.checkpointMemo();
+  }
+
+  /** Runs `write` under the store's write lock, keeping the note it returns (see RecordRepository). */
+  writeCheckpoints(write: (memo: LogMemo | undefined) => LogMemo | undefined): Promise<void> {
+    return this.repository.writeCheckpoints(write);
   }
 
   /** Tool calls with a policy decision since `since`, oldest first, as backtests replay them (arguments are the redacted ones). */

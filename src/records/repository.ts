@@ -33,7 +33,14 @@ export interface MarkMove {
   to: number;
 }
 
-/** The execution records, their roll-ups and progress marks. */
+/** The store's note of the last checkpoint it wrote to the checkpoint log (a file outside the store). */
+export interface LogMemo {
+  line: number;
+  digest: string;
+  at: number;
+}
+
+/** The execution records, their roll-ups and progress marks, and the note of the checkpoint log. */
 export interface RecordRepository {
   /**
    * In one transaction, each draft placed at the end of its tenant's chain by `place`, given the head as
@@ -67,4 +74,11 @@ export interface RecordRepository {
   addRollups(counts: RollupBatch, moves: readonly MarkMove[]): Promise<boolean>;
   /** The counters of `dimension` summed per name over [from, to) (minute-aligned), sorted by name. */
   sumRollups(tenantId: string, dimension: Dimension, from: number, to: number): Promise<RollupGroup[]>;
+  /** The note of the last checkpoint written, if any was. */
+  checkpointMemo(): Promise<LogMemo | undefined>;
+  /**
+   * Runs `write` holding the store's write lock, so processes sharing the store take turns appending to
+   * the checkpoint log; the note `write` returns (none: nothing written) is kept with that transaction.
+   */
+  writeCheckpoints(write: (memo: LogMemo | undefined) => LogMemo | undefined): Promise<void>;
 }

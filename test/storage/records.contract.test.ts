@@ -1,7 +1,8 @@
 /**
  * The records repository's contract, run against every store: chain appends under concurrency from
  * several tenants, a failed batch leaving nothing, cursors in both directions with filters, tenant
- * scoping, and roll-ups that agree with the records and move their marks only from where they were.
+ * scoping, roll-ups that agree with the records and move their marks only from where they were, and
+ * the checkpoint log's note.
  */
 import { expect, it } from "bun:test";
 import { GENESIS_HASH, recordHash, type StoredRecord } from "../../src/records/chain.ts";
@@ -181,6 +182,32 @@ describeStores("records", (open) => {
         latency: tenantRows.reduce((sum, row) => sum + row.latency_ms, 0),
       });
       expect(await records.sumRollups(b, "agent", ...window)).toEqual([]);
+    } finally {
+      store.close();
+    }
+  });
+
+  it("keeps the checkpoint log's note with the write that returned it, and nothing of a write that failed", async () => {
+    const store = open();
+    try {
+      const { records } = store.repositories;
+      expect(await records.checkpointMemo()).toBeUndefined();
+      const seen: unknown[] = [];
+      await records.writeCheckpoints((memo) => {
+        seen.push(memo);
+        return { line: 2, digest: "d2", at: 20 };
+      });
+      await expect(
+        records.writeCheckpoints(() => {
+          throw new Error("appending failed");
+        }),
+      ).rejects.toThrow("appending failed");
+      await records.writeCheckpoints((memo) => {
+        seen.push(memo);
+        return undefined;
+      });
+      expect(seen).toEqual([undefined, { line: 2, digest: "d2", at: 20 }]);
+      expect(await records.checkpointMemo()).toEqual({ line: 2, digest: "d2", at: 20 });
     } finally {
       store.close();
     }

@@ -4,7 +4,7 @@
  * IMMEDIATE, so a chain's head is read under the write lock and processes sharing the file never fork it.
  */
 import { HASHED_FIELDS, type StoredRecord } from "../../records/chain.ts";
-import type { Draft, Head, MarkMove, Place, RecordRepository, TenantHead, WalkFilters } from "../../records/repository.ts";
+import type { Draft, Head, LogMemo, MarkMove, Place, RecordRepository, TenantHead, WalkFilters } from "../../records/repository.ts";
 import { HISTOGRAM_BUCKETS, HOUR_MS, MINUTE_MS, SCALARS, type Dimension, type RollupBatch, type RollupGroup } from "../../records/rollups.ts";
 import type { Store } from "./db.ts";
 
@@ -31,6 +31,8 @@ export class SqliteRecords implements RecordRepository {
   private readonly appendAll;
   private readonly appendOne;
   private readonly addAll;
+  private readonly memo;
+  private readonly withMemo;
 
   constructor(private readonly store: Store) {
     const sqlite = store.sqlite;
@@ -71,6 +73,22 @@ export class SqliteRecords implements RecordRepository {
       }
       for (const move of moves) this.setMark.run(move.tenantId, move.to);
     });
+    this.memo = sqlite.prepare<LogMemo, []>("SELECT line, digest, at FROM checkpoint_log WHERE id = 1");
+    const setMemo = sqlite.prepare<unknown, [number, string, number]>(
+      "INSERT INTO checkpoint_log (id, line, digest, at) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET line = excluded.line, digest = excluded.digest, at = excluded.at",
+    );
+    this.withMemo = sqlite.transaction((write: (memo: LogMemo | undefined) => LogMemo | undefined) => {
+      const memo = write(this.memo.get() ?? undefined);
+      if (memo !== undefined) setMemo.run(memo.line, memo.digest, memo.at);
+    });
+  }
+
+  async checkpointMemo(): Promise<LogMemo | undefined> {
+    return this.memo.get() ?? undefined;
+  }
+
+  async writeCheckpoints(write: (memo: LogMemo | undefined) => LogMemo | undefined): Promise<void> {
+    this.withMemo.immediate(write);
   }
 
   async append(drafts: readonly Draft[], place: Place): Promise<(StoredRecord | Error)[]> {
