@@ -3,9 +3,9 @@
  * approved executions, admin mutations). Append-only and hash-chained per tenant (`chain.ts`).
  *
  * `append` group-commits: records queued during one turn of the event loop are written in one
- * IMMEDIATE transaction, and each caller's promise resolves only after that COMMIT. In WAL mode with
- * synchronous = NORMAL a committed transaction survives the process being killed, so a caller that
- * answers after its record resolved never answers a call the ledger could lose.
+ * transaction of the store (`repository.ts`), and each caller's promise resolves only after it
+ * committed. In WAL mode with synchronous = NORMAL a committed transaction survives the process being
+ * killed, so a caller that answers after its record resolved never answers a call the ledger could lose.
  */
 import { decodeCursor, encodeCursor } from "../cursor.ts";
 import { BadRequest } from "../errors.ts";
@@ -27,7 +27,7 @@ export type { Head, LogMemo, TenantHead } from "./repository.ts";
 const MAX_BATCH = 1000;
 const DEFAULT_LIMIT = 50;
 const MAX_LIMIT = 500;
-/** Records `rollUp` reads back from the store per transaction, so the write lock is never held long. */
+/** Records one roll-up step reads back from the store, so one step's work and transaction stay short. */
 const ROLLUP_CHUNK = 20_000;
 /** Rows read at a time by the walks (verify, export, backtest, roll-up), so no read stays open between them. */
 const PAGE_ROWS = 500;
