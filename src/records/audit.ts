@@ -7,6 +7,7 @@
  */
 import type { KeyObject } from "node:crypto";
 import type { InstanceKeys } from "../governance/key-file.ts";
+import { listTenants } from "../governance/directory.ts";
 import type { Store } from "../storage/sqlite/db.ts";
 import { canonicalJson } from "./canonical.ts";
 import { checkChain, type StoredRecord } from "./chain.ts";
@@ -70,7 +71,9 @@ export async function auditStore(sources: AuditSources): Promise<StoreAudit> {
     fileProblems.push(...checkMemo(path, entries, undefined, await records.checkpointMemo()));
   }
   const newest = newestByTenant(trusted);
-  const names = new Map(store.sqlite.query<{ id: string; name: string }, []>("SELECT id, name FROM tenants ORDER BY created_at, id").all().map(({ id, name }) => [id, name]));
+  // Oldest tenant first, ties by id: the order the report lists them in.
+  const ordered = listTenants(store).sort((x, y) => (x.created_at === y.created_at ? (x.id < y.id ? -1 : 1) : x.created_at < y.created_at ? -1 : 1));
+  const names = new Map(ordered.map(({ id, name }) => [id, name]));
   for (const [tenantId, checkpoint] of newest) if (!names.has(tenantId)) names.set(tenantId, checkpoint.tenant);
   const wanted = sources.tenantIds ?? [...names.keys()];
   const tenants: TenantAudit[] = [];
