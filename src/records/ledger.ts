@@ -365,8 +365,10 @@ export class ExecutionLedger {
 /** Places a draft after its tenant's head: its seq, its id naming that seq, the previous hash and its own. */
 const placeRecord: Place = (draft, head) => {
   const seq = (head?.seq ?? 0) + 1;
-  const unhashed = { ...draft, id: recordId(seq), seq, prev_hash: head?.hash ?? GENESIS_HASH };
-  return { ...unhashed, hash: recordHash(unhashed) };
+  const row: StoredRecord = { ...draft, id: recordId(seq), seq, prev_hash: head?.hash ?? GENESIS_HASH, hash: "" };
+  // The hash covers every field but itself: one copy of the draft, not two.
+  row.hash = recordHash(row);
+  return row;
 };
 
 /** A stored tool call as the rollups count it. */
