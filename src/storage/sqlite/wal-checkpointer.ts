@@ -7,8 +7,12 @@
  */
 import type { Store } from "./db.ts";
 
-/** Log frames (pages) past which the log is started over: about 40 MB, every few seconds at full load. */
-const RESTART_PAGES = 10_000;
+/**
+ * Log frames (pages) past which the log is started over: about 200 MB. A restart holds writers back for
+ * one sync of the database file, so it is kept rare (about every 10 s at full load; never when writes
+ * pause long enough for a passive checkpoint to catch up, as SQLite then starts the log over itself).
+ */
+const RESTART_PAGES = 50_000;
 
 /** SQLite's default, restored when the checkpointer stops or fails. */
 const DEFAULT_AUTOCHECKPOINT_PAGES = 1000;
