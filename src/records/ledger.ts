@@ -3,9 +3,9 @@
  * approved executions, admin mutations). Append-only and hash-chained per tenant (`chain.ts`).
  *
  * `append` group-commits: records queued during one turn of the event loop are written in one
- * IMMEDIATE transaction, and each caller's promise resolves only after that COMMIT. In WAL mode with
- * synchronous = NORMAL a committed transaction survives the process being killed, so a caller that
- * answers after its record resolved never answers a call the ledger could lose.
+ * transaction of the store (`repository.ts`), and each caller's promise resolves only after it
+ * committed. In WAL mode with synchronous = NORMAL a committed transaction survives the process being
+ * killed, so a caller that answers after its record resolved never answers a call the ledger could lose.
  */
 import { decodeCursor, encodeCursor } from "../cursor.ts";
 import { BadRequest } from "../errors.ts";
@@ -27,7 +27,7 @@ export type { Head, TenantHead } from "./repository.ts";
 const MAX_BATCH = 1000;
 const DEFAULT_LIMIT = 50;
 const MAX_LIMIT = 500;
-/** Records `rollUp` reads back from the store per transaction, so the write lock is never held long. */
+/** Records one roll-up step reads back from the store, so one step's work and transaction stay short. */
 const ROLLUP_CHUNK = 20_000;
 /** Rows read at a time by the walks (verify, export, backtest, roll-up), so no read stays open between them. */
 const PAGE_ROWS = 500;
@@ -370,8 +370,10 @@ export class ExecutionLedger {
 /** Places a draft after its tenant's head: its seq, its id naming that seq, the previous hash and its own. */
 const placeRecord: Place = (draft, head) => {
   const seq = (head?.seq ?? 0) + 1;
-  const unhashed = { ...draft, id: recordId(seq), seq, prev_hash: head?.hash ?? GENESIS_HASH };
-  return { ...unhashed, hash: recordHash(unhashed) };
+  const row: StoredRecord = { ...draft, id: recordId(seq), seq, prev_hash: head?.hash ?? GENESIS_HASH, hash: "" };
+  // The hash covers every field but itself: one copy of the draft, not two.
+  row.hash = recordHash(row);
+  return row;
 };
 
 /** A stored tool call as the rollups count it. */

@@ -63,3 +63,29 @@ it("leaves no connection behind when stopped: another connection writes at once"
     }
   }
 });
+
+it("starts the log over past its page limit while writes never pause, so it stays bounded", async () => {
+  using dir = tempDir();
+  const path = join(dir.path, "invoke.db");
+  const store = openStore(path);
+  try {
+    const tenantId = (await bootstrapIfEmpty(sqliteRepositories(store).directory))!.tenant_id;
+    const ledger = new ExecutionLedger(sqliteRepositories(store).records);
+    const stop = startWalCheckpointer(store, 10, () => {}, 300);
+    await Bun.sleep(50);
+    // About 20 MB of records group-committed back to back, as a server under full load does: a passive
+    // checkpoint alone never catches up, so the log would hold them all (the bound leaves room for a
+    // checkpointer thread that a busy machine schedules late).
+    for (let batch = 0; batch < 80; batch++) {
+      await Promise.all(
+        Array.from({ length: 100 }, (_, index) =>
+          ledger.append({ tenantId, kind: "tool_call", tool: "database.execute", arguments: { index, pad: "x".repeat(2000) }, status: "ok", latencyMs: 1 }),
+        ),
+      );
+    }
+    await stop();
+    expect(statSync(`${path}-wal`).size).toBeLessThan(8_000_000);
+  } finally {
+    store.close();
+  }
+});
