@@ -4,7 +4,6 @@
  */
 import { Type } from "@sinclair/typebox";
 import { Elysia } from "elysia";
-import { applyExport } from "../brain/importer.ts";
 import { EntityInput, RelationInput } from "../brain/model.ts";
 import type { Services } from "../services.ts";
 import { BrainQueryInput } from "../tools/company-brain-query.ts";
@@ -24,8 +23,10 @@ export function brainRoutes(services: Services, addressOf: AddressOf) {
   const brain = services.brain;
   return new Elysia({ name: "brain-routes" })
     .use(restAccess(services, addressOf))
-    .post("/v1/brain/entities", ({ caller, body }) => {
+    .post("/v1/brain/entities", async ({ caller, body }) => {
       const input = validBody(UpsertBody, body);
+      // The importer (and its CSV parser) loads at the first upsert, not at start-up.
+      const { applyExport } = await import("../brain/importer.ts");
       return applyExport(brain, caller.tenantId, { entities: input.entities, relations: input.relations ?? [], skipped: [] }, "request body");
     }, rest("brain:write", { summary: "Upsert entities and relations", description: "All or nothing.", body: UpsertBody }))
     .post("/v1/brain/relations", ({ caller, body }) => brain.upsertRelations(caller.tenantId, validBody(RelationsBody, body).relations), rest("brain:write", { summary: "Upsert relations", body: RelationsBody }))

@@ -23,19 +23,22 @@ const RANK: Record<LogLevel, number> = { info: 0, warn: 1, error: 2, off: 3 };
 
 /** A logger writing to `sink` (stdout when serving HTTP; stderr for stdio, whose stdout is the protocol). */
 export function createRequestLogger(options: { level: LogLevel; format: "auto" | "json" | "pretty"; sink?: Sink }): RequestLogger {
-  const sink = options.sink ?? process.stdout;
-  const pretty = options.format === "pretty" || (options.format === "auto" && sink.isTTY === true);
+  // stdout's stream is made at the first line, after the first answer went out (the cold-start target).
+  let sink: Sink | undefined;
+  let pretty: boolean | undefined;
   const threshold = RANK[options.level];
   let pending: string[] = [];
   const flush = () => {
     const lines = pending;
     pending = [];
-    sink.write(lines.join(""));
+    sink!.write(lines.join(""));
   };
   return {
     request(info, status, latencyMs) {
       const level: LogLevel = status >= 500 ? "warn" : "info";
       if (RANK[level] < threshold) return;
+      sink ??= options.sink ?? process.stdout;
+      pretty ??= options.format === "pretty" || (options.format === "auto" && sink.isTTY === true);
       const line = pretty ? prettyLine(info, status, latencyMs) : jsonLine(level, info, status, latencyMs);
       if (pending.push(line) === 1) setImmediate(flush);
     },

@@ -24,7 +24,6 @@ import { GENESIS_HASH } from "./chain.ts";
 import type { ExecutionLedger } from "./ledger.ts";
 import type { CheckpointMemo, Head, TenantHead } from "./repository.ts";
 import { every } from "../every.ts";
-import { Witnesses } from "./witness.ts";
 
 /** One line of the checkpoint log: a tenant's chain head, signed. */
 export interface SignedCheckpoint {
@@ -333,13 +332,15 @@ export async function startCheckpointing(options: CheckpointingOptions): Promise
   const path = checkpointFilePath(config, options.dbPath);
   const writer = await CheckpointWriter.open({ ...options, path, onRefused: (message) => options.log(message) });
   for (const problem of writer.startupProblems) options.log(`${problem}; run invoke executions verify`);
-  const witnesses = new Witnesses(config, options.log);
+  // The witnesses' network clients load only when one is configured (the cold-start target).
+  const witnesses = config.witnessUrl || config.syslog ? new (await import("./witness.ts")).Witnesses(config, options.log) : undefined;
   let appended = records.stats().records;
   let lastAt = Date.now();
   const checkpoint = async () => {
     appended = records.stats().records;
     lastAt = Date.now();
-    witnesses.send(await writer.checkpoint());
+    const written = await writer.checkpoint();
+    witnesses?.send(written);
   };
   await checkpoint();
   const stop = every(
@@ -356,7 +357,7 @@ export async function startCheckpointing(options: CheckpointingOptions): Promise
     } catch (error) {
       options.logError("the last checkpoint of the execution records failed", error);
     }
-    await witnesses.close();
+    await witnesses?.close();
   };
 }
 

@@ -1,7 +1,8 @@
 /**
  * The one static registry of tools. Adding a tool is adding its file and one line in `builtinTools`.
- * For each tool it precomputes the wire descriptor (plain JSON Schema, no TypeBox symbols) and a
- * compiled argument checker, so `tools/list` and `tools/call` do no schema work per request.
+ * For each tool it precomputes the wire descriptor (plain JSON Schema, no TypeBox symbols) and
+ * compiles its argument checker once, at the first call, so `tools/list` and `tools/call` do no schema
+ * work per request and start-up none at all.
  */
 import type { TObject } from "@sinclair/typebox";
 import { TypeCompiler, type TypeCheck } from "@sinclair/typebox/compiler";
@@ -49,7 +50,8 @@ export function toJsonSchema(schema: TObject): Record<string, unknown> {
 }
 
 function register(definition: ToolDefinition): RegisteredTool {
-  const checker: TypeCheck<TObject> = TypeCompiler.Compile(definition.input);
+  // Compiled at the tool's first call, not at start-up (the cold-start target).
+  let checker: TypeCheck<TObject> | undefined;
   const wire: WireTool = {
     name: definition.name,
     title: definition.title,
@@ -67,8 +69,10 @@ function register(definition: ToolDefinition): RegisteredTool {
     definition,
     wire,
     headerParams: headerParams(wire.inputSchema),
-    checkArguments: (args) =>
-      checker.Check(args) ? [] : [...checker.Errors(args)].map((error) => ({ path: error.path || "/", message: error.message })),
+    checkArguments: (args) => {
+      checker ??= TypeCompiler.Compile(definition.input);
+      return checker.Check(args) ? [] : [...checker.Errors(args)].map((error) => ({ path: error.path || "/", message: error.message }));
+    },
   };
 }
 
