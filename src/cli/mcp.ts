@@ -36,17 +36,21 @@ export const mcpCommand: Command = {
       try {
         const logger = createRequestLogger({ level: config.logLevel, format: config.logFormat, sink: process.stderr });
         startupDone();
+        // Settles once the last answer written has left the process (write callbacks run in order).
+        let written: Promise<void> = Promise.resolve();
         await serveStdio({
           dispatcher,
           credential,
           gate: services.gate,
           input: Bun.stdin.stream(),
-          write: (line) => process.stdout.write(`${line}\n`),
+          write: (line) => {
+            written = new Promise((resolve) => process.stdout.write(`${line}\n`, () => resolve()));
+          },
           logger,
           onKeyRefused: (message) => process.stderr.write(`invoke mcp: INVOKE_API_KEY is no longer admitted: ${message}\n`),
         });
         // Every answer must reach the client before the process exits: exiting drops what a full pipe still holds.
-        await new Promise<void>((resolve) => process.stdout.write("", () => resolve()));
+        await written;
       } finally {
         await stopBackground();
         await tracing.shutdown();
