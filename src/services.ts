@@ -1,6 +1,7 @@
 /**
- * The services one running Invoke is made of, built once and shared by every surface (HTTP, stdio,
- * tools). Tests build them on a temporary database, with a controllable clock where they need one.
+ * The composition root: every room built once, over the store's repositories, each handed the few ports
+ * it uses; the adapters (HTTP, stdio, the command line) get the result. Tests build it on a temporary
+ * database, with a controllable clock where they need one.
  */
 import type { ServerConfig } from "./config.ts";
 import { BrainService } from "./brain/service.ts";
@@ -27,7 +28,7 @@ import { logError, logInfo } from "./log.ts";
 import { GovernedCalls } from "./execution/calls.ts";
 import { ToolCatalog } from "./tools/catalog.ts";
 import type { ToolPorts } from "./tools/ports.ts";
-import { assessReadiness } from "./governance/readiness.ts";
+import { assessReadiness, type ReadinessPorts } from "./governance/readiness.ts";
 import type { DirectoryRepository, GroupRepository } from "./governance/repository.ts";
 import { ToolRegistry } from "./tools/registry.ts";
 
@@ -98,8 +99,6 @@ export function createServices(options: ServiceOptions): Services {
   const tracing = options.tracing ?? DISABLED_TRACING;
   const brain = new BrainService(repositories.brain, now);
   const summary = new ObservabilitySummary(records, repositories.approvals, now);
-  // Readiness reads across every room: it is handed the services once they are made.
-  let services: Services | undefined;
   // Invoke's own tools are handed the ports they declare (made below, after the call path they include).
   const catalog = new ToolCatalog(registry, connectors, () => toolPorts);
   const calls = new GovernedCalls({
@@ -112,8 +111,10 @@ export function createServices(options: ServiceOptions): Services {
     logError,
   });
   const gate = new AccessGate({ directory: repositories.directory, limiter, profileRateLimits: options.config.profileRateLimits, now, onRateLimited });
-  const toolPorts: ToolPorts = { approvals, brain, records, summary, readiness: (tenantId) => assessReadiness({ ...services!, connectorStore: repositories.connectors }, tenantId), calls, catalog, policy, gate };
-  services = {
+  // Readiness reads across the rooms, each through its own answers.
+  const readinessPorts: ReadinessPorts = { config: options.config, now, directory: repositories.directory, policy, calls, connectors, connectorStore: repositories.connectors, approvals, records, gate, limiter };
+  const toolPorts: ToolPorts = { approvals, brain, records, summary, readiness: (tenantId) => assessReadiness(readinessPorts, tenantId), calls, catalog, policy, gate };
+  return {
     store: options.store,
     config: options.config,
     registry,
@@ -135,7 +136,6 @@ export function createServices(options: ServiceOptions): Services {
     keys,
     now,
   };
-  return services;
 }
 
 /** What the metrics' gauges read at scrape time: pending approvals (as every read shows them: not expired), connectors' health. */
