@@ -13,8 +13,6 @@ import { createTracing } from "../observability/tracing.ts";
 import { openStore } from "../storage/sqlite/db.ts";
 import { sqliteRepositories } from "../storage/sqlite/index.ts";
 import { VERSION } from "../version.ts";
-import { lookup } from "node:dns/promises";
-import { isIP } from "node:net";
 import { StartupError } from "../errors.ts";
 import { UsageError, type Command } from "./command.ts";
 import { configFlag, dbFlag, demoFlag, loadConfig, startupDone } from "./shared.ts";
@@ -139,6 +137,7 @@ function reloadTls(app: App, listenOptions: { hostname: string; reusePort: boole
 /** One line saying why the server could not bind `host:port` (Bun reports an unknown host as a busy port). */
 async function bindFailure(host: string, port: number, error: unknown): Promise<string> {
   const where = `${host.includes(":") ? `[${host}]` : host}:${port}`;
+  const [{ isIP }, { lookup }] = await Promise.all([import("node:net"), import("node:dns/promises")]);
   if (isIP(host) === 0) {
     const resolved = await lookup(host).then(() => true, () => false);
     if (!resolved) return `cannot listen on ${where}: the host name ${host} does not resolve to an address`;

@@ -6,14 +6,16 @@
  * store's folder. Checked when a connector is added and again every time one is started, so narrowing
  * the config takes effect at the next start.
  */
-import { lookup } from "node:dns/promises";
 import { existsSync, realpathSync } from "node:fs";
-import { BlockList, isIP } from "node:net";
+import type { BlockList } from "node:net";
 import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
 import { Type, type Static } from "@sinclair/typebox";
 import { InvokeError, StartupError } from "../errors.ts";
 import { kindOf } from "./model.ts";
 import type { ConnectorSpec } from "./model.ts";
+
+/** node:net, loaded at first use: without `networks` start-up never needs it (the cold-start target). */
+const net = (): typeof import("node:net") => require("node:net");
 
 /** Who defined a connector: the config file, the operator's CLI (and `--demo`), or a tenant admin over REST. */
 export type ConnectorOrigin = "config" | "operator" | "api";
@@ -68,7 +70,7 @@ export class HostAccess {
     this.storeFile = realOrResolved(storePath);
     this.storeFolder = dirname(this.storeFile);
     if (tenant.networks?.length) {
-      this.networks = new BlockList();
+      this.networks = new (net().BlockList)();
       for (const cidr of tenant.networks) addNetwork(this.networks, cidr);
     }
   }
@@ -137,10 +139,10 @@ export class HostAccess {
   private async resolvesInside(host: string): Promise<boolean> {
     const bare = host.replace(/^\[|\]$/g, "");
     let addresses: { address: string; family: number }[];
-    if (isIP(bare) !== 0) addresses = [{ address: bare, family: isIP(bare) }];
+    if (net().isIP(bare) !== 0) addresses = [{ address: bare, family: net().isIP(bare) }];
     else {
       try {
-        addresses = await lookup(bare, { all: true });
+        addresses = await (await import("node:dns/promises")).lookup(bare, { all: true });
       } catch {
         return false;
       }
@@ -205,7 +207,7 @@ function urlMatches(allowed: string, url: URL): boolean {
 
 function addNetwork(list: BlockList, cidr: string): void {
   const [address = "", bits] = cidr.split("/");
-  const family = isIP(address);
+  const family = net().isIP(address);
   const prefix = Number(bits ?? (family === 6 ? 128 : 32));
   if (family === 0 || !Number.isInteger(prefix) || prefix < 0 || prefix > (family === 6 ? 128 : 32)) {
     throw new StartupError(`config tenant_connectors.networks: ${cidr} is not a CIDR range`);

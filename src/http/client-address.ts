@@ -4,7 +4,9 @@
  * `X-Forwarded-For` (or, without it, of `Forwarded: for=`) that is not itself a trusted proxy. Hops left
  * of that one are whatever the client wrote and are never read, so a forged header changes nothing.
  */
-import { BlockList, isIP } from "node:net";
+
+/** node:net, loaded at first use: a server without trusted proxies never needs it (the cold-start target). */
+const net = (): typeof import("node:net") => require("node:net");
 
 /** The operator's trusted proxies, parsed once. */
 export interface TrustedProxies {
@@ -15,7 +17,7 @@ export interface TrustedProxies {
 /** Why an entry of `trusted_proxies` is unusable, or undefined when it is an address or a CIDR. */
 export function trustedProxyProblem(entry: string): string | undefined {
   const [address = "", prefix, ...rest] = entry.split("/");
-  const family = isIP(address);
+  const family = net().isIP(address);
   if (family === 0 || rest.length > 0) return `"${entry}" is not an IP address or a CIDR (e.g. 10.0.0.0/8, fd00::/8)`;
   if (prefix !== undefined && !(/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128))) return `"${entry}" has an invalid prefix length`;
   return undefined;
@@ -23,16 +25,17 @@ export function trustedProxyProblem(entry: string): string | undefined {
 
 /** Parses `trusted_proxies` (entries already checked with `trustedProxyProblem`). */
 export function parseTrustedProxies(entries: readonly string[]): TrustedProxies {
-  const list = new BlockList();
+  if (entries.length === 0) return { has: () => false };
+  const list = new (net().BlockList)();
   for (const entry of entries) {
     const [address = "", prefix] = entry.split("/");
-    const type = isIP(address) === 4 ? "ipv4" : "ipv6";
+    const type = net().isIP(address) === 4 ? "ipv4" : "ipv6";
     if (prefix === undefined) list.addAddress(address, type);
     else list.addSubnet(address, Number(prefix), type);
   }
   return {
     has: (address) => {
-      const family = isIP(address);
+      const family = net().isIP(address);
       return family !== 0 && list.check(address, family === 4 ? "ipv4" : "ipv6");
     },
   };
@@ -50,7 +53,7 @@ function hopAddress(raw: string): string | undefined {
   const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(hop);
   if (bracketed) hop = bracketed[1]!;
   else if (/^\d+\.\d+\.\d+\.\d+:\d+$/.test(hop)) hop = hop.slice(0, hop.indexOf(":"));
-  return isIP(hop) === 0 ? undefined : canonical(hop);
+  return net().isIP(hop) === 0 ? undefined : canonical(hop);
 }
 
 /** The hops a request names, nearest last: `X-Forwarded-For` if present, else the `for=` of each `Forwarded` element (RFC 7239). */

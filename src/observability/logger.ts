@@ -23,31 +23,41 @@ const RANK: Record<LogLevel, number> = { info: 0, warn: 1, error: 2, off: 3 };
 
 /** A logger writing to `sink` (stdout when serving HTTP; stderr for stdio, whose stdout is the protocol). */
 export function createRequestLogger(options: { level: LogLevel; format: "auto" | "json" | "pretty"; sink?: Sink }): RequestLogger {
-  // stdout's stream is made at the first line, after the first answer went out (the cold-start target).
+  // stdout's stream is made, and lines are formatted, at the first flush: after the answers went out
+  // (the first one is the cold-start target).
   let sink: Sink | undefined;
   let pretty: boolean | undefined;
   const threshold = RANK[options.level];
-  let pending: string[] = [];
+  let pending: Entry[] = [];
   const flush = () => {
-    const lines = pending;
+    const entries = pending;
     pending = [];
-    sink!.write(lines.join(""));
+    sink ??= options.sink ?? process.stdout;
+    pretty ??= options.format === "pretty" || (options.format === "auto" && sink.isTTY === true);
+    sink.write(entries.map((entry) => (pretty ? prettyLine(entry) : jsonLine(entry))).join(""));
   };
   return {
     request(info, status, latencyMs) {
       const level: LogLevel = status >= 500 ? "warn" : "info";
       if (RANK[level] < threshold) return;
-      sink ??= options.sink ?? process.stdout;
-      pretty ??= options.format === "pretty" || (options.format === "auto" && sink.isTTY === true);
-      const line = pretty ? prettyLine(info, status, latencyMs) : jsonLine(level, info, status, latencyMs);
-      if (pending.push(line) === 1) setImmediate(flush);
+      if (pending.push({ level, info, status, latencyMs, at: Date.now() }) === 1) setImmediate(flush);
     },
   };
 }
 
-function jsonLine(level: LogLevel, info: RequestInfo, status: number, latencyMs: number): string {
+/** A finished request waiting for the next flush. */
+interface Entry {
+  level: LogLevel;
+  info: RequestInfo;
+  status: number;
+  latencyMs: number;
+  /** When it finished (ms since the epoch). */
+  at: number;
+}
+
+function jsonLine({ level, info, status, latencyMs, at }: Entry): string {
   return `${JSON.stringify({
-    time: new Date().toISOString(),
+    time: new Date(at).toISOString(),
     level,
     msg: "request",
     request_id: info.id,
@@ -64,7 +74,7 @@ function jsonLine(level: LogLevel, info: RequestInfo, status: number, latencyMs:
   })}\n`;
 }
 
-function prettyLine(info: RequestInfo, status: number, latencyMs: number): string {
+function prettyLine({ info, status, latencyMs, at }: Entry): string {
   const what = [info.rpcMethod, info.tool, info.decision, info.outcome].filter(Boolean).join(" ");
-  return `${new Date().toISOString().slice(11, 23)} ${status} ${info.method} ${redactText(info.path)}${what ? ` ${what}` : ""} ${latencyMs.toFixed(1)}ms ${info.id}${info.keyId ? ` key ${info.keyId}` : ""}\n`;
+  return `${new Date(at).toISOString().slice(11, 23)} ${status} ${info.method} ${redactText(info.path)}${what ? ` ${what}` : ""} ${latencyMs.toFixed(1)}ms ${info.id}${info.keyId ? ` key ${info.keyId}` : ""}\n`;
 }

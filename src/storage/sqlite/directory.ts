@@ -53,32 +53,36 @@ export function sqliteDirectoryRepository(store: Store): DirectoryRepository {
   };
   const insertKey = (key: NewStoredKey) => db.insert(apiKeys).values(key).run();
 
-  // Prepared once: a request whose key is not cached asks this.
-  const holderLookup = db
-    .select({
-      tenantId: apiKeys.tenantId,
-      tenantName: tenants.name,
-      userId: apiKeys.userId,
-      email: users.email,
-      role: users.role,
-      keyId: apiKeys.id,
-      keyName: apiKeys.name,
-      profile: apiKeys.profile,
-      expiresAt: apiKeys.expiresAt,
-      disabledAt: users.disabledAt,
-      secretHash: apiKeys.secretHash,
-      previousSecretExpiresAt: apiKeys.previousSecretExpiresAt,
-    })
-    .from(apiKeys)
-    .innerJoin(users, and(eq(users.id, apiKeys.userId), eq(users.tenantId, apiKeys.tenantId), isNull(users.removedAt)))
-    .innerJoin(tenants, eq(tenants.id, apiKeys.tenantId))
-    .where(and(or(eq(apiKeys.secretHash, sql.placeholder("hash")), eq(apiKeys.previousSecretHash, sql.placeholder("hash"))), isNull(apiKeys.revokedAt)))
-    .prepare();
-  const touch = db
-    .update(apiKeys)
-    .set({ lastUsedAt: sql`${sql.placeholder("at")}` })
-    .where(eq(apiKeys.id, sql.placeholder("id")))
-    .prepare();
+  // Prepared once, at the first lookup (not at start-up): a request whose key is not cached asks this.
+  const prepareHolderLookup = () =>
+    db
+      .select({
+        tenantId: apiKeys.tenantId,
+        tenantName: tenants.name,
+        userId: apiKeys.userId,
+        email: users.email,
+        role: users.role,
+        keyId: apiKeys.id,
+        keyName: apiKeys.name,
+        profile: apiKeys.profile,
+        expiresAt: apiKeys.expiresAt,
+        disabledAt: users.disabledAt,
+        secretHash: apiKeys.secretHash,
+        previousSecretExpiresAt: apiKeys.previousSecretExpiresAt,
+      })
+      .from(apiKeys)
+      .innerJoin(users, and(eq(users.id, apiKeys.userId), eq(users.tenantId, apiKeys.tenantId), isNull(users.removedAt)))
+      .innerJoin(tenants, eq(tenants.id, apiKeys.tenantId))
+      .where(and(or(eq(apiKeys.secretHash, sql.placeholder("hash")), eq(apiKeys.previousSecretHash, sql.placeholder("hash"))), isNull(apiKeys.revokedAt)))
+      .prepare();
+  let holderLookup: ReturnType<typeof prepareHolderLookup> | undefined;
+  const prepareTouch = () =>
+    db
+      .update(apiKeys)
+      .set({ lastUsedAt: sql`${sql.placeholder("at")}` })
+      .where(eq(apiKeys.id, sql.placeholder("id")))
+      .prepare();
+  let touch: ReturnType<typeof prepareTouch> | undefined;
   // Another connection's commit changes it (about 1.5 µs to read); this connection's own writes do not, hence `localChanges`.
   const dataVersion = store.sqlite.prepare("PRAGMA data_version");
   let seenLocal = -1;
@@ -152,7 +156,7 @@ export function sqliteDirectoryRepository(store: Store): DirectoryRepository {
       ),
 
     findKeyHolder: async (hash) => {
-      const row = holderLookup.get({ hash });
+      const row = (holderLookup ??= prepareHolderLookup()).get({ hash });
       if (row === undefined) return undefined;
       const { secretHash, previousSecretExpiresAt, ...holder } = row;
       return { ...holder, graceEndsAt: secretHash === hash ? null : (previousSecretExpiresAt ?? 0) } satisfies KeyHolder;
@@ -168,7 +172,7 @@ export function sqliteDirectoryRepository(store: Store): DirectoryRepository {
       return generation;
     },
     noteKeyUse: async (keyId, at) => {
-      touch.run({ id: keyId, at });
+      (touch ??= prepareTouch()).run({ id: keyId, at });
     },
   };
 }
