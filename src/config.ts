@@ -8,7 +8,7 @@ import { StartupError } from "./errors.ts";
 import { ConfigConnector } from "./connectors/model.ts";
 import { TenantConnectorsSchema, type TenantConnectors } from "./connectors/host-access.ts";
 import type { RateLimit } from "./governance/profiles.ts";
-import { trustedProxyProblem } from "./http/client-address.ts";
+import { rangeProblem } from "./address-ranges.ts";
 
 export const LOG_LEVELS = ["info", "warn", "error", "off"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -191,7 +191,7 @@ export async function readConfigFile(path: string): Promise<ConfigFile> {
   const firstError = Value.Errors(ConfigFileSchema, raw).First();
   if (firstError) throw new StartupError(`config file ${path}: ${firstError.path || "/"}: ${firstError.message}`);
   for (const [index, entry] of ((raw as ConfigFile).trusted_proxies ?? []).entries()) {
-    const problem = trustedProxyProblem(entry);
+    const problem = rangeProblem(entry);
     if (problem) throw new StartupError(`config file ${path}: /trusted_proxies/${index}: ${problem}`);
   }
   return raw as ConfigFile;

@@ -7,15 +7,13 @@
  * the config takes effect at the next start.
  */
 import { existsSync, realpathSync } from "node:fs";
-import type { BlockList } from "node:net";
+import { addressRanges, ipFamily, rangeProblem, type AddressRanges } from "../address-ranges.ts";
 import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
 import { Type, type Static } from "@sinclair/typebox";
 import { InvokeError, StartupError } from "../errors.ts";
 import { kindOf } from "./model.ts";
 import type { ConnectorSpec } from "./model.ts";
 
-/** node:net, loaded at first use: without `networks` start-up never needs it (the cold-start target). */
-const net = (): typeof import("node:net") => require("node:net");
 
 /** Who defined a connector: the config file, the operator's CLI (and `--demo`), or a tenant admin over REST. */
 export type ConnectorOrigin = "config" | "operator" | "api";
@@ -56,7 +54,7 @@ export class HostAccessDenied extends InvokeError {
 export class HostAccess {
   private readonly storeFolder: string;
   private readonly storeFile: string;
-  private readonly networks?: BlockList;
+  private readonly networks?: AddressRanges;
 
   private readonly secrets: string[];
 
@@ -70,8 +68,8 @@ export class HostAccess {
     this.storeFile = realOrResolved(storePath);
     this.storeFolder = dirname(this.storeFile);
     if (tenant.networks?.length) {
-      this.networks = new (net().BlockList)();
-      for (const cidr of tenant.networks) addNetwork(this.networks, cidr);
+      for (const cidr of tenant.networks) if (rangeProblem(cidr)) throw new StartupError(`config tenant_connectors.networks: ${cidr} is not a CIDR range`);
+      this.networks = addressRanges(tenant.networks);
     }
   }
 
@@ -139,7 +137,7 @@ export class HostAccess {
   private async resolvesInside(host: string): Promise<boolean> {
     const bare = host.replace(/^\[|\]$/g, "");
     let addresses: { address: string; family: number }[];
-    if (net().isIP(bare) !== 0) addresses = [{ address: bare, family: net().isIP(bare) }];
+    if (ipFamily(bare) !== 0) addresses = [{ address: bare, family: ipFamily(bare) }];
     else {
       try {
         addresses = await (await import("node:dns/promises")).lookup(bare, { all: true });
@@ -147,7 +145,7 @@ export class HostAccess {
         return false;
       }
     }
-    return addresses.length > 0 && addresses.every(({ address, family }) => this.networks!.check(address, family === 6 ? "ipv6" : "ipv4"));
+    return addresses.length > 0 && addresses.every(({ address }) => this.networks!.has(address));
   }
 }
 
@@ -203,14 +201,4 @@ function urlMatches(allowed: string, url: URL): boolean {
   } catch {
     return false;
   }
-}
-
-function addNetwork(list: BlockList, cidr: string): void {
-  const [address = "", bits] = cidr.split("/");
-  const family = net().isIP(address);
-  const prefix = Number(bits ?? (family === 6 ? 128 : 32));
-  if (family === 0 || !Number.isInteger(prefix) || prefix < 0 || prefix > (family === 6 ? 128 : 32)) {
-    throw new StartupError(`config tenant_connectors.networks: ${cidr} is not a CIDR range`);
-  }
-  list.addSubnet(address, prefix, family === 6 ? "ipv6" : "ipv4");
 }

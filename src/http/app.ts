@@ -29,7 +29,8 @@ import { restCaller } from "./rest-access.ts";
 import { createRequestLogger, type RequestLogger } from "../observability/logger.ts";
 import { requestInfoFor, type RequestInfo } from "../observability/requests.ts";
 import { readiness, storeReady } from "../observability/health.ts";
-import { clientAddressOf, parseTrustedProxies } from "./client-address.ts";
+import { addressRanges } from "../address-ranges.ts";
+import { clientAddressOf } from "./client-address.ts";
 
 const KNOWN_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
 
@@ -74,7 +75,7 @@ export function createApp({ services, pageSize, logger = createRequestLogger({ l
     tracing: services.tracing,
   });
   // In-process requests (app.handle) have no socket; they share one limiter bucket per address.
-  const trustedProxies = parseTrustedProxies(config.trustedProxies);
+  const trustedProxies = addressRanges(config.trustedProxies);
   const clientAddress = (request: Request) => clientAddressOf(app.server?.requestIP(request)?.address, request.headers, trustedProxies) ?? "in-process";
 
   const discovery = (request: Request, path: string) => {

@@ -11,7 +11,8 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { connect } from "node:tls";
 import { join } from "node:path";
 import pkg from "../../package.json";
-import { clientAddressOf, parseTrustedProxies } from "../../src/http/client-address.ts";
+import { addressRanges } from "../../src/address-ranges.ts";
+import { clientAddressOf } from "../../src/http/client-address.ts";
 import { buildRelease, RELEASE_TARGETS } from "../../scripts/release.ts";
 import { tempDir } from "../support/harness.ts";
 import { CLI, REPO_ROOT, isAlive, runCli, runProcess, spawnProcess, startServer, type RunningProcess } from "../support/process.ts";
@@ -166,7 +167,7 @@ describe("trusted_proxies", () => {
   }, 20_000);
 
   test("the rules on one request each", () => {
-    const trusted = parseTrustedProxies(["10.0.0.0/8", "fd00::/8"]);
+    const trusted = addressRanges(["10.0.0.0/8", "fd00::/8"]);
     const headers = (init: Record<string, string>) => new Headers(init);
     expect(clientAddressOf(undefined, headers({ "x-forwarded-for": "1.2.3.4" }), trusted)).toBeUndefined();
     expect(clientAddressOf("192.0.2.1", headers({ "x-forwarded-for": "1.2.3.4" }), trusted)).toBe("192.0.2.1");
