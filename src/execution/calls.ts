@@ -113,7 +113,11 @@ export class GovernedCalls implements PolicyAsker {
    * analysers alone (readiness probes many statements and runs none).
    */
   async ask(actor: PolicyActor, intended: IntendedAction, options: { version?: number; offline?: boolean } = {}): Promise<PolicyAnswer> {
-    const tool = this.ports.catalog.resolve(actor.tenantId, intended.action);
+    return this.askAbout(this.ports.catalog.resolve(actor.tenantId, intended.action), actor, intended, options);
+  }
+
+  /** `ask` for a tool already resolved (or none): the call path resolves each call's tool once. */
+  private async askAbout(tool: Tool | undefined, actor: PolicyActor, intended: IntendedAction, options: { version?: number; offline?: boolean } = {}): Promise<PolicyAnswer> {
     const target = tool?.target ?? (await this.ports.catalog.targetOf(actor.tenantId, intended.action));
     const gathered = options.offline ? undefined : await tool?.analyze?.(intended.params);
     const analysis = gathered ?? analyzeAction(intended.action, intended.params, target);
@@ -208,7 +212,7 @@ export class GovernedCalls implements PolicyAsker {
     if (tool === undefined) {
       error = `${row.tool} is no longer available (connector removed, tool quarantined or not enabled); the approved action did not run`;
     } else {
-      const answer = await this.ask({ tenantId, profile: row.profile, role: row.role }, { agentId: row.agentId, action: row.tool, params: args });
+      const answer = await this.askAbout(tool, { tenantId, profile: row.profile, role: row.role }, { agentId: row.agentId, action: row.tool, params: args });
       matchedRules = answer.matched_rules.map((rule) => rule.id);
       decision = answer.decision;
       if (answer.decision === "deny") error = `policy version ${answer.policy_version} now denies ${row.tool}: ${answer.reasons.join(" ")}`;
@@ -244,7 +248,7 @@ export class GovernedCalls implements PolicyAsker {
       return { result, decision: null, matchedRules: [], approvalId: null, status: error === null ? "ok" : "error", error };
     }
     const answer = await inSpan(this.ports.tracing, "policy.evaluate", trace, undefined, async (span) => {
-      const answer = await this.ask(caller, { agentId: agent.agentId, action: tool.name, params: args });
+      const answer = await this.askAbout(tool, caller, { agentId: agent.agentId, action: tool.name, params: args });
       span?.setAttribute("invoke.decision", answer.decision);
       return answer;
     });
