@@ -333,3 +333,19 @@ describe("the control-plane tools see real connectors", () => {
     expect(ready.structuredContent).toMatchObject({ verdict: "ready", decision: "allow" });
   });
 });
+
+describe("names an agent sends that are also JavaScript object properties", () => {
+  it.each(["__proto__", "constructor", "toString", "hasOwnProperty"])("%s is an unknown tool and an unknown method, and policy judges it as an unconfigured action", async (name) => {
+    using server = startTestServer();
+    const call = await rpc(server, request(1, "tools/call", { name, arguments: {} }));
+    expect(call.body).toMatchObject({ id: 1, error: { code: -32602, message: `Unknown tool: ${name}` } });
+    const method = await rpc(server, request(2, name, {}));
+    expect(method.body).toMatchObject({ id: 2, error: { code: -32601 } });
+    const simulated = await rpc(server, request(3, "tools/call", { name: "invoke.policy.simulate", arguments: { agent_id: "agent", action: name, params: {} } }));
+    expect(simulated.body.result.isError).toBeUndefined();
+    expect(["allow", "deny", "require_approval"]).toContain(simulated.body.result.structuredContent.decision);
+    await server.services.records.flush();
+    const { records } = await server.services.records.list(server.tenantId, { tool: name });
+    expect(records.map((record) => record.status)).toEqual(["refused"]);
+  });
+});
