@@ -7,7 +7,7 @@
 // and this script to CPU 1. Prints tables and ratios; writes bench/results/latest.json.
 //
 // Environment: BENCH_SECONDS (per measured run, default 5), BENCH_WARMUP_SECONDS (default 2),
-// BENCH_CONCURRENCY (default "1,16,64"), BENCH_TARGETS (ids, default all: invoke,echo,sdk-node,
+// BENCH_CONCURRENCY (default "1,16,64"), BENCH_TARGETS (ids, default all: invoke,echo,echo-recorded,sdk-node,
 // sdk-bun), BENCH_COLDSTART_RUNS (default 5, 0 to skip), BENCH_UPSTREAM_CALLS (sequential calls per
 // path in bench/upstream.ts, default 3000, 0 to skip), BENCH_BINARY (compiled Invoke to run).
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -23,7 +23,7 @@ import { ensureWrk, runWrk, type WrkStats } from "./wrk.ts";
 
 const RESULTS_FILE = join(import.meta.dir, "results", "latest.json");
 /** Baselines that Invoke's figures are divided by, in print order. */
-const RATIO_BASELINES = ["echo", "sdk-node"];
+const RATIO_BASELINES = ["echo", "echo-recorded", "sdk-node"];
 /** The issue's target: governed, recorded calls at concurrency 16 reach this share of the bare echo's req/s. */
 const ECHO_SHARE_TARGET = 0.3;
 
@@ -260,6 +260,12 @@ function printRecordedTarget(runs: Measurement[], rat: Ratio[], recording: Recor
   if (share) {
     const met = share.rps >= ECHO_SHARE_TARGET;
     console.log(`  TARGET req/s at c=16 ≥ ${ECHO_SHARE_TARGET * 100}% of the bare Bun.serve echo's: ${(share.rps * 100).toFixed(1)}% (${met ? "met" : "MISSED"})`);
+  }
+  // What recording alone costs: the echo that durably records every call, against the bare echo.
+  const echoAt16 = runs.find((r) => r.target === "echo" && r.scenario === scenario.id && r.concurrency === 16);
+  const recordedAt16 = runs.find((r) => r.target === "echo-recorded" && r.scenario === scenario.id && r.concurrency === 16);
+  if (echoAt16 && recordedAt16) {
+    console.log(`  the echo that durably records every call, at c=16: ${((recordedAt16.rps / echoAt16.rps) * 100).toFixed(1)}% of the bare echo (the ceiling of any recording server)`);
   }
   if (at64) console.log(`  p99 at c=64: ${fmtMs(at64.p99Ms)} ms (${fmtInt(at64.rps)} req/s)`);
 }

@@ -1,5 +1,5 @@
-// Servers under test: Invoke itself plus the two baselines (a bare Bun.serve JSON-RPC echo and
-// the official MCP SDK stateless server on Node and on Bun). Each target starts pinned to the
+// Servers under test: Invoke itself plus the baselines (a bare Bun.serve JSON-RPC echo, the same echo
+// recording every call durably, and the official MCP SDK stateless server on Node and on Bun). Each target starts pinned to the
 // server CPU on a free loopback port, waits until ready and knows its MCP URL and headers.
 // Add entries to TARGETS to compare against more servers.
 import type { ChildProcess } from "node:child_process";
@@ -162,6 +162,13 @@ const echo: Target = {
   start: (ctx) => startSimple(ctx, "echo", [process.execPath, "bench/targets/echo.ts"], MCP_HEADERS),
 };
 
+/** The echo plus a durable, hash-chained, group-committed record of every call: the ceiling of any server that records calls. */
+const echoRecorded: Target = {
+  id: "echo-recorded",
+  label: "Bun.serve echo, durably recorded",
+  start: (ctx) => startSimple(ctx, "echo-recorded", [process.execPath, "bench/targets/echo.ts", "--record", join(ctx.tmpDir, "echo-recorded.db")], MCP_HEADERS),
+};
+
 const sdkNode: Target = {
   id: "sdk-node",
   label: "MCP SDK on Node",
@@ -175,4 +182,4 @@ const sdkBun: Target = {
 };
 
 /** All targets, benchmarked in this order. */
-export const TARGETS: Target[] = [invoke, echo, sdkNode, sdkBun];
+export const TARGETS: Target[] = [invoke, echo, echoRecorded, sdkNode, sdkBun];
