@@ -17,11 +17,13 @@ export interface StoreUnderTest {
   repositories: Repositories;
   /** Adds a tenant (with its admin, as bootstrap does) through the directory; returns its id. */
   addTenant(name: string): Promise<string>;
+  /** The same store's repositories over a connection of their own, as another process has them (closed with the store). */
+  another(): Repositories;
   close(): void;
 }
 
 /** An open store's repositories and how to close it. */
-type OpenStore = Pick<StoreUnderTest, "repositories" | "close">;
+type OpenStore = Pick<StoreUnderTest, "repositories" | "another" | "close">;
 
 /** Every store implementation, by name. */
 const STORES: { name: string; open(): OpenStore }[] = [
@@ -30,9 +32,16 @@ const STORES: { name: string; open(): OpenStore }[] = [
     open() {
       const dir = mkdtempSync(join(tmpdir(), "invoke-contract-"));
       const store = openStore(join(dir, "invoke.db"));
+      const others: ReturnType<typeof openStore>[] = [];
       return {
         repositories: sqliteRepositories(store),
+        another() {
+          const other = openStore(store.path);
+          others.push(other);
+          return sqliteRepositories(other);
+        },
         close() {
+          for (const other of others) other.close();
           store.close();
           rmSync(dir, { recursive: true, force: true });
         },

@@ -107,6 +107,29 @@ describeStores("records", (open) => {
     }
   });
 
+  it("continues the chain from heads its batches did not write: its own single appends and another connection's", async () => {
+    const store = open();
+    try {
+      const tenantId = await store.addTenant("a");
+      const { records } = store.repositories;
+      const other = store.another().records;
+      let index = 0;
+      const batch = (size: number) => Array.from({ length: size }, () => draft(tenantId, index++));
+      await records.append(batch(3), place);
+      records.appendNow(batch(1)[0]!, place);
+      await records.append(batch(2), place);
+      await other.append(batch(1), place);
+      await records.append(batch(1), place);
+      other.appendNow(batch(1)[0]!, place);
+      await records.append(batch(2), place);
+      const rows = await allRecords(records, tenantId);
+      expectChain(rows, 11);
+      expect(rows.map((row) => JSON.parse(row.arguments).index)).toEqual(Array.from({ length: 11 }, (_, at) => at));
+    } finally {
+      store.close();
+    }
+  });
+
   it("pages newest first and oldest first without duplicates or gaps, with filters, while records are added", async () => {
     const store = open();
     try {

@@ -34,6 +34,12 @@ export class SqliteRecords implements RecordRepository {
   private readonly addAll;
   private readonly memo;
   private readonly checkpointTurn;
+  /**
+   * The chain heads this connection's last group commit left, and the data_version it read: valid while
+   * no other connection has committed, which saves reading each head again on every commit.
+   */
+  private committedHeads = new Map<string, Head>();
+  private headsVersion: number | undefined;
 
   constructor(private readonly store: Store) {
     const sqlite = store.sqlite;
@@ -54,17 +60,23 @@ export class SqliteRecords implements RecordRepository {
       `INSERT INTO execution_rollups (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")}) ` +
         `ON CONFLICT (${KEY_COLUMNS.join(", ")}) DO UPDATE SET ${COUNTER_COLUMNS.map((name) => `${name} = ${name} + excluded.${name}`).join(", ")}`,
     );
+    const dataVersion = sqlite.prepare<{ data_version: number }, []>("PRAGMA data_version");
     this.appendAll = sqlite.transaction((drafts: readonly Draft[], place: Place) => {
+      // Under the write lock: the heads this connection committed last are still the heads unless another
+      // connection committed since (its commit moves data_version; this connection's own do not).
+      const version = dataVersion.get()!.data_version;
+      const known = version === this.headsVersion ? this.committedHeads : new Map<string, Head>();
       const heads = new Map<string, Head>();
-      return drafts.map((draft) => {
+      const outcomes = drafts.map((draft) => {
         try {
-          return this.insert(draft, place, heads);
+          return this.insert(draft, place, heads, known);
         } catch (error) {
           // A record the schema refuses (e.g. an unknown tenant) fails alone; the statement rolled back, the transaction did not.
           if (isConstraintViolation(error)) return error as Error;
           throw error;
         }
       });
+      return { outcomes, version, known, heads };
     });
     this.appendOne = sqlite.transaction((draft: Draft, place: Place) => this.insert(draft, place, new Map()));
     this.addAll = sqlite.transaction((counts: RollupBatch, moves: readonly MarkMove[]) => {
@@ -85,10 +97,17 @@ export class SqliteRecords implements RecordRepository {
   }
 
   async append(drafts: readonly Draft[], place: Place): Promise<(StoredRecord | Error)[]> {
-    return this.appendAll.immediate(drafts, place);
+    const { outcomes, version, known, heads } = this.appendAll.immediate(drafts, place);
+    // Committed: the heads it moved join the ones still known (a failed transaction changes neither).
+    for (const [tenantId, head] of heads) known.set(tenantId, head);
+    this.committedHeads = known;
+    this.headsVersion = version;
+    return outcomes;
   }
 
   appendNow(draft: Draft, place: Place): StoredRecord {
+    // The caller's transaction may still roll back: the head it moves is read from the store next time.
+    this.headsVersion = undefined;
     // Inside the caller's transaction, whose snapshot SQLite refuses to write from if another process appended meanwhile.
     return this.store.sqlite.inTransaction ? this.insert(draft, place, new Map()) : this.appendOne.immediate(draft, place);
   }
@@ -191,9 +210,9 @@ export class SqliteRecords implements RecordRepository {
     this.checkpointTurn.immediate(turn);
   }
 
-  /** Places a draft after its tenant's head (read once per tenant per transaction) and inserts it. */
-  private insert(draft: Draft, place: Place, heads: Map<string, Head>): StoredRecord {
-    const row = place(draft, heads.get(draft.tenant_id) ?? this.headOf.get(draft.tenant_id) ?? undefined);
+  /** Places a draft after its tenant's head (moved in this transaction, else still `known`, else read) and inserts it. */
+  private insert(draft: Draft, place: Place, heads: Map<string, Head>, known?: Map<string, Head>): StoredRecord {
+    const row = place(draft, heads.get(draft.tenant_id) ?? known?.get(draft.tenant_id) ?? this.headOf.get(draft.tenant_id) ?? undefined);
     this.insertRow.run(...COLUMNS.map((name) => row[name]));
     heads.set(row.tenant_id, { seq: row.seq, hash: row.hash });
     return row;
