@@ -41,6 +41,11 @@ export interface PolicyRepository {
    */
   add(tenantId: string, draft: NewPolicyVersion, publish?: { by: string | null; at: number }): Promise<StoredPolicyVersion>;
   /**
+   * `add` and publish, in one step, only while `replacing` is still the active version (0: none, the
+   * default pack): undefined, and nothing stored, when another version became active meanwhile.
+   */
+  replaceActive(tenantId: string, draft: NewPolicyVersion, publish: { by: string | null; at: number }, replacing: number): Promise<StoredPolicyVersion | undefined>;
+  /**
    * Makes `version` the tenant's active one and the active one superseded, in one step; an already active
    * version is left as it is. Undefined when the tenant has no such version.
    */

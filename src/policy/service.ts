@@ -4,7 +4,7 @@
  * Compiled policies are cached by version row, so enforcement pays for compilation once.
  */
 import { createTwoFilesPatch } from "diff";
-import { BadRequest, NotFound } from "../errors.ts";
+import { BadRequest, Conflict, NotFound } from "../errors.ts";
 import { isoTime } from "../text.ts";
 import { analyzeAction, type ActionTarget, type Analysis } from "./analyzers/index.ts";
 import { compilePolicy, type CompiledPolicy } from "./compile.ts";
@@ -122,14 +122,22 @@ export class PolicyService {
 
   /**
    * Rolls back: publishes a new version carrying the source of `to` (default: the version that was
-   * active before the current one; 0 = the default pack). History stays linear and complete.
+   * active before the current one; 0 = the default pack). History stays linear and complete. The new
+   * version replaces the one the rollback was worked out from, or nothing: a publish or rollback that
+   * landed meanwhile is not silently undone (409 `policy_changed`).
    */
   async rollback(tenantId: string, options: { to?: number; by?: string | null } = {}): Promise<PolicyVersionView> {
     const current = (await this.active(tenantId)).version;
     const target = options.to ?? (await this.versions.previousPublished(tenantId, current)) ?? 0;
     if (target === current) throw new BadRequest(`version ${target} is already active`, undefined, "already_active");
     const source = target === 0 ? DEFAULT_POLICY_SOURCE : (await this.row(tenantId, target)).source;
-    return this.publishSource(tenantId, source, { comment: `rollback to version ${target}`, by: options.by ?? null });
+    const by = options.by ?? null;
+    const row = await this.versions.replaceActive(tenantId, this.newVersion(source, { comment: `rollback to version ${target}`, by }), { by, at: this.now() }, current);
+    if (row === undefined) {
+      const now = (await this.active(tenantId)).version;
+      throw new Conflict(`the active policy changed while rolling back (version ${current} then, version ${now} now); nothing was published: look at the versions and roll back again`, "policy_changed");
+    }
+    return this.toView(row);
   }
 
   /** Every version, newest first, with the built-in default pack last. */

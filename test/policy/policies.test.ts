@@ -260,6 +260,20 @@ rules:
     expect(versions.map((version: { version: number; status: string }) => `${version.version}:${version.status}`)).toEqual(["2:active", "1:superseded", "0:builtin"]);
   });
 
+  it("publishes one of two rollbacks worked out from the same active version and refuses the other with 409, publishing nothing", async () => {
+    using server = startTestServer();
+    for (const id of ["first", "second"]) expect((await admin(server, "POST", "/v1/policies", { source: rule(`effect: deny\nmatch: { action: ${id} }`), publish: true })).status).toBe(201);
+    const answers = await Promise.all([admin(server, "POST", "/v1/policies/rollback", {}), admin(server, "POST", "/v1/policies/rollback", {})]);
+    expect(answers.map((answer) => answer.status).sort()).toEqual([200, 409]);
+    const refused = answers.find((answer) => answer.status === 409)!;
+    expect(refused.body.error).toMatchObject({ code: "policy_changed" });
+    expect(refused.body.error.message).toContain("version 2 then, version 3 now");
+    const versions = (await admin(server, "GET", "/v1/policies")).body.versions;
+    expect(versions.map((version: { version: number; status: string }) => `${version.version}:${version.status}`)).toEqual(["3:active", "2:superseded", "1:superseded", "0:builtin"]);
+    // Worked out afresh, the next rollback goes on from version 3.
+    expect((await admin(server, "POST", "/v1/policies/rollback", {})).body).toMatchObject({ version: 4, status: "active", comment: "rollback to version 2" });
+  });
+
   it("refuses an invalid policy with 400 and every issue", async () => {
     using server = startTestServer();
     const answer = await admin(server, "POST", "/v1/policies", { source: rule("effect: deny") });

@@ -45,6 +45,21 @@ describeStores("policy versions", (open) => {
     expect((await policy.list(a)).map((row) => row.status)).toEqual(["superseded", "active"]);
   });
 
+  it("replaces the active version only while it is still the one named, storing nothing otherwise", async () => {
+    const { policy, a, b } = await setUp();
+    // 0 names the default pack: nothing active yet.
+    expect(await policy.replaceActive(a, draft("one"), { by: "usr_1", at: 2_000 }, 0)).toMatchObject({ version: 1, status: "active", publishedAt: 2_000 });
+    expect(await policy.replaceActive(a, draft("stale"), { by: "usr_2", at: 3_000 }, 0)).toBeUndefined();
+    await policy.add(a, draft("two"), { by: "usr_3", at: 4_000 });
+    expect(await policy.replaceActive(a, draft("stale"), { by: "usr_2", at: 5_000 }, 1)).toBeUndefined();
+    expect((await policy.list(a)).map((row) => `${row.version}:${row.source}:${row.status}`)).toEqual(["2:two:active", "1:one:superseded"]);
+    expect(await policy.replaceActive(a, draft("three"), { by: "usr_4", at: 6_000 }, 2)).toMatchObject({ version: 3, status: "active" });
+    // Another tenant's active version is not this tenant's.
+    expect(await policy.replaceActive(b, draft("b1"), { by: null, at: 7_000 }, 3)).toBeUndefined();
+    expect(await policy.replaceActive(b, draft("b1"), { by: null, at: 7_000 }, 0)).toMatchObject({ version: 1, status: "active" });
+    expect((await policy.active(a))?.source).toBe("three");
+  });
+
   it("leaves an already active version as it was published", async () => {
     const { policy, a } = await setUp();
     await policy.add(a, draft("one"), { by: "usr_1", at: 2_000 });

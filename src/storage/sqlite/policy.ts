@@ -37,6 +37,8 @@ export function sqlitePolicyRepository(store: Store): PolicyRepository {
     list: async (tenantId) => db.select().from(policyVersions).where(ofTenant(tenantId)).orderBy(desc(policyVersions.version)).all(),
     // Immediate transactions: the server and the CLI cannot both take the next number or both publish.
     add: async (tenantId, draft, publishing) => store.sqlite.transaction(() => add(tenantId, draft, publishing)).immediate(),
+    replaceActive: async (tenantId, draft, publishing, replacing) =>
+      store.sqlite.transaction(() => ((activeRow.get({ tenant: tenantId })?.version ?? 0) === replacing ? add(tenantId, draft, publishing) : undefined)).immediate(),
     publish: async (tenantId, version, by, at) => store.sqlite.transaction(() => publish(tenantId, version, by, at)).immediate(),
     previousPublished: async (tenantId, except) =>
       db
