@@ -1,6 +1,6 @@
 /**
  * Execution-ledger benchmark: records per second of `append()` (group commit) against the naive
- * baseline of one transaction per record (`appendNow`), in the same run, with 1, 16 and 64 concurrent
+ * baseline of one transaction per record (`single`), in the same run, with 1, 16 and 64 concurrent
  * callers each awaiting its record before the next, on a fresh database file per measurement (WAL,
  * synchronous = NORMAL, as the server runs). Also times `verify` over the largest chain.
  * Run: `bun bench/records.ts` (BENCH_RECORDS=N records per measurement, default 20000).
@@ -13,7 +13,7 @@ import { ExecutionLedger, type RecordInput } from "../src/records/ledger.ts";
 import { openStore } from "../src/storage/sqlite/db.ts";
 import { sqliteRepositories } from "../src/storage/sqlite/index.ts";
 
-type Mode = "append" | "appendNow";
+type Mode = "append" | "single";
 
 /** A typical tool-call record: a short SQL argument (with a secret to redact) and a small result. */
 function toolCall(tenantId: string, index: number): RecordInput {
@@ -43,9 +43,14 @@ async function measure(mode: Mode, concurrency: number, total: number): Promise<
   const store = openStore(join(dir, "invoke.db"));
   try {
     const tenantId = (await bootstrapIfEmpty(sqliteRepositories(store).directory))!.tenant_id;
-    const ledger = new ExecutionLedger(sqliteRepositories(store).records);
-    // The naive server: every call commits its own record before answering.
-    const write = mode === "append" ? (input: RecordInput) => ledger.append(input) : async (input: RecordInput) => ledger.appendNow(input);
+    const records = sqliteRepositories(store).records;
+    const ledger = new ExecutionLedger(records);
+    // The naive server: every call commits its own record, in a transaction of its own, before answering.
+    const single = async (input: RecordInput) => {
+      const { draft, place } = ledger.pending(input);
+      await records.append([draft], place);
+    };
+    const write = mode === "append" ? (input: RecordInput) => ledger.append(input) : single;
     let next = 0;
     const caller = async () => {
       while (next < total) await write(toolCall(tenantId, next++));
@@ -68,15 +73,15 @@ async function measure(mode: Mode, concurrency: number, total: number): Promise<
 /** Runs the benchmark and returns its figures. */
 export async function runRecordsBenchmark(total = 20_000, concurrencies = [1, 16, 64]) {
   await measure("append", 16, 1000);
-  await measure("appendNow", 16, 1000);
+  await measure("single", 16, 1000);
   const rows = [];
   for (const concurrency of concurrencies) {
     const grouped = await measure("append", concurrency, total);
-    const naive = await measure("appendNow", concurrency, total);
+    const naive = await measure("single", concurrency, total);
     rows.push({
       concurrency,
       append_per_second: Math.round(grouped.perSecond),
-      append_now_per_second: Math.round(naive.perSecond),
+      single_per_second: Math.round(naive.perSecond),
       ratio: grouped.perSecond / naive.perSecond,
       records_per_transaction: total / grouped.batches,
       verify_per_second: Math.round(grouped.verifyPerSecond),
@@ -89,13 +94,13 @@ if (import.meta.main) {
   const total = Number(process.env.BENCH_RECORDS ?? 20_000);
   const { rows } = await runRecordsBenchmark(total);
   console.log(`Execution ledger: ${total} records per measurement (Bun ${Bun.version}).`);
-  console.log("concurrency  append() rec/s  appendNow rec/s  ratio  records/transaction  verify rec/s");
+  console.log("concurrency  append() rec/s  single tx rec/s  ratio  records/transaction  verify rec/s");
   for (const row of rows) {
     console.log(
       [
         String(row.concurrency).padStart(11),
         String(row.append_per_second).padStart(14),
-        String(row.append_now_per_second).padStart(15),
+        String(row.single_per_second).padStart(15),
         `${row.ratio.toFixed(1)}x`.padStart(6),
         row.records_per_transaction.toFixed(1).padStart(19),
         String(row.verify_per_second).padStart(12),

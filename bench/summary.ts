@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { DEFAULT_CONFIG } from "../src/config.ts";
 import { bootstrapIfEmpty } from "../src/governance/bootstrap.ts";
 import { createServices } from "../src/services.ts";
+import { ExecutionLedger } from "../src/records/ledger.ts";
 import { openStore } from "../src/storage/sqlite/db.ts";
 import { sqliteRepositories } from "../src/storage/sqlite/index.ts";
 
@@ -24,22 +25,27 @@ export async function runSummaryBenchmark(records = total) {
     const now = Date.now();
     const services = createServices({ store, config: { ...DEFAULT_CONFIG, db: join(dir, "invoke.db") }, now: () => now });
     const started = performance.now();
-    const chunk = store.sqlite.transaction((from: number, to: number) => {
-      for (let i = from; i < to; i++) {
-        services.records.appendNow({
-          tenantId,
-          kind: "tool_call",
-          tool: `connector${i % 4}.tool${i % 5}`,
-          agentId: `agent_${i % 10}`,
-          arguments: {},
-          decision: i % 7 === 0 ? "deny" : "allow",
-          status: i % 7 === 0 ? "denied" : i % 50 === 0 ? "error" : "ok",
-          latencyMs: 0.05 + (i % 1000) / 10,
-          at: now - Math.floor((i / records) * (7 * DAY - 3_600_000)),
-        });
-      }
-    });
-    for (let from = 0; from < records; from += 10_000) chunk(from, Math.min(records, from + 10_000));
+    // Written by a ledger of their own, as another process would: the server's roll-up reads them back
+    // from the store. 10,000 queued at a time, committed 1,000 per transaction.
+    const writer = new ExecutionLedger(sqliteRepositories(store).records);
+    for (let from = 0; from < records; from += 10_000) {
+      const chunk = Array.from({ length: Math.min(records, from + 10_000) - from }, (_, offset) => from + offset);
+      await Promise.all(
+        chunk.map((i) =>
+          writer.append({
+            tenantId,
+            kind: "tool_call",
+            tool: `connector${i % 4}.tool${i % 5}`,
+            agentId: `agent_${i % 10}`,
+            arguments: {},
+            decision: i % 7 === 0 ? "deny" : "allow",
+            status: i % 7 === 0 ? "denied" : i % 50 === 0 ? "error" : "ok",
+            latencyMs: 0.05 + (i % 1000) / 10,
+            at: now - Math.floor((i / records) * (7 * DAY - 3_600_000)),
+          }),
+        ),
+      );
+    }
     const writeSeconds = (performance.now() - started) / 1000;
     const rollStarted = performance.now();
     const rolled = await services.records.rollUp();

@@ -3,6 +3,7 @@
  * break: one vote per person, and each step (pending → approved or rejected, approved → executing,
  * pending → withdrawn or expired) taken at most once, whoever races for it.
  */
+import type { PendingRecord } from "../records/repository.ts";
 import type { ApprovalStatus } from "./model.ts";
 
 /** A request as it is made. */
@@ -57,8 +58,8 @@ export interface VoterHistory {
 export interface VoteRules {
   /** Throws to refuse the vote (nothing is stored). */
   check(approval: StoredApproval, voter: VoterHistory): void;
-  /** Records the cast vote: the vote and its record commit together, or neither does. */
-  record(): void;
+  /** The cast vote's record, stored with it: the vote and its record commit together, or neither does. */
+  record(): PendingRecord;
 }
 
 /**
@@ -95,8 +96,8 @@ export interface ApprovalRepository {
    * rejected, and the approval that reaches `approvalsRequired` makes it approved.
    */
   castVote(tenantId: string, id: string, vote: Omit<StoredVote, "email">, rules: VoteRules): Promise<VoteResult>;
-  /** Withdraws a request of `requestedKey` still pending at `at`, and runs `record` in the same transaction; false (nothing done) otherwise. */
-  withdraw(tenantId: string, id: string, requestedKey: string, at: number, record: () => void): Promise<boolean>;
+  /** Withdraws a request of `requestedKey` still pending at `at`, storing `record`'s record in the same transaction; false (nothing done) otherwise. */
+  withdraw(tenantId: string, id: string, requestedKey: string, at: number, record: () => PendingRecord): Promise<boolean>;
   /** Takes an approved request for execution (approved → executing): exactly one of any number of concurrent takers gets it. */
   claim(tenantId: string, id: string): Promise<StoredApproval | undefined>;
   /** Stores the outcome of a request being executed (executing → executed or failed). */

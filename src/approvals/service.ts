@@ -55,7 +55,7 @@ export class ApprovalService {
   constructor(
     private readonly repository: ApprovalRepository,
     /** Every vote is recorded in the transaction that casts it; what people see is redacted with the tenant's known secrets. */
-    private readonly records: Pick<ExecutionLedger, "appendNow" | "knownSecrets">,
+    private readonly records: Pick<ExecutionLedger, "pending" | "knownSecrets">,
     private readonly now: () => number = Date.now,
     options: ApprovalOptions = {},
   ) {
@@ -170,7 +170,7 @@ export class ApprovalService {
     const result = await this.repository.castVote(tenantId, id, { userId: voter.userId, decision, comment, at: now }, {
       check: (approval, history) => this.checkVote(approval, voter, history, now),
       record: () =>
-        this.records.appendNow({
+        this.records.pending({
           tenantId,
           kind: "approval_vote",
           userId: voter.userId,
@@ -204,7 +204,7 @@ export class ApprovalService {
   withdraw(requester: Caller, id: string, clientName: string | null = null): Promise<boolean> {
     const started = performance.now();
     return this.repository.withdraw(requester.tenantId, id, requester.keyId, this.now(), () =>
-      this.records.appendNow({
+      this.records.pending({
         tenantId: requester.tenantId,
         kind: "approval_vote",
         userId: requester.userId,

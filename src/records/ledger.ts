@@ -17,7 +17,7 @@ import { ChainCheck, GENESIS_HASH, recordHash, type StoredRecord } from "./chain
 import type { ExecutionRecord, RecordFilters, RecordInput, RecordKind, VerifyReport } from "./model.ts";
 import { KnownSecrets } from "./known-secrets.ts";
 import { redact, redactText } from "./redact.ts";
-import type { CheckpointMemo, CheckpointTurn, Draft, Head, Place, RecordRepository, TenantHead, WalkFilters, KeyUsage } from "./repository.ts";
+import type { CheckpointMemo, CheckpointTurn, Draft, Head, PendingRecord, Place, RecordRepository, TenantHead, WalkFilters, KeyUsage } from "./repository.ts";
 import { RollupBatch, type Dimension, type RollupGroup } from "./rollups.ts";
 
 export type { ExecutionRecord, RecordFilters, RecordInput, RecordKind, VerifyReport } from "./model.ts";
@@ -91,14 +91,14 @@ export class ExecutionLedger {
   }
 
   /**
-   * Writes a record now, in its own IMMEDIATE transaction or in the caller's open one (whose snapshot
-   * SQLite refuses to write from if another process appended meanwhile, so the chain cannot fork).
+   * A record for another room's repository to store inside its own transaction, so it commits with the
+   * change it records (an approval vote with the vote), placed after the head that transaction sees.
    */
-  appendNow(input: RecordInput): ExecutionRecord {
+  pending(input: RecordInput): PendingRecord {
     const draft = this.draft(input);
-    // The caller's transaction may still roll back: roll-up reads what it kept from the store.
+    // That transaction may still roll back: roll-up reads what it kept from the store.
     this.runs.delete(draft.tenant_id);
-    return toRecord(this.repository.appendNow(draft, placeRecord));
+    return { draft, place: placeRecord };
   }
 
   /**

@@ -23,6 +23,15 @@ export type TenantHead = Head & { tenant_id: string };
 /** Places a draft after `head` (the genesis head for a tenant's first record): the row to store. */
 export type Place = (draft: Draft, head: Head | undefined) => StoredRecord;
 
+/**
+ * A record another room's repository stores inside its own transaction, placed after its tenant's head
+ * as that transaction sees it: the change it records (an approval vote) and the record commit together.
+ */
+export interface PendingRecord {
+  draft: Draft;
+  place: Place;
+}
+
 /** Filters of a walk over a tenant's records (paging is the walk's own). */
 export type WalkFilters = Omit<RecordFilters, "limit" | "cursor">;
 
@@ -64,11 +73,6 @@ export interface RecordRepository {
    * refuses (an unknown tenant) fails alone, as an Error in its place; any other failure fails them all.
    */
   append(drafts: readonly Draft[], place: Place): Promise<(StoredRecord | Error)[]>;
-  /**
-   * One draft placed inside the caller's open transaction of this store (or a transaction of its own):
-   * synchronous, for rooms whose own writes are still synchronous transactions of the SQLite store.
-   */
-  appendNow(draft: Draft, place: Place): StoredRecord;
   /** The last record of the tenant's chain, if it has any. */
   head(tenantId: string): Promise<Head | undefined>;
   /** The head of every tenant's chain that has records, by tenant id. */

@@ -58,9 +58,7 @@ describe("invoke.observability.summary", () => {
   it("equals counts computed independently from the same records, in every window and grouping", async () => {
     using server = startTestServer({ now: () => NOW });
     const calls = seededCalls(server.tenantId);
-    server.store.sqlite.transaction(() => {
-      for (const call of calls) server.services.records.appendNow(call);
-    })();
+    await Promise.all(calls.map((call) => server.services.records.append(call)));
 
     // Each summary call is itself recorded (tool invoke.observability.summary, agent: the key's name) and shows in the next ones.
     let summaries = 0;
@@ -124,7 +122,7 @@ describe("invoke.observability.summary", () => {
     const limited = await keyFor(server, "editor", "operator", "limited@example.com");
     for (let i = 0; i < 5; i++) await rpc(server, request(i, "tools/call", { name: "invoke.whoami", arguments: {} }), { key: limited });
     const other = await createTenant(server.services.directory, "other", "admin@other.example");
-    server.services.records.appendNow({ tenantId: other.tenant_id, kind: "tool_call", tool: "secret.tool", agentId: "theirs", arguments: {}, status: "ok", latencyMs: 1, at: NOW });
+    await server.services.records.append({ tenantId: other.tenant_id, kind: "tool_call", tool: "secret.tool", agentId: "theirs", arguments: {}, status: "ok", latencyMs: 1, at: NOW });
 
     const byTool = await summary(server, { window: "1h" }, reader);
     const tools = Object.fromEntries(byTool.groups.map((group: { name: string; approvals: unknown }) => [group.name, group.approvals]));

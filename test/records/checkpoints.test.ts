@@ -72,8 +72,8 @@ async function install(counts: [number, number] = [50, 20]): Promise<Install> {
     const { directory } = sqliteRepositories(store);
     const tenants = { default: (await bootstrapIfEmpty(directory))!.tenant_id, acme: (await createTenant(directory, "acme", "admin@acme.example")).tenant_id };
     const ledger = new ExecutionLedger(sqliteRepositories(store).records);
-    for (let index = 0; index < counts[0]; index++) ledger.appendNow(call(tenants.default, index));
-    for (let index = 0; index < counts[1]; index++) ledger.appendNow(call(tenants.acme, index));
+    for (let index = 0; index < counts[0]; index++) await ledger.append(call(tenants.default, index));
+    for (let index = 0; index < counts[1]; index++) await ledger.append(call(tenants.acme, index));
     await serveBriefly(store, db);
     return { dir, db, checkpoints: `${db}.checkpoints.jsonl`, tenants };
   } finally {
@@ -86,7 +86,7 @@ async function appendAndCheckpoint(target: Install, tenantId: string, count: num
   const store = openStore(target.db);
   try {
     const ledger = new ExecutionLedger(sqliteRepositories(store).records);
-    for (let index = 0; index < count; index++) ledger.appendNow(call(tenantId, index));
+    for (let index = 0; index < count; index++) await ledger.append(call(tenantId, index));
     await serveBriefly(store, target.db);
   } finally {
     store.close();

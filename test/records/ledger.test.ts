@@ -14,9 +14,11 @@ import { redact } from "../../src/records/redact.ts";
 import { MINUTE_MS } from "../../src/records/rollups.ts";
 import { openStore } from "../../src/storage/sqlite/db.ts";
 import { sqliteRepositories } from "../../src/storage/sqlite/index.ts";
+import type { SqliteRecords } from "../../src/storage/sqlite/records.ts";
 import { migrations } from "../../src/storage/sqlite/migrations.ts";
 import { keyFor, request, rest, rpc, send, startTestServer, tempDir, type TestServer } from "../support/harness.ts";
 import { CLI, initDatabase, runCli, runOnFreshDatabase } from "../support/process.ts";
+import { approvalRequest } from "../storage/contract.ts";
 
 /** A tool call as the dispatcher would record it; the tool name keeps these apart from records the tests' own calls leave. */
 function toolCall(tenantId: string, overrides: Partial<RecordInput> = {}): RecordInput {
@@ -150,7 +152,7 @@ describe("the hash chain", () => {
       const otherProcess = new ExecutionLedger(sqliteRepositories(second).records);
       for (let round = 0; round < 5; round++) {
         await appendMany(server, 10);
-        otherProcess.appendNow(toolCall(server.tenantId, { kind: "approval_vote", tool: "approvals.decide", status: "approve" }));
+        await otherProcess.append(toolCall(server.tenantId, { kind: "approval_vote", tool: "approvals.decide", status: "approve" }));
         await Promise.all([otherProcess.append(toolCall(server.tenantId)), server.services.records.append(toolCall(server.tenantId))]);
       }
     } finally {
@@ -322,33 +324,48 @@ describe("group commit", () => {
     }
   });
 
-  it("interleaves appendNow (its own transaction) with queued appends in one chain", async () => {
+  it("interleaves records stored with approval votes (in each vote's transaction) with queued appends in one chain", async () => {
     using server = startTestServer();
     const ledger = server.services.records;
+    const { approvals } = sqliteRepositories(server.store);
     const queued: Promise<unknown>[] = [];
-    const now: number[] = [];
+    const votes: Promise<unknown>[] = [];
     for (let index = 0; index < 100; index++) {
       queued.push(ledger.append(toolCall(server.tenantId)));
-      if (index % 10 === 0) now.push(ledger.appendNow(toolCall(server.tenantId, { kind: "admin_mutation", tool: "POST /v1/beta/users" })).seq);
+      if (index % 10 === 0) {
+        const id = `apr_${index}`;
+        votes.push(
+          approvals.create(approvalRequest(server.tenantId, id, Date.now())).then(() =>
+            approvals.castVote(server.tenantId, id, { userId: server.userId, decision: "approve", comment: null, at: Date.now() }, {
+              check() {},
+              record: () => ledger.pending(toolCall(server.tenantId, { kind: "approval_vote", tool: "approvals.approve", approvalId: id, status: "approve" })),
+            }),
+          ),
+        );
+      }
     }
-    // The synchronous ones committed before the queue was flushed.
-    expect(now).toEqual(Array.from({ length: 10 }, (_, index) => index + 1));
+    expect(await Promise.all(votes)).toEqual(Array.from({ length: 10 }, () => "approved"));
     await Promise.all(queued);
+    // The votes committed before the queue was flushed, each with its record.
+    expect((await ledger.list(server.tenantId, { kind: "approval_vote", limit: 100 })).records.map((record) => record.seq).reverse()).toEqual(Array.from({ length: 10 }, (_, index) => index + 1));
     expect(await ledger.verify(server.tenantId)).toEqual({ ok: true, records: 110 });
   });
 
-  it("joins the caller's open transaction in appendNow, and rolls back with it", async () => {
+  it("rolls a record stored in another room's transaction back with it, and the chain goes on from the head kept", async () => {
     using server = startTestServer();
     const ledger = server.services.records;
+    const records = sqliteRepositories(server.store).records as SqliteRecords;
+    await ledger.append(toolCall(server.tenantId));
     expect(() =>
       server.store.sqlite.transaction(() => {
-        ledger.appendNow(toolCall(server.tenantId));
-        throw new Error("the caller's work failed");
+        records.appendWithin(ledger.pending(toolCall(server.tenantId)));
+        throw new Error("the other room's work failed");
       })(),
-    ).toThrow("the caller's work failed");
-    expect((await ledger.list(server.tenantId)).records).toEqual([]);
-    const kept = server.store.sqlite.transaction(() => ledger.appendNow(toolCall(server.tenantId)))();
-    expect(kept.seq).toBe(1);
+    ).toThrow("the other room's work failed");
+    expect(server.store.sqlite.transaction(() => records.appendWithin(ledger.pending(toolCall(server.tenantId))).seq)()).toBe(2);
+    expect((await ledger.append(toolCall(server.tenantId))).seq).toBe(3);
+    expect(() => records.appendWithin(ledger.pending(toolCall(server.tenantId)))).toThrow("inside a transaction");
+    expect(await ledger.verify(server.tenantId)).toEqual({ ok: true, records: 3 });
   });
 
   it("fails only the record the schema refuses; the rest of its batch commits", async () => {
@@ -374,11 +391,11 @@ describe("reading records", () => {
     using server = startTestServer();
     const ledger = server.services.records;
     for (let index = 0; index < 30; index++) {
-      ledger.appendNow(toolCall(server.tenantId, { tool: index % 3 === 0 ? "crm.update" : "database.execute", decision: index % 2 ? "deny" : "allow", at: 1_000_000 + index }));
+      await ledger.append(toolCall(server.tenantId, { tool: index % 3 === 0 ? "crm.update" : "database.execute", decision: index % 2 ? "deny" : "allow", at: 1_000_000 + index }));
     }
     const first = await ledger.list(server.tenantId, { tool: "database.execute", limit: 8 });
     expect(first.records.map((record) => record.seq)).toEqual([30, 29, 27, 26, 24, 23, 21, 20]);
-    ledger.appendNow(toolCall(server.tenantId));
+    await ledger.append(toolCall(server.tenantId));
     const second = await ledger.list(server.tenantId, { tool: "database.execute", limit: 8, cursor: first.next_cursor });
     expect(second.records[0]!.seq).toBe(18);
     expect((await ledger.list(server.tenantId, { decision: "deny", since: 1_000_010, until: 1_000_014 })).records.map((record) => record.seq)).toEqual([14, 12]);
@@ -410,7 +427,7 @@ describe("invoke executions", () => {
     const ids: string[] = [];
     try {
       const ledger = new ExecutionLedger(sqliteRepositories(store).records);
-      for (let index = 0; index < 12; index++) ids.push(ledger.appendNow(toolCall(tenant_id, { agentId: index % 2 ? "a" : "b" })).id);
+      for (let index = 0; index < 12; index++) ids.push((await ledger.append(toolCall(tenant_id, { agentId: index % 2 ? "a" : "b" }))).id);
     } finally {
       store.close();
     }

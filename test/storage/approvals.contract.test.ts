@@ -6,14 +6,21 @@
  */
 import { afterEach, beforeEach, expect, it } from "bun:test";
 import type { ApprovalRepository, NewApproval, VoteRules } from "../../src/approvals/repository.ts";
-import { describeStores, type StoreUnderTest } from "./contract.ts";
+import { describeStores, pendingRecord, type StoreUnderTest } from "./contract.ts";
 
 const T0 = Date.UTC(2026, 0, 1);
 const HOUR = 3_600_000;
 
-/** Rules that let every vote through and count the records written. */
-function acceptAll(): VoteRules & { records: number } {
-  const rules = { records: 0, check() {}, record: () => void rules.records++ };
+/** Rules that let every vote through, recording each in `tenantId`'s chain, and count the records asked for. */
+function acceptAll(tenantId: string): VoteRules & { records: number } {
+  const rules = {
+    records: 0,
+    check() {},
+    record: () => {
+      rules.records++;
+      return pendingRecord(tenantId, rules.records);
+    },
+  };
   return rules;
 }
 
@@ -63,7 +70,7 @@ describeStores("approvals", (open) => {
   /** A request of `tenantId`, approved. */
   async function approved(tenantId: string, overrides: Partial<NewApproval> = {}): Promise<NewApproval> {
     const approval = await requested(tenantId, overrides);
-    expect(await approvals.castVote(tenantId, approval.id, vote("usr_approver"), acceptAll())).toBe("approved");
+    expect(await approvals.castVote(tenantId, approval.id, vote("usr_approver"), acceptAll(tenantId))).toBe("approved");
     return approval;
   }
 
@@ -78,8 +85,9 @@ describeStores("approvals", (open) => {
 
   it("never lets one tenant vote on, withdraw, claim, finish or expire another's request", async () => {
     const pending = await requested(a);
-    expect(await approvals.castVote(b, pending.id, vote("usr_b"), acceptAll())).toBe("not_found");
-    expect(await approvals.withdraw(b, pending.id, pending.requestedKey, T0 + 1, () => {})).toBe(false);
+    expect(await approvals.castVote(b, pending.id, vote("usr_b"), acceptAll(b))).toBe("not_found");
+    expect(await approvals.withdraw(b, pending.id, pending.requestedKey, T0 + 1, () => pendingRecord(b))).toBe(false);
+    expect(await store.repositories.records.head(b)).toBeUndefined();
     expect(await approvals.expireDue(T0 + 2 * HOUR, b)).toBe(0);
     const ready = await approved(a);
     expect(await approvals.claim(b, ready.id)).toBeUndefined();
@@ -94,18 +102,20 @@ describeStores("approvals", (open) => {
 
   it("counts one vote per person, however many times they vote at once", async () => {
     const approval = await requested(a, { approvalsRequired: 2 });
-    const rules = acceptAll();
+    const rules = acceptAll(a);
     const results = await Promise.all(Array.from({ length: 10 }, () => approvals.castVote(a, approval.id, vote("usr_same"), rules)));
     expect(results.filter((result) => result === "cast")).toHaveLength(1);
     expect(results.filter((result) => result === "already_voted")).toHaveLength(9);
     expect(rules.records).toBe(1);
+    // The one vote stored its one record.
+    expect(await store.repositories.records.head(a)).toMatchObject({ seq: 1 });
     expect(await approvals.votes(a, approval.id)).toEqual([{ userId: "usr_same", email: null, decision: "approve", comment: null, at: T0 + 1 }]);
     expect((await approvals.find(a, approval.id))!.status).toBe("pending");
   });
 
   it("approves once when enough distinct people approve at the same time", async () => {
     const approval = await requested(a, { approvalsRequired: 3 });
-    const results = await Promise.all(Array.from({ length: 12 }, (_, i) => approvals.castVote(a, approval.id, vote(`usr_${i}`, "approve", T0 + 10 + i), acceptAll())));
+    const results = await Promise.all(Array.from({ length: 12 }, (_, i) => approvals.castVote(a, approval.id, vote(`usr_${i}`, "approve", T0 + 10 + i), acceptAll(a))));
     expect(results.filter((result) => result === "approved")).toHaveLength(1);
     expect(results.filter((result) => result === "cast")).toHaveLength(11);
     const stored = (await approvals.find(a, approval.id))!;
@@ -116,8 +126,8 @@ describeStores("approvals", (open) => {
 
   it("rejects on one rejection, after which no approval makes the request approved", async () => {
     const approval = await requested(a, { approvalsRequired: 1 });
-    expect(await approvals.castVote(a, approval.id, { ...vote("usr_no", "reject", T0 + 5), comment: "not this month" }, acceptAll())).toBe("cast");
-    expect(await approvals.castVote(a, approval.id, vote("usr_yes", "approve", T0 + 6), acceptAll())).toBe("cast");
+    expect(await approvals.castVote(a, approval.id, { ...vote("usr_no", "reject", T0 + 5), comment: "not this month" }, acceptAll(a))).toBe("cast");
+    expect(await approvals.castVote(a, approval.id, vote("usr_yes", "approve", T0 + 6), acceptAll(a))).toBe("cast");
     expect(await approvals.find(a, approval.id)).toMatchObject({ status: "rejected", decidedAt: T0 + 5 });
     expect((await approvals.votes(a, approval.id))[0]).toMatchObject({ userId: "usr_no", decision: "reject", comment: "not this month" });
   });
@@ -144,10 +154,14 @@ describeStores("approvals", (open) => {
       },
     };
     await expect(approvals.castVote(a, approval.id, vote("usr_voter"), failingRecord)).rejects.toThrow("ledger unavailable");
+    // A record the store refuses (its tenant does not exist) fails the vote with it.
+    const refusedRecord: VoteRules = { check() {}, record: () => pendingRecord("ten_nobody") };
+    await expect(approvals.castVote(a, approval.id, vote("usr_voter"), refusedRecord)).rejects.toThrow();
     expect(await approvals.votes(a, approval.id)).toEqual([]);
     expect((await approvals.find(a, approval.id))!.status).toBe("pending");
+    expect(await store.repositories.records.head(a)).toBeUndefined();
     // Neither attempt counts as a vote: the same person may still vote.
-    expect(await approvals.castVote(a, approval.id, vote("usr_voter"), acceptAll())).toBe("approved");
+    expect(await approvals.castVote(a, approval.id, vote("usr_voter"), acceptAll(a))).toBe("approved");
   });
 
   it("hands an approved request to exactly one of many concurrent takers, and finishes it once", async () => {
@@ -173,7 +187,7 @@ describeStores("approvals", (open) => {
   it("claims neither a pending nor a rejected request", async () => {
     const pending = await requested(a);
     expect(await approvals.claim(a, pending.id)).toBeUndefined();
-    await approvals.castVote(a, pending.id, vote("usr_no", "reject"), acceptAll());
+    await approvals.castVote(a, pending.id, vote("usr_no", "reject"), acceptAll(a));
     expect(await approvals.claim(a, pending.id)).toBeUndefined();
     expect((await approvals.find(a, pending.id))!.status).toBe("rejected");
   });
@@ -182,9 +196,9 @@ describeStores("approvals", (open) => {
     const first = await requested(a);
     const second = await requested(b);
     const third = await requested(a);
-    await approvals.castVote(b, second.id, vote("usr_x", "approve", T0 + 1), acceptAll());
-    await approvals.castVote(a, third.id, vote("usr_x", "approve", T0 + 2), acceptAll());
-    await approvals.castVote(a, first.id, vote("usr_x", "approve", T0 + 3), acceptAll());
+    await approvals.castVote(b, second.id, vote("usr_x", "approve", T0 + 1), acceptAll(b));
+    await approvals.castVote(a, third.id, vote("usr_x", "approve", T0 + 2), acceptAll(a));
+    await approvals.castVote(a, first.id, vote("usr_x", "approve", T0 + 3), acceptAll(a));
     await approvals.claim(a, third.id);
     expect(await approvals.unclaimed()).toEqual([
       { tenantId: b, id: second.id },
@@ -195,7 +209,7 @@ describeStores("approvals", (open) => {
   it("withdraws only for the requesting key, only while pending and unexpired, with its record, once", async () => {
     const approval = await requested(a);
     let records = 0;
-    const record = () => void records++;
+    const record = () => pendingRecord(a, ++records);
     expect(await approvals.withdraw(a, approval.id, "key_other", T0 + 1, record)).toBe(false);
     expect(await approvals.withdraw(a, approval.id, approval.requestedKey, approval.expiresAt, record)).toBe(false);
     await expect(
@@ -207,8 +221,9 @@ describeStores("approvals", (open) => {
     const attempts = await Promise.all(Array.from({ length: 5 }, () => approvals.withdraw(a, approval.id, approval.requestedKey, T0 + 2, record)));
     expect(attempts.filter(Boolean)).toHaveLength(1);
     expect(records).toBe(1);
+    expect(await store.repositories.records.head(a)).toMatchObject({ seq: 1 });
     expect(await approvals.find(a, approval.id)).toMatchObject({ status: "withdrawn", decidedAt: T0 + 2 });
-    expect(await approvals.castVote(a, approval.id, vote("usr_late"), acceptAll())).toBe("cast");
+    expect(await approvals.castVote(a, approval.id, vote("usr_late"), acceptAll(a))).toBe("cast");
     expect((await approvals.find(a, approval.id))!.status).toBe("withdrawn");
   });
 
@@ -235,7 +250,7 @@ describeStores("approvals", (open) => {
     await requested(a, { tool: "crm.update", agentId: "sales", createdAt: T0 });
     await requested(a, { tool: "crm.update", agentId: "sales", createdAt: T0 + 10 });
     const rejected = await requested(a, { tool: "db.write", agentId: "finance", createdAt: T0 + 20 });
-    await approvals.castVote(a, rejected.id, vote("usr_no", "reject", T0 + 21), acceptAll());
+    await approvals.castVote(a, rejected.id, vote("usr_no", "reject", T0 + 21), acceptAll(a));
     await requested(b, { tool: "crm.update", createdAt: T0 });
     const sorted = (rows: { name: string; status: string; count: number }[]) => [...rows].sort((x, y) => `${x.name}/${x.status}`.localeCompare(`${y.name}/${y.status}`));
     expect(sorted(await approvals.countByStatus("tool", { now: T0 + 30, tenantId: a }))).toEqual([

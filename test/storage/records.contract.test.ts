@@ -5,45 +5,11 @@
  * checkpoint log's memo, saved only by a turn that completes, one turn at a time.
  */
 import { expect, it } from "bun:test";
-import { GENESIS_HASH, recordHash, type StoredRecord } from "../../src/records/chain.ts";
-import type { Draft, Place, RecordRepository } from "../../src/records/repository.ts";
+import { GENESIS_HASH, type StoredRecord } from "../../src/records/chain.ts";
 import { MINUTE_MS, RollupBatch } from "../../src/records/rollups.ts";
-import { describeStores } from "./contract.ts";
-
-const AT = Date.UTC(2026, 0, 1, 12, 0, 0);
-
-/** A tool call of `tenantId`, the `index`th: tools and decisions vary with it. */
-function draft(tenantId: string, index: number): Draft {
-  return {
-    tenant_id: tenantId,
-    at: AT + index * 1000,
-    kind: "tool_call",
-    user_id: "usr_contract",
-    key_id: "key_contract",
-    agent_id: `agent_${index % 2}`,
-    client_name: "contract",
-    profile: "operator",
-    role: "editor",
-    tool: index % 3 === 0 ? "crm.update" : "database.execute",
-    classification: "mutating",
-    arguments: JSON.stringify({ index }),
-    decision: index % 4 === 0 ? "deny" : "allow",
-    matched_rules: "[]",
-    approval_id: null,
-    status: index % 5 === 0 ? "error" : "ok",
-    latency_ms: 1 + (index % 7),
-    error: null,
-    result_digest: null,
-    request_id: null,
-  };
-}
-
-/** Places a draft as the ledger does: the next seq, the head's hash as prev_hash, its own hash. */
-const place: Place = (next, head) => {
-  const seq = (head?.seq ?? 0) + 1;
-  const unhashed = { ...next, id: `exe_${seq.toString(36)}_${next.tenant_id.slice(-10).padStart(10, "x")}`, seq, prev_hash: head?.hash ?? GENESIS_HASH };
-  return { ...unhashed, hash: recordHash(unhashed) };
-};
+import type { Place, RecordRepository } from "../../src/records/repository.ts";
+import type { Repositories } from "../../src/storage/repositories.ts";
+import { approvalRequest, AT, describeStores, draft, place } from "./contract.ts";
 
 /** Every record of the tenant, oldest first, read in pages of `page`. */
 async function allRecords(records: RecordRepository, tenantId: string, page = 7): Promise<StoredRecord[]> {
@@ -107,20 +73,27 @@ describeStores("records", (open) => {
     }
   });
 
-  it("continues the chain from heads its batches did not write: its own single appends and another connection's", async () => {
+  it("continues the chain from heads its batches did not write: records stored with another room's change, and another connection's", async () => {
     const store = open();
     try {
       const tenantId = await store.addTenant("a");
       const { records } = store.repositories;
-      const other = store.another().records;
+      const another = store.another();
       let index = 0;
       const batch = (size: number) => Array.from({ length: size }, () => draft(tenantId, index++));
+      /** A vote on a new approval request, its record stored in the vote's transaction (through `repositories`' approvals). */
+      const vote = async (repositories: Repositories) => {
+        const id = `apr_${index}`;
+        await repositories.approvals.create(approvalRequest(tenantId, id));
+        const cast = await repositories.approvals.castVote(tenantId, id, { userId: "usr_voter", decision: "approve", comment: null, at: 1 }, { check() {}, record: () => ({ draft: batch(1)[0]!, place }) });
+        expect(cast).toBe("approved");
+      };
       await records.append(batch(3), place);
-      records.appendNow(batch(1)[0]!, place);
+      await vote(store.repositories);
       await records.append(batch(2), place);
-      await other.append(batch(1), place);
+      await another.records.append(batch(1), place);
       await records.append(batch(1), place);
-      other.appendNow(batch(1)[0]!, place);
+      await vote(another);
       await records.append(batch(2), place);
       const rows = await allRecords(records, tenantId);
       expectChain(rows, 11);

@@ -6,7 +6,9 @@
 import { and, asc, desc, eq, gt, lt, lte, or, sql } from "drizzle-orm";
 import type { ApprovalStatus } from "../../approvals/model.ts";
 import type { ApprovalOutcome, ApprovalRepository, NewApproval, StoredApproval, StoredVote, VoteResult, VoteRules, VoterHistory } from "../../approvals/repository.ts";
+import type { PendingRecord } from "../../records/repository.ts";
 import type { Store } from "./db.ts";
+import type { SqliteRecords } from "./records.ts";
 import { approvals, approvalVotes, groupMembers, users } from "./schema.ts";
 
 type Row = typeof approvals.$inferSelect;
@@ -30,7 +32,11 @@ export class SqliteApprovalRepository implements ApprovalRepository {
   /** The hot path's statement, prepared once. */
   private readonly insert;
 
-  constructor(private readonly store: Store) {
+  constructor(
+    private readonly store: Store,
+    /** Where a vote's record is stored, inside the vote's transaction. */
+    private readonly records: SqliteRecords,
+  ) {
     this.insert = store.sqlite.prepare<unknown, (string | number | null)[]>(
       `INSERT INTO approvals (id, tenant_id, tool, arguments, agent_id, client_name, requested_by, requested_key, profile, role, policy_version,
          matched_rules, approvals_required, approver_groups, status, created_at, expires_at, request_record_id)
@@ -106,7 +112,7 @@ export class SqliteApprovalRepository implements ApprovalRepository {
           .returning({ userId: approvalVotes.userId })
           .all();
         if (stored.length === 0) return "already_voted";
-        rules.record();
+        this.records.appendWithin(rules.record());
         const pending = and(eq(approvals.id, id), eq(approvals.status, "pending"));
         if (vote.decision === "reject") {
           db.update(approvals).set({ status: "rejected", decidedAt: vote.at }).where(pending).run();
@@ -139,7 +145,7 @@ export class SqliteApprovalRepository implements ApprovalRepository {
     return { userSince: user?.createdAt, memberSince };
   }
 
-  async withdraw(tenantId: string, id: string, requestedKey: string, at: number, record: () => void): Promise<boolean> {
+  async withdraw(tenantId: string, id: string, requestedKey: string, at: number, record: () => PendingRecord): Promise<boolean> {
     return this.store.sqlite
       .transaction(() => {
         const withdrawn = this.store.db
@@ -149,7 +155,7 @@ export class SqliteApprovalRepository implements ApprovalRepository {
           .returning({ id: approvals.id })
           .all();
         if (withdrawn.length === 0) return false;
-        record();
+        this.records.appendWithin(record());
         return true;
       })
       .immediate();

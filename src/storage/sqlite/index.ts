@@ -13,16 +13,26 @@ import { sqliteGroupRepository } from "./groups.ts";
 import { sqlitePolicyRepository } from "./policy.ts";
 import { SqliteRecords } from "./records.ts";
 
-/** The repositories of every room, over `store`. */
+/** One set per connection: the records repository remembers the chain heads its commits left, which only it may move. */
+const opened = new WeakMap<Store, Repositories>();
+
+/** The repositories of every room, over `store` (the same objects every time for one store). */
 export function sqliteRepositories(store: Store): Repositories {
-  return {
-    approvals: new SqliteApprovalRepository(store),
-    brain: new SqliteBrainRepository(store),
-    connectors: sqliteConnectors(store),
-    storeHealth: new SqliteStoreHealth(store),
-    directory: sqliteDirectoryRepository(store),
-    groups: sqliteGroupRepository(store),
-    policy: sqlitePolicyRepository(store),
-    records: new SqliteRecords(store),
-  };
+  let repositories = opened.get(store);
+  if (repositories === undefined) {
+    // Approvals store their votes' records through the records repository, inside their own transactions.
+    const records = new SqliteRecords(store);
+    repositories = {
+      approvals: new SqliteApprovalRepository(store, records),
+      brain: new SqliteBrainRepository(store),
+      connectors: sqliteConnectors(store),
+      storeHealth: new SqliteStoreHealth(store),
+      directory: sqliteDirectoryRepository(store),
+      groups: sqliteGroupRepository(store),
+      policy: sqlitePolicyRepository(store),
+      records,
+    };
+    opened.set(store, repositories);
+  }
+  return repositories;
 }

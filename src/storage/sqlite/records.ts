@@ -5,7 +5,7 @@
  * under the write lock and processes sharing the file never fork a chain or the checkpoint log.
  */
 import { HASHED_FIELDS, type StoredRecord } from "../../records/chain.ts";
-import type { CheckpointMemo, CheckpointTurn, Draft, Head, KeyUsage, MarkMove, Place, RecordRepository, TenantHead, WalkFilters } from "../../records/repository.ts";
+import type { CheckpointMemo, CheckpointTurn, Draft, Head, KeyUsage, MarkMove, PendingRecord, Place, RecordRepository, TenantHead, WalkFilters } from "../../records/repository.ts";
 import { HISTOGRAM_BUCKETS, HOUR_MS, MINUTE_MS, SCALARS, type Dimension, type RollupBatch, type RollupGroup } from "../../records/rollups.ts";
 import type { Store } from "./db.ts";
 
@@ -30,7 +30,6 @@ export class SqliteRecords implements RecordRepository {
   private readonly setMark;
   private readonly upsertRollup;
   private readonly appendAll;
-  private readonly appendOne;
   private readonly addAll;
   private readonly memo;
   private readonly checkpointTurn;
@@ -78,7 +77,6 @@ export class SqliteRecords implements RecordRepository {
       });
       return { outcomes, version, known, heads };
     });
-    this.appendOne = sqlite.transaction((draft: Draft, place: Place) => this.insert(draft, place, new Map()));
     this.addAll = sqlite.transaction((counts: RollupBatch, moves: readonly MarkMove[]) => {
       for (const move of moves) if ((this.markOf.get(move.tenantId)?.seq ?? 0) !== move.from) throw new MarkMoved();
       for (const { key, counters } of counts.entries()) {
@@ -105,11 +103,15 @@ export class SqliteRecords implements RecordRepository {
     return outcomes;
   }
 
-  appendNow(draft: Draft, place: Place): StoredRecord {
-    // The caller's transaction may still roll back: the head it moves is read from the store next time.
+  /**
+   * Stores another room's pending record inside that room's open (immediate) transaction of this store,
+   * so the two commit together: how an approval vote is recorded (`approvals.ts`).
+   */
+  appendWithin({ draft, place }: PendingRecord): StoredRecord {
+    if (!this.store.sqlite.inTransaction) throw new Error("appendWithin runs inside a transaction of the store");
+    // The transaction may still roll back: the head it moves is read from the store next time.
     this.headsVersion = undefined;
-    // Inside the caller's transaction, whose snapshot SQLite refuses to write from if another process appended meanwhile.
-    return this.store.sqlite.inTransaction ? this.insert(draft, place, new Map()) : this.appendOne.immediate(draft, place);
+    return this.insert(draft, place, new Map());
   }
 
   async head(tenantId: string): Promise<Head | undefined> {
