@@ -55,16 +55,32 @@ interface Entry {
   at: number;
 }
 
+/** The last value and its result: consecutive log lines mostly share their millisecond and their path. */
+function lastOf<T extends string | number>(compute: (value: T) => string): (value: T) => string {
+  let last: T | undefined;
+  let result = "";
+  return (value) => {
+    if (value !== last) {
+      result = compute(value);
+      last = value;
+    }
+    return result;
+  };
+}
+
+const isoTime = lastOf((at: number) => new Date(at).toISOString());
+const shownPath = lastOf((path: string) => redactText(path));
+
 function jsonLine({ level, info, status, latencyMs, at }: Entry): string {
   return `${JSON.stringify({
-    time: new Date(at).toISOString(),
+    time: isoTime(at),
     level,
     msg: "request",
     request_id: info.id,
     tenant_id: info.tenantId ?? null,
     key_id: info.keyId ?? null,
     method: info.method,
-    path: redactText(info.path),
+    path: shownPath(info.path),
     rpc_method: info.rpcMethod ?? null,
     tool: info.tool ?? null,
     decision: info.decision ?? null,
@@ -76,5 +92,5 @@ function jsonLine({ level, info, status, latencyMs, at }: Entry): string {
 
 function prettyLine({ info, status, latencyMs, at }: Entry): string {
   const what = [info.rpcMethod, info.tool, info.decision, info.outcome].filter(Boolean).join(" ");
-  return `${new Date(at).toISOString().slice(11, 23)} ${status} ${info.method} ${redactText(info.path)}${what ? ` ${what}` : ""} ${latencyMs.toFixed(1)}ms ${info.id}${info.keyId ? ` key ${info.keyId}` : ""}\n`;
+  return `${isoTime(at).slice(11, 23)} ${status} ${info.method} ${shownPath(info.path)}${what ? ` ${what}` : ""} ${latencyMs.toFixed(1)}ms ${info.id}${info.keyId ? ` key ${info.keyId}` : ""}\n`;
 }
