@@ -103,6 +103,24 @@ describeStores("records", (open) => {
     }
   });
 
+  it("fails a whole batch placed after a stale head, and the next batch continues the chain", async () => {
+    const store = open();
+    try {
+      const tenantId = await store.addTenant("a");
+      const { records } = store.repositories;
+      await records.append([draft(tenantId, 0), draft(tenantId, 1)], place);
+      // Placed where a record already is, as after a head read too early.
+      const stale: Place = (next, head) => place(next, head && { seq: head.seq - 1, hash: head.hash });
+      await expect(records.append([draft(tenantId, 2)], stale)).rejects.toThrow();
+      await records.append([draft(tenantId, 3)], place);
+      const rows = await allRecords(records, tenantId);
+      expectChain(rows, 3);
+      expect(rows.map((row) => JSON.parse(row.arguments).index)).toEqual([0, 1, 3]);
+    } finally {
+      store.close();
+    }
+  });
+
   it("pages newest first and oldest first without duplicates or gaps, with filters, while records are added", async () => {
     const store = open();
     try {

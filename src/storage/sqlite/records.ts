@@ -70,8 +70,9 @@ export class SqliteRecords implements RecordRepository {
         try {
           return this.insert(draft, place, heads, known);
         } catch (error) {
-          // A record the schema refuses (e.g. an unknown tenant) fails alone; the statement rolled back, the transaction did not.
-          if (isConstraintViolation(error)) return error as Error;
+          // A record the schema refuses (e.g. an unknown tenant) fails alone; the statement rolled back, the
+          // transaction did not. A taken (tenant, seq) is no such record: the head it was placed after was stale.
+          if (refusedRecord(error)) return error as Error;
           throw error;
         }
       });
@@ -95,7 +96,17 @@ export class SqliteRecords implements RecordRepository {
   }
 
   async append(drafts: readonly Draft[], place: Place): Promise<(StoredRecord | Error)[]> {
-    const { outcomes, version, known, heads } = this.appendAll.immediate(drafts, place);
+    // Its own transaction: a savepoint inside another could still be rolled back after the heads are kept.
+    if (this.store.sqlite.inTransaction) throw new Error("append runs in a transaction of its own, not inside another");
+    let committed;
+    try {
+      committed = this.appendAll.immediate(drafts, place);
+    } catch (error) {
+      // Whatever failed, the heads are read from the store next time.
+      this.headsVersion = undefined;
+      throw error;
+    }
+    const { outcomes, version, known, heads } = committed;
     // Committed: the heads it moved join the ones still known (a failed transaction changes neither).
     for (const [tenantId, head] of heads) known.set(tenantId, head);
     this.committedHeads = known;
@@ -240,7 +251,8 @@ function filterConditions(tenantId: string, filters: WalkFilters): { conditions:
   return { conditions, params };
 }
 
-/** A statement the schema refused (foreign key, not null, unique): SQLite undid that statement only. */
-function isConstraintViolation(error: unknown): boolean {
-  return typeof (error as { code?: unknown })?.code === "string" && (error as { code: string }).code.startsWith("SQLITE_CONSTRAINT");
+/** A record the schema refuses (foreign key, not null): SQLite undid that statement only. A taken seq is not among them. */
+function refusedRecord(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  return typeof code === "string" && code.startsWith("SQLITE_CONSTRAINT") && code !== "SQLITE_CONSTRAINT_UNIQUE";
 }
