@@ -376,6 +376,15 @@ describe("group commit", () => {
     expect(await ledger.verify(server.tenantId)).toEqual({ ok: true, records: 2 });
   });
 
+  it("refuses a record whose time no date can show, and goes on committing the rest", async () => {
+    using server = startTestServer();
+    const ledger = server.services.records;
+    const [refused, kept] = await Promise.allSettled([ledger.append(toolCall(server.tenantId, { at: 9e15 })), ledger.append(toolCall(server.tenantId))]);
+    expect(refused).toMatchObject({ status: "rejected", reason: expect.objectContaining({ message: expect.stringContaining("at must be a time") }) });
+    expect(kept.status).toBe("fulfilled");
+    expect((await ledger.append(toolCall(server.tenantId))).seq).toBe(2);
+  });
+
   it("flush() commits what is queued", async () => {
     using server = startTestServer();
     const ledger = server.services.records;
