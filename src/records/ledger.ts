@@ -60,7 +60,7 @@ export interface LedgerStats {
 /** Appends, reads, exports and verifies execution records. */
 export class ExecutionLedger {
   private queue: Queued[] = [];
-  /** Rate-limit refusals counted since the last roll-up (best effort: written with it or dropped with it). */
+  /** Rate-limit refusals counted since the last roll-up that committed (written with the next one). */
   private pendingCounts = new RollupBatch();
   /**
    * Per tenant, the roll-up counts of the records this process committed since the last roll-up, folded
@@ -107,7 +107,7 @@ export class ExecutionLedger {
 
   /**
    * Counts a request the rate limiter refused (it has no record: a flood must not become writes per
-   * request). Written with the next roll-up; lost only if that transaction fails.
+   * request). Written with the next roll-up that commits.
    */
   countRateLimited(tenantId: string, agentId: string): void {
     this.pendingCounts.addRateLimited(tenantId, this.now(), agentId);
@@ -132,8 +132,23 @@ export class ExecutionLedger {
 
   /** One roll-up transaction: false `complete` when the chunk filled or another process rolled up meanwhile. */
   private async rollUpStep(): Promise<{ rolled: number; complete: boolean }> {
-    const counts = this.pendingCounts;
+    // Rate-limit refusals exist nowhere else: a step that writes nothing hands them back to the next one.
+    const limited = this.pendingCounts;
     this.pendingCounts = new RollupBatch();
+    try {
+      const step = await this.rollUpCounted(limited);
+      if (step === undefined) this.pendingCounts.merge(limited);
+      return step ?? { rolled: 0, complete: false };
+    } catch (error) {
+      this.pendingCounts.merge(limited);
+      throw error;
+    }
+  }
+
+  /** A roll-up transaction adding `limited` with the records: undefined (nothing written) when another roll-up moved a mark meanwhile. */
+  private async rollUpCounted(limited: RollupBatch): Promise<{ rolled: number; complete: boolean } | undefined> {
+    const counts = new RollupBatch();
+    counts.merge(limited);
     const moves = [];
     let read = 0;
     let rolled = 0;
@@ -166,7 +181,7 @@ export class ExecutionLedger {
       if (mark !== seq) moves.push({ tenantId, from: seq, to: mark });
       if (!complete) break;
     }
-    if (!(await this.repository.addRollups(counts, moves))) return { rolled: 0, complete: false };
+    if (!(await this.repository.addRollups(counts, moves))) return undefined;
     return { rolled: rolled + read, complete };
   }
 

@@ -189,6 +189,23 @@ describe("the hash chain", () => {
       second.close();
     }
   });
+
+  it("counts every rate-limit refusal once when roll-ups of one process overlap", async () => {
+    using server = startTestServer();
+    const ledger = server.services.records;
+    for (let round = 0; round < 10; round++) {
+      await appendMany(server, 2);
+      // The summary rolls up while the background roll-up is under way: both move the same mark, and the
+      // refusal counted in between goes with the second.
+      const first = ledger.rollUp();
+      ledger.countRateLimited(server.tenantId, "flooder");
+      await Promise.all([first, ledger.rollUp()]);
+    }
+    const until = Math.ceil(Date.now() / MINUTE_MS) * MINUTE_MS + MINUTE_MS;
+    const agents = await ledger.rollups(server.tenantId, "agent", 0, until);
+    expect(agents.find((row) => row.name === "flooder")?.rate_limited).toBe(10);
+    expect(agents.reduce((sum, row) => sum + row.calls, 0)).toBe(20);
+  });
 });
 
 describe("records written before migration 0006 (random ids, an index of their own)", () => {
