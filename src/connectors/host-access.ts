@@ -84,6 +84,7 @@ export class HostAccess {
       tenant,
       path: (path, what) => this.checkPath(path, tenant, what, entries),
       url: (url) => this.checkUrl(url, entries),
+      headers: (names) => checkHeaders(names),
       command: (command, args, env) => this.checkCommand(command, args, env, entries),
       refuse: (message) => {
         throw new HostAccessDenied(message);
@@ -147,6 +148,19 @@ export class HostAccess {
     }
     return addresses.length > 0 && addresses.every(({ address }) => this.networks!.has(address));
   }
+}
+
+/**
+ * Headers that choose where a request goes, or how it is framed, rather than what it says: set by a
+ * tenant's connector, `Host` would reach another virtual host behind the allowed address, the
+ * forwarding headers would speak for a proxy, and the framing ones would split or smuggle requests.
+ */
+const ROUTING_HEADERS = new Set(["host", "forwarded", "connection", "keep-alive", "transfer-encoding", "content-length", "te", "trailer", "upgrade", "proxy-authorization", "proxy-connection", "via"]);
+
+/** Refuses headers a tenant's connector may not send (ROUTING_HEADERS, and the proxies' `X-Forwarded-*`, `X-Real-*`, `X-Original-*`, `X-Rewrite-*`). */
+function checkHeaders(names: readonly string[]): void {
+  const refused = names.filter((name) => ROUTING_HEADERS.has(name.trim().toLowerCase()) || /^\s*x-(forwarded|real|original|rewrite)-/i.test(name));
+  if (refused.length > 0) throw new HostAccessDenied(`header${refused.length === 1 ? "" : "s"} ${refused.join(", ")} may not be set by a connector added by a tenant: they choose where a request goes, not what it says`);
 }
 
 /** Allow-list entries as they apply to one tenant. */

@@ -31,6 +31,8 @@ export interface HostChecks {
   path(path: string, what: string): string;
   /** A URL the connector reaches. */
   url(url: string): Promise<void>;
+  /** The names of the HTTP headers the connector sends with every request to that URL. */
+  headers(names: readonly string[]): void;
   /** A command the connector runs, with its arguments and the environment variables it sets. */
   command(command: string, args: readonly string[], env: readonly string[]): void;
   /** Refuses the connector with `message`. */

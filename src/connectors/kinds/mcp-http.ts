@@ -21,7 +21,10 @@ export const mcpHttp = defineKind({
   },
   ...mcpTools,
   async checkHost(spec, checks) {
-    if (checks.tenant) await checks.url(spec.url);
+    if (checks.tenant) {
+      await checks.url(spec.url);
+      checks.headers(Object.keys(spec.headers ?? {}));
+    }
     return spec;
   },
   // The URL whole (a token may sit in its userinfo or query) and every header value.
