@@ -35,7 +35,7 @@ describe("a tenant's connector URL", () => {
     const server = startTestServer({ config: { tenantConnectors: { urls: ["http://localhost:9/mcp/**"] } } });
     servers.push(server);
     const http = (name: string, headers: Record<string, string>) => rest(server, "POST", "/v1/connectors", { name, type: "mcp_http", url: "http://localhost:9/mcp/x", headers });
-    const refused = [
+    const refused: Record<string, string>[] = [
       { Host: "internal-admin.svc" },
       { HOST: "internal-admin.svc" },
       { "X-Forwarded-Host": "internal-admin.svc" },
