@@ -212,11 +212,18 @@ export class GovernedCalls implements PolicyAsker {
     if (tool === undefined) {
       error = `${row.tool} is no longer available (connector removed, tool quarantined or not enabled); the approved action did not run`;
     } else {
-      const answer = await this.askAbout(tool, { tenantId, profile: row.profile, role: row.role }, { agentId: row.agentId, action: row.tool, params: args });
-      matchedRules = answer.matched_rules.map((rule) => rule.id);
-      decision = answer.decision;
-      if (answer.decision === "deny") error = `policy version ${answer.policy_version} now denies ${row.tool}: ${answer.reasons.join(" ")}`;
-      else ({ result, error } = await this.run(tool, args, undefined));
+      const answer = await this.askAbout(tool, { tenantId, profile: row.profile, role: row.role }, { agentId: row.agentId, action: row.tool, params: args }).catch((failure: unknown) => {
+        // Taken (executing) and never finished, the request would hang there: it fails closed, recorded.
+        this.ports.logError(`asking policy about approved request ${id} failed`, failure);
+        return undefined;
+      });
+      if (answer === undefined) error = `policy could not be asked about ${row.tool}; the approved action did not run (the details are in the server log)`;
+      else {
+        matchedRules = answer.matched_rules.map((rule) => rule.id);
+        decision = answer.decision;
+        if (answer.decision === "deny") error = `policy version ${answer.policy_version} now denies ${row.tool}: ${answer.reasons.join(" ")}`;
+        else ({ result, error } = await this.run(tool, args, undefined));
+      }
     }
     const record = await this.ports.records.append({
       tenantId,

@@ -9,7 +9,7 @@ import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import { createTenant } from "../../src/governance/bootstrap.ts";
 import { postgresSkipReason, startPostgres, type PostgresServer } from "../support/postgres.ts";
-import { keyFor, request, rest, rpc, startTestServer, type TestServer } from "../support/harness.ts";
+import { keyFor, request, rest, restartTestServer, rpc, startTestServer, type TestServer } from "../support/harness.ts";
 
 const servers: TestServer[] = [];
 afterEach(async () => {
@@ -234,6 +234,25 @@ rules:
     expect(approved.body).toMatchObject({ status: "failed", error: expect.stringContaining("no longer available") });
     const [execution] = (await server.services.records.list(server.tenantId, { kind: "approval_execution" })).records;
     expect(execution).toMatchObject({ approval_id: id, decision: null, status: "error", error: expect.stringContaining("did not run") });
+    expect(await read("SELECT CAST(count(*) AS INTEGER) AS n FROM audit")).toEqual([{ n: 0 }]);
+  });
+
+  it("fails an approved action closed, recorded and finished, when policy cannot be asked at execution", async () => {
+    const { server, agentKey, read } = await governedServer();
+    expect((await publish(server, twoApprovals.replace("approvals_required: 2", "approvals_required: 1"))).status).toBe(201);
+    const pending = await call(server, agentKey, "database.execute", { sql: "INSERT INTO audit (note) VALUES ('unasked')" });
+    const id = pending.structuredContent.approval_id;
+    // The stored policy no longer compiles (an edited store, an older Invoke's syntax), seen after a restart.
+    servers.splice(servers.indexOf(server), 1);
+    const restarted = await restartTestServer(server);
+    servers.push(restarted);
+    const store = new Database(restarted.dbPath);
+    store.run("UPDATE policy_versions SET source = 'rules: [' WHERE status = 'active'");
+    store.close();
+    const approved = await rest(restarted, "POST", `/v1/approvals/${id}/approve`);
+    expect(approved.body).toMatchObject({ status: "failed", error: expect.stringContaining("policy could not be asked") });
+    const [execution] = (await restarted.services.records.list(restarted.tenantId, { kind: "approval_execution" })).records;
+    expect(execution).toMatchObject({ approval_id: id, decision: null, status: "error" });
     expect(await read("SELECT CAST(count(*) AS INTEGER) AS n FROM audit")).toEqual([{ n: 0 }]);
   });
 
