@@ -8,6 +8,9 @@ import { BadRequest } from "../errors.ts";
 import type { BrainHit, BrainQuery, EntityCounts, EntityInput, RelationInput } from "./model.ts";
 import type { BrainBatch, BrainRepository, BrainWriteResult } from "./repository.ts";
 
+/** How deep a query pages: its best 1,000 matches (a narrower query finds the rest). */
+const MAX_RANKED = 1000;
+
 /** Entity and relation storage and search. */
 export class BrainService {
   constructor(
@@ -39,9 +42,10 @@ export class BrainService {
   async query(tenantId: string, input: BrainQuery): Promise<{ results: BrainHit[]; next_cursor?: string }> {
     const limit = Math.min(Math.max(input.limit ?? 10, 1), 100);
     const offset = decodeCursor(input.cursor);
-    if (offset === undefined) throw new BadRequest("invalid cursor", undefined, "invalid_cursor");
+    // Cursors are not signed: one forged deep into the ranking would make the store rank every match.
+    if (offset === undefined || offset >= MAX_RANKED) throw new BadRequest("invalid cursor", undefined, "invalid_cursor");
     const join = input.join_to && { entityType: input.join_to.entity_type, relation: input.join_to.relation, limit: Math.min(Math.max(input.join_to.limit ?? 20, 1), 100) };
     const { hits, more } = await this.repository.search(tenantId, { text: input.query, entityType: input.entity_type, join, offset, limit });
-    return more ? { results: hits, next_cursor: encodeCursor(offset + limit) } : { results: hits };
+    return more && offset + limit < MAX_RANKED ? { results: hits, next_cursor: encodeCursor(offset + limit) } : { results: hits };
   }
 }

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "bun:test";
 import { loadDemoCompany } from "../../src/brain/demo.ts";
+import { encodeCursor } from "../../src/cursor.ts";
 import { createTenant } from "../../src/governance/bootstrap.ts";
 import { rest as post, request, rpc, send, startTestServer, type TestServer } from "../support/harness.ts";
 
@@ -74,6 +75,15 @@ describe("search", () => {
       cursor = page.next_cursor;
     } while (cursor);
     expect(seen.sort()).toEqual(["INV-2024-001", "INV-2024-002", "INV-2024-003", "INV-2024-004", "INV-2024-005", "INV-2024-006"]);
+  });
+
+  it("refuses a cursor forged deep into the ranking, as it refuses any cursor it did not issue", async () => {
+    using server = await demoServer();
+    for (const cursor of [encodeCursor(1_000_000), encodeCursor(1000), "bogus"]) {
+      const body = await query(server, { query: "invoice", cursor });
+      expect({ cursor, refused: body.result?.isError ?? body.error !== undefined, text: JSON.stringify(body) }).toMatchObject({ cursor, refused: true, text: expect.stringContaining("invalid cursor") });
+    }
+    expect((await query(server, { query: "invoice", cursor: encodeCursor(2) })).result.structuredContent.results).toHaveLength(4);
   });
 
   it("joins in the incoming direction too, and by relation", async () => {
