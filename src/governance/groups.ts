@@ -60,7 +60,11 @@ export async function addMember(
   await getGroup(stores.groups, tenantId, name);
   // The directory's lookup: emails compare as stored (lower-cased), removed users are absent.
   const { id } = await findUser(stores.directory, tenantId, user);
-  await stores.groups.addMember(tenantId, name, { userId: id, addedBy: by, addedAt: now });
+  if (!(await stores.groups.addMember(tenantId, name, { userId: id, addedBy: by, addedAt: now }))) {
+    // Deleted or removed since the checks above: the same checks say which.
+    await getGroup(stores.groups, tenantId, name);
+    await findUser(stores.directory, tenantId, user);
+  }
   return getGroup(stores.groups, tenantId, name);
 }
 

@@ -145,8 +145,11 @@ export interface GroupRepository {
   addGroup(tenantId: string, group: { name: string; createdBy: string | null; createdAt: number }): Promise<boolean>;
   /** Deletes a group with its memberships. */
   deleteGroup(tenantId: string, name: string): Promise<void>;
-  /** Adds a user of the tenant to one of its groups; a member stays as they were added. */
-  addMember(tenantId: string, name: string, member: { userId: string; addedBy: string | null; addedAt: number }): Promise<void>;
+  /**
+   * Adds a user of the tenant to one of its groups, in one step with checking that both still exist (the
+   * user not removed); a member stays as they were added. False, and nothing stored, when one is gone.
+   */
+  addMember(tenantId: string, name: string, member: { userId: string; addedBy: string | null; addedAt: number }): Promise<boolean>;
   /** Removes a user from a group of the tenant. */
   removeMember(tenantId: string, name: string, userId: string): Promise<void>;
 }

@@ -211,7 +211,7 @@ describeStores("approver groups", (open) => {
     const amy = user("amy@example.com");
     await directory.addUser(a, zoe);
     await directory.addUser(a, amy);
-    return { groups, a, b, zoe, amy };
+    return { directory, groups, a, b, zoe, amy };
   };
 
   it("lists groups by name with their members by email, each added once", async () => {
@@ -245,6 +245,18 @@ describeStores("approver groups", (open) => {
     await groups.deleteGroup(a, "leads");
     expect(await groups.findGroup(a, "leads")).toBeUndefined();
     await groups.addGroup(a, { name: "leads", createdBy: null, createdAt: 3_000 });
+    expect((await groups.findGroup(a, "leads"))?.members).toEqual([]);
+  });
+
+  it("adds a member only while the group and the user both exist, so a group made again never inherits one", async () => {
+    const { directory, groups, a, b, zoe } = await setUp();
+    expect(await groups.addMember(a, "leads", { userId: zoe.id, addedBy: null, addedAt: 1_000 })).toBe(false);
+    await groups.addGroup(a, { name: "leads", createdBy: null, createdAt: 2_000 });
+    expect((await groups.findGroup(a, "leads"))?.members).toEqual([]);
+    // Another tenant's group of that name, and a user removed, are not there either.
+    expect(await groups.addMember(b, "leads", { userId: zoe.id, addedBy: null, addedAt: 3_000 })).toBe(false);
+    await directory.removeUser(a, zoe.id, 4_000);
+    expect(await groups.addMember(a, "leads", { userId: zoe.id, addedBy: null, addedAt: 5_000 })).toBe(false);
     expect((await groups.findGroup(a, "leads"))?.members).toEqual([]);
   });
 

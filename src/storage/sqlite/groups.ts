@@ -1,5 +1,5 @@
 /** Approver groups on SQLite: `groups` and `group_members`, every query bound to one tenant. */
-import { and, asc, eq } from "drizzle-orm";
+import { and, asc, eq, isNull } from "drizzle-orm";
 import type { GroupRepository, StoredGroup } from "../../governance/repository.ts";
 import type { Store } from "./db.ts";
 import { groupMembers, groups, users } from "./schema.ts";
@@ -39,9 +39,18 @@ export function sqliteGroupRepository(store: Store): GroupRepository {
         db.delete(groupMembers).where(ofGroup(tenantId, name)).run();
         db.delete(groups).where(and(eq(groups.tenantId, tenantId), eq(groups.name, name))).run();
       })(),
-    addMember: async (tenantId, name, member) => {
-      db.insert(groupMembers).values({ ...member, tenantId, groupName: name }).onConflictDoNothing().run();
-    },
+    // Immediate: a group deleted (or a user removed) between the check and the insert would leave a
+    // membership that a group made again under the name inherits.
+    addMember: async (tenantId, name, member) =>
+      store.sqlite
+        .transaction(() => {
+          const group = db.select({ name: groups.name }).from(groups).where(and(eq(groups.tenantId, tenantId), eq(groups.name, name))).get();
+          const user = db.select({ id: users.id }).from(users).where(and(eq(users.tenantId, tenantId), eq(users.id, member.userId), isNull(users.removedAt))).get();
+          if (group === undefined || user === undefined) return false;
+          db.insert(groupMembers).values({ ...member, tenantId, groupName: name }).onConflictDoNothing().run();
+          return true;
+        })
+        .immediate(),
     removeMember: async (tenantId, name, userId) => {
       db.delete(groupMembers).where(and(ofGroup(tenantId, name), eq(groupMembers.userId, userId))).run();
     },
