@@ -36,7 +36,6 @@ import { ToolRegistry } from "./tools/registry.ts";
 export interface Services {
   store: Store;
   config: ServerConfig;
-  registry: ToolRegistry;
   /** Every tool an agent can name: the registry's and the tenants' production tools. */
   catalog: ToolCatalog;
   /** The governed call path every entry (MCP, approved runs, simulate, preflight) goes through. */
@@ -117,7 +116,6 @@ export function createServices(options: ServiceOptions): Services {
   return {
     store: options.store,
     config: options.config,
-    registry,
     catalog,
     calls,
     limiter,

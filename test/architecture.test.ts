@@ -89,7 +89,7 @@ describe("architecture", () => {
         .filter((specifier) => {
           const path = local(file, specifier);
           if (specifier === "bun:sqlite") return !tenantDatabases.has(file);
-          return specifier.startsWith("drizzle-orm") || path === "storage/sqlite/schema.ts" || path === "storage/sqlite/tenant-scope.ts";
+          return specifier.startsWith("drizzle-orm") || path === "storage/sqlite/schema.ts";
         })
         .map((specifier) => `${file} imports ${specifier}`);
     });

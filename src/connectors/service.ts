@@ -8,6 +8,7 @@
  * new definition: a defence against tool-definition rug pulls. Database connectors declare Invoke's
  * own tools, so there is nothing to pin.
  */
+import type { TenantRef } from "../governance/caller.ts";
 import { Value } from "@sinclair/typebox/value";
 import { randomBytes } from "node:crypto";
 import { BadRequest, Conflict, InvokeError, NotFound } from "../errors.ts";
@@ -50,10 +51,6 @@ export interface ConnectorView {
 }
 
 /** The tenant an administrative call acts for (a tenant scope). */
-interface Tenant {
-  readonly tenantId: string;
-}
-
 /** A connector of a tenant, running. */
 interface Running {
   tenantId: string;
@@ -389,20 +386,20 @@ export class ConnectorService {
 
   // ---- administration ----
 
-  private runningOf(scope: Tenant, name: string): Running {
+  private runningOf(scope: TenantRef, name: string): Running {
     const running = this.running.get(runningKey(scope.tenantId, name));
     if (running === undefined) throw new NotFound(`no connector named "${name}"`, "connector_not_found");
     return running;
   }
 
   /** The tenant's connectors with their health and tools. */
-  async listConnectors(scope: Tenant): Promise<ConnectorView[]> {
+  async listConnectors(scope: TenantRef): Promise<ConnectorView[]> {
     const rows = await this.stored.list(scope.tenantId);
     return Promise.all(rows.map((row) => this.view(scope, row.name)));
   }
 
   /** One connector. */
-  async view(scope: Tenant, name: string): Promise<ConnectorView> {
+  async view(scope: TenantRef, name: string): Promise<ConnectorView> {
     const running = this.runningOf(scope, name);
     const pins = await this.pins(scope.tenantId, name);
     const tools = running.declared.map((tool): ConnectorToolView => {
@@ -427,7 +424,7 @@ export class ConnectorService {
    * fails. What it may reach on the host depends on who adds it: a tenant admin over REST (`api`), or
    * the operator with the CLI (`operator`).
    */
-  async add(scope: Tenant, input: NewConnector, origin: Exclude<ConnectorOrigin, "config">): Promise<ConnectorView> {
+  async add(scope: TenantRef, input: NewConnector, origin: Exclude<ConnectorOrigin, "config">): Promise<ConnectorView> {
     const { name, ...spec } = input;
     if (!Value.Check(ConnectorSpec, spec)) throw new BadRequest("invalid connector configuration", undefined, "invalid_connector");
     // Known before anything else can fail: the record of this change, refused or not, must not show them.
@@ -451,7 +448,7 @@ export class ConnectorService {
   }
 
   /** Stops and removes a connector with its pins. Connectors from the config file are changed there. */
-  async remove(scope: Tenant, name: string): Promise<{ removed: string }> {
+  async remove(scope: TenantRef, name: string): Promise<{ removed: string }> {
     const running = this.runningOf(scope, name);
     if (running.origin === "config") throw new InvokeError(409, "connector_from_config", `connector "${name}" comes from the config file; remove it there`);
     this.running.delete(runningKey(scope.tenantId, name));
@@ -464,7 +461,7 @@ export class ConnectorService {
    * Enables (pins) the connector's tools matching `globs`, or approves the new definition of
    * quarantined ones: the pin becomes what the upstream declares now.
    */
-  async enableTools(scope: Tenant, name: string, globs: string[], approvedBy: string): Promise<ConnectorView> {
+  async enableTools(scope: TenantRef, name: string, globs: string[], approvedBy: string): Promise<ConnectorView> {
     const running = this.runningOf(scope, name);
     if (kindOf(running.spec).autoEnabledTools === undefined) return this.view(scope, name);
     await this.refresh(running);

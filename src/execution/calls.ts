@@ -1,8 +1,9 @@
 /**
  * The one governed call path: resolve → authorise → validate → policy (Invoke's own tools skip it) →
  * run or queue → record. Every entry uses it: MCP `tools/call` over HTTP and stdio in both protocol
- * eras (`call`), approved actions (`runApproved`, exactly once), and — up to the policy step, nothing
- * executed — simulate, preflight and tools.search (`authorise`, `validate`, `ask`).
+ * eras (`call`); approved actions (`runApproved`, exactly once: resolved and asked of policy again,
+ * authorised and validated when they were requested); and — up to the policy step, nothing executed —
+ * simulate, preflight and tools.search (`ask`, and preflight's `argumentErrors`).
  */
 import { ConnectorError } from "../connectors/connector.ts";
 import { InvokeError } from "../errors.ts";
@@ -157,7 +158,7 @@ export class GovernedCalls implements PolicyAsker {
         span.end();
       }
     };
-    let tool: Tool;
+    let tool: Tool | undefined;
     let outcome: CallOutcome;
     try {
       const args = request.args;
@@ -173,7 +174,7 @@ export class GovernedCalls implements PolicyAsker {
       if (error instanceof CallRefused) {
         await this.ports.records.append({ ...base, status: "refused", error: error.message, latencyMs: performance.now() - started });
         // Unknown names are not metric labels: a client must not be able to mint time series.
-        finish(this.ports.catalog.resolve(caller.tenantId, name) ? name : "(unknown)", null, "refused");
+        finish((tool ?? this.ports.catalog.resolve(caller.tenantId, name)) ? name : "(unknown)", null, "refused");
       } else finish(name, null, "error");
       throw error;
     }

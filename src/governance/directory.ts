@@ -96,7 +96,8 @@ export interface KeyView {
 }
 
 /** Emails are kept and compared trimmed and lower-cased. */
-const normalEmail = (email: string) => email.trim().toLowerCase();
+/** An email as the directory stores and compares it. */
+export const normalEmail = (email: string) => email.trim().toLowerCase();
 
 /** Creates a user in the tenant. */
 export async function createUser(directory: DirectoryRepository, tenantId: string, input: NewUser, now = Date.now()): Promise<UserView> {

@@ -5,7 +5,7 @@
  */
 import { Conflict, NotFound } from "../errors.ts";
 import { isoTime } from "../text.ts";
-import { findUser } from "./directory.ts";
+import { findUser, normalEmail } from "./directory.ts";
 import type { DirectoryRepository, GroupRepository, StoredGroup } from "./repository.ts";
 
 /** A group as admins see it. */
@@ -71,7 +71,7 @@ export async function addMember(
 /** Removes a user (by id or email) from a group. */
 export async function removeMember(groups: GroupRepository, tenantId: string, name: string, user: string): Promise<GroupView> {
   const group = await getGroup(groups, tenantId, name);
-  const email = user.trim().toLowerCase();
+  const email = normalEmail(user);
   const member = group.members.find((candidate) => candidate.user_id === user || candidate.email === email);
   if (member === undefined) throw new NotFound(`${user} is not a member of group ${name}`, "member_not_found");
   await groups.removeMember(tenantId, name, member.user_id);

@@ -21,7 +21,6 @@ import type { CheckpointMemo, CheckpointTurn, Draft, Head, PendingRecord, Place,
 import { RollupBatch, type Dimension, type RollupGroup } from "./rollups.ts";
 
 export type { ExecutionRecord, RecordFilters, RecordInput, RecordKind, VerifyReport } from "./model.ts";
-export type { Head, TenantHead } from "./repository.ts";
 
 /** At most this many records per transaction; a longer queue is committed over the next turns. */
 const MAX_BATCH = 1000;

@@ -19,12 +19,12 @@ const MAX_RETRY_MS = 60_000;
 /** RFC 5424 PRI of facility local0 (16), severity informational (6). */
 const SYSLOG_PRI = 16 * 8 + 6;
 
-/** Sends a batch of checkpoints somewhere; rejects when they did not all arrive. */
 /** What a witness receives: a signed checkpoint (the log's line), stamped with its time. */
 export interface Witnessed {
   at: string;
 }
 
+/** Sends a batch of checkpoints somewhere; rejects when they did not all arrive. */
 type Deliver = (checkpoints: Witnessed[]) => Promise<void>;
 
 /** One witness: a queue, delivered in order, retried with backoff. */

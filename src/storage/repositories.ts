@@ -12,7 +12,7 @@ import type { StoreHealth } from "../observability/store-health.ts";
 import type { PolicyRepository } from "../policy/repository.ts";
 import type { RecordRepository } from "../records/repository.ts";
 
-// Each room adds its repository here as it moves its queries into the store.
+/** Every room's repository: what a store implementation provides (`storage/sqlite/` is one). */
 export interface Repositories {
   approvals: ApprovalRepository;
   brain: BrainRepository;

@@ -8,7 +8,7 @@
 import { isRefusal, type AccessGate } from "../governance/access.ts";
 import { authorizeMcpAccess } from "../governance/authorize.ts";
 import type { McpDispatcher } from "../protocol/dispatcher.ts";
-import { ACCESS_REFUSAL_CODES, errorResponse, JsonRpcErrorCode, refusalData, type JsonRpcRequest } from "../protocol/jsonrpc.ts";
+import { ACCESS_REFUSAL_CODES, errorResponse, isValidId, JsonRpcErrorCode, refusalData, type JsonRpcRequest } from "../protocol/jsonrpc.ts";
 import { envelopeVersion, isModernRequest } from "../protocol/modern.ts";
 import { headerValue } from "../protocol/param-headers.ts";
 import { DEFAULT_HTTP_VERSION, isSupportedVersion, SUPPORTED_VERSIONS } from "../protocol/versions.ts";
@@ -132,8 +132,7 @@ export function createMcpHttpHandler(options: McpHttpOptions): (request: Request
       // The modern era: headers must agree with the body (an unsupported version is then the dispatcher's -32022).
       const mismatch = headerMismatch(headers, message);
       if (mismatch !== undefined) {
-        const id = typeof message.id === "string" || typeof message.id === "number" ? message.id : undefined;
-        return json(errorResponse(id, JsonRpcErrorCode.HeaderMismatch, mismatch), 400);
+        return json(errorResponse(isValidId(message.id) ? message.id : undefined, JsonRpcErrorCode.HeaderMismatch, mismatch), 400);
       }
     } else if (!isSupportedVersion(version)) {
       return rpcRefusal(400, JsonRpcErrorCode.UnsupportedProtocolVersion, `Unsupported MCP-Protocol-Version: ${version}`, {

@@ -1,7 +1,7 @@
 /**
  * The company brain on SQLite: entities and relations per tenant, searched with FTS5 (BM25, names
- * weighted over attributes) and joined to related entities in both directions. Every statement is
- * bound to the caller's tenant.
+ * weighted over attributes) and joined to related entities in both directions. Every statement that
+ * reads or writes entities is bound to the caller's tenant (the index's own bookkeeping is not).
  */
 import { BadRequest } from "../../errors.ts";
 import type { BrainHit, EntityCounts, RelatedEntity } from "../../brain/model.ts";

@@ -1,5 +1,5 @@
 /**
- * The store: with `backup.ts`, the only module that touches `bun:sqlite`. Opens the database file with the pragmas the
+ * The store's connection (this folder is the only code that touches `bun:sqlite` for Invoke's own store). Opens the database file with the pragmas the
  * server relies on (WAL, busy timeout, foreign keys), applies the embedded migrations (after a backup
  * when an existing database is upgraded), and refuses a database written by a newer Invoke.
  */
