@@ -46,11 +46,15 @@ export function sqliteConnectors(store: Store): ConnectorRepository {
       })();
     },
     async resealAll(reseal) {
-      return store.sqlite.transaction(() => {
-        const rows: StoredConnector[] = db.select(stored).from(connectors).all();
-        for (const row of rows) db.update(connectors).set({ config: reseal(row) }).where(connectorKey(row.tenantId, row.name)).run();
-        return rows.length;
-      })();
+      // Immediate: it reads, then writes, which a deferred transaction could not do once a serving
+      // process had committed in between (SQLite refuses that upgrade at once, whatever the busy timeout).
+      return store.sqlite
+        .transaction(() => {
+          const rows: StoredConnector[] = db.select(stored).from(connectors).all();
+          for (const row of rows) db.update(connectors).set({ config: reseal(row) }).where(connectorKey(row.tenantId, row.name)).run();
+          return rows.length;
+        })
+        .immediate();
     },
 
     async pins(tenantId, connector) {
