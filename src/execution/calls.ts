@@ -18,7 +18,7 @@ import type { ApprovalService } from "../approvals/service.ts";
 import type { ExecutionLedger } from "../records/ledger.ts";
 import type { RecordInput } from "../records/model.ts";
 import type { ToolCatalog } from "../tools/catalog.ts";
-import { classify, type ArgumentError, type Tool } from "../tools/model.ts";
+import { classify, shownToolName, type ArgumentError, type Tool } from "../tools/model.ts";
 import { ToolError } from "../tools/tool.ts";
 
 /** Who is acting, beyond the key: the agent's own name for itself and its MCP client. */
@@ -92,7 +92,7 @@ export class GovernedCalls implements PolicyAsker {
   /** The tool `name` names for the caller's tenant, or a refusal. */
   resolve(tenantId: string, name: string): Tool {
     const tool = this.ports.catalog.resolve(tenantId, name);
-    if (tool === undefined) throw new CallRefused(`Unknown tool: ${name}`);
+    if (tool === undefined) throw new CallRefused(`Unknown tool: ${shownToolName(name)}`);
     return tool;
   }
 
@@ -134,8 +134,9 @@ export class GovernedCalls implements PolicyAsker {
     const started = performance.now();
     const { caller, agent } = request;
     const name = typeof request.name === "string" ? request.name : "";
+    const shown = shownToolName(name);
     const tracing = this.ports.tracing;
-    const span = tracing.enabled ? tracing.startSpan("tools/call", { parent: request.parentSpan, attributes: { "invoke.tool": name } }) : undefined;
+    const span = tracing.enabled ? tracing.startSpan("tools/call", { parent: request.parentSpan, attributes: { "invoke.tool": shown } }) : undefined;
     const base: Omit<RecordInput, "status" | "latencyMs"> = {
       tenantId: caller.tenantId,
       kind: "tool_call",
@@ -145,7 +146,7 @@ export class GovernedCalls implements PolicyAsker {
       clientName: agent.clientName,
       profile: caller.profile,
       role: caller.role,
-      tool: name || "(none)",
+      tool: shown || "(none)",
       arguments: request.args,
       requestId: request.requestId,
     };

@@ -11,6 +11,7 @@ import type { MessageTokens } from "../governance/access.ts";
 import type { Caller } from "../governance/caller.ts";
 import type { ApprovalService } from "../approvals/service.ts";
 import type { ToolCatalog } from "../tools/catalog.ts";
+import { shownToolName } from "../tools/model.ts";
 import { CallRefused, type GovernedCalls } from "../execution/calls.ts";
 import { decodeCursor, encodeCursor } from "../cursor.ts";
 import { PRODUCT_NAME, PRODUCT_TITLE, VERSION } from "../version.ts";
@@ -243,7 +244,7 @@ export class McpDispatcher {
     const info = context.request;
     const name = typeof params.name === "string" ? params.name : "";
     const headers = modern ? context.headers : undefined;
-    const logged = (decision: string | null, outcome: string) => info && Object.assign(info, { tool: name || "(none)", decision, outcome });
+    const logged = (decision: string | null, outcome: string) => info && Object.assign(info, { tool: shownToolName(name) || "(none)", decision, outcome });
     try {
       const outcome = await this.services.calls.call({
         caller: context.caller,

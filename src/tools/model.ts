@@ -83,6 +83,17 @@ export function classify(tool: Pick<Tool, "readOnly"> | undefined): Classificati
   return tool?.readOnly ? "read_only" : "mutating";
 }
 
+/** Longer than any tool's name can be (a connector's name, a dot and an upstream's tool name). */
+const MAX_SHOWN_NAME = 256;
+
+/**
+ * A tool name as records, logs, spans and refusals show it: an agent's name of any length is cut to a
+ * bounded one, so a megabyte-long name is neither stored twice per call nor echoed back.
+ */
+export function shownToolName(name: string): string {
+  return name.length <= MAX_SHOWN_NAME ? name : `${name.slice(0, MAX_SHOWN_NAME)}… (${name.length} characters)`;
+}
+
 /** What an unknown name would be if it named a production tool: mutating, behind tools:call and allowed_tools. */
 export function unknownTool(name: string): Authorizable {
   return { name, scope: "tools:call", readOnly: false, touchesCompanyData: true };

@@ -140,6 +140,22 @@ describe("deep JSON", () => {
   });
 });
 
+describe("a tool name of any length", () => {
+  it("is cut to a bounded one in the refusal, the record and the request log", async () => {
+    const lines: string[] = [];
+    using server = startTestServer({ logger: { request: (info) => lines.push(JSON.stringify(info)) } });
+    const name = `database.${"x".repeat(500_000)}`;
+    const answer = await rpc(server, request(1, "tools/call", { name, arguments: {} }));
+    expect(answer.body.error.message).toContain("Unknown tool: database.xxx");
+    expect(answer.body.error.message).toContain("(500009 characters)");
+    expect(answer.text.length).toBeLessThan(2_000);
+    const [record] = (await server.services.records.list(server.tenantId)).records;
+    expect(record!.tool.length + (record!.error ?? "").length).toBeLessThan(1_000);
+    expect(record).toMatchObject({ status: "refused", tool: expect.stringContaining("(500009 characters)") });
+    expect(lines.join("").length).toBeLessThan(2_000);
+  });
+});
+
 /** Every REST route the app serves, with its path parameters filled in. */
 function restRoutes(server: TestServer): { method: string; path: string }[] {
   const open = new Set<string>([...MCP_PATHS, "/v1/mcp/key-profiles"]);
