@@ -46,3 +46,8 @@ export function globMatcher(glob: string): (text: string) => boolean {
 export function isoTime(time: number | null): string | null {
   return time === null ? null : new Date(time).toISOString();
 }
+
+/** `text` cut to `max` characters, saying how long it was: how input of any length is quoted back. */
+export function cutText(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length} characters)`;
+}

@@ -2,6 +2,7 @@
  * JSON-RPC 2.0 wire types and the error codes Invoke emits. Codes are their own enum, separate from
  * HTTP statuses and from the snake_case codes of `src/errors.ts`.
  */
+import { cutText } from "../text.ts";
 import type { AccessRefusal } from "../governance/access.ts";
 
 /** JSON-RPC error codes. The -32768..-32000 range is reserved; application codes live outside it (MCP 2026-07-28, basic/index). */
@@ -115,7 +116,7 @@ export function isValidId(id: unknown): id is RequestId {
 
 /** A method name as an error message may quote it: cut to a bounded length. */
 export function quotedMethod(method: string): string {
-  return method.length <= MAX_METHOD_ECHO ? method : `${method.slice(0, MAX_METHOD_ECHO)}… (${method.length} characters)`;
+  return cutText(method, MAX_METHOD_ECHO);
 }
 
 /** Classifies one decoded JSON value as a request, notification, response, or an invalid envelope. */

@@ -8,6 +8,7 @@ import type { Authorizable } from "../governance/authorize.ts";
 import type { Caller } from "../governance/caller.ts";
 import type { ActionTarget, Analysis } from "../policy/analyzers/index.ts";
 import type { HeaderParam } from "../protocol/param-headers.ts";
+import { cutText } from "../text.ts";
 
 /** One failing argument: where, and what is wrong. */
 export interface ArgumentError {
@@ -91,7 +92,7 @@ const MAX_SHOWN_NAME = 256;
  * bounded one, so a megabyte-long name is neither stored twice per call nor echoed back.
  */
 export function shownToolName(name: string): string {
-  return name.length <= MAX_SHOWN_NAME ? name : `${name.slice(0, MAX_SHOWN_NAME)}… (${name.length} characters)`;
+  return cutText(name, MAX_SHOWN_NAME);
 }
 
 /** What an unknown name would be if it named a production tool: mutating, behind tools:call and allowed_tools. */
