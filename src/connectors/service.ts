@@ -127,12 +127,23 @@ export class ConnectorService {
   async targets(tenantId: string): Promise<(action: string) => ActionTarget | undefined> {
     const stored = new Map((await this.stored.list(tenantId)).map((row) => [row.name, row.config]));
     return (action) => {
-      const name = action.slice(0, Math.max(action.indexOf("."), 0));
-      const running = this.running.get(runningKey(tenantId, name));
-      if (running !== undefined) return actionTarget(running.spec);
-      const config = stored.get(name);
-      return config === undefined ? undefined : actionTarget(JSON.parse(config) as ConnectorSpec);
+      const name = connectorOf(action);
+      return this.targetFrom(tenantId, name, stored.get(name));
     };
+  }
+
+  /** The target of one action (see `targets`): the running connector's, else its stored config's. */
+  async targetOf(tenantId: string, action: string): Promise<ActionTarget | undefined> {
+    const name = connectorOf(action);
+    const config = this.running.has(runningKey(tenantId, name)) ? undefined : (await this.stored.get(tenantId, name))?.config;
+    return this.targetFrom(tenantId, name, config);
+  }
+
+  /** A running connector's target, else the stored `config`'s. */
+  private targetFrom(tenantId: string, name: string, config: string | undefined): ActionTarget | undefined {
+    const running = this.running.get(runningKey(tenantId, name));
+    if (running !== undefined) return actionTarget(running.spec);
+    return config === undefined ? undefined : actionTarget(JSON.parse(config) as ConnectorSpec);
   }
 
   /** The tenant's tools, running or not, that run SQL as the agent writes it, writes included (readiness probes them). */
@@ -484,4 +495,9 @@ function refusedConnector(name: string, reason: string): Connector {
     health: () => ({ healthy: false, detail: `refused: ${reason}`, restarts: 0 }),
     close: async () => {},
   };
+}
+
+/** The connector an action names (`database` in `database.execute`; empty for a name without a dot). */
+function connectorOf(action: string): string {
+  return action.slice(0, Math.max(action.indexOf("."), 0));
 }

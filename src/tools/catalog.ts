@@ -47,7 +47,7 @@ export class ToolCatalog {
 
   /** What `action` names for the tenant (see `targets`). */
   async targetOf(tenantId: string, action: string): Promise<ActionTarget> {
-    return (await this.targets(tenantId))(action);
+    return this.resolve(tenantId, action)?.target ?? (await this.production.targetOf(tenantId, action)) ?? { kind: "unconfigured" };
   }
 
   private wrap(tool: ProductionTool): ConnectorTool {

@@ -50,6 +50,8 @@ export interface ProductionTools {
   get(tenantId: string, name: string): ProductionTool | undefined;
   /** The targets of the tenant's configured tools, running or not (a connector down, a tool not enabled), by action. */
   targets(tenantId: string): Promise<(action: string) => ActionTarget | undefined>;
+  /** The target of one action (see `targets`), reading at most its own connector. */
+  targetOf(tenantId: string, action: string): Promise<ActionTarget | undefined>;
 }
 
 /** A tool as the governed call path sees it, whichever room it comes from. */
