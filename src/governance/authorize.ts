@@ -12,6 +12,8 @@ export interface Refusal {
 }
 
 const matchers = new Map<string, (name: string) => boolean>();
+/** Lists compiled at most before the cache starts over: the lists in use are few, admins may send many. */
+const MAX_MATCHERS = 1000;
 
 /** A predicate over tool names for a list of globs (`*` matches any run of characters), compiled once per list. */
 export function toolNameMatcher(globs: readonly string[]): (name: string) => boolean {
@@ -20,6 +22,7 @@ export function toolNameMatcher(globs: readonly string[]): (name: string) => boo
   if (matcher === undefined) {
     const patterns = globs.map(globMatcher);
     matcher = (name) => patterns.some((matches) => matches(name));
+    if (matchers.size >= MAX_MATCHERS) matchers.clear();
     matchers.set(cacheKey, matcher);
   }
   return matcher;

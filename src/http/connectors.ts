@@ -12,7 +12,7 @@ import { validBody } from "./request-body.ts";
 import { rest, restAccess, type AddressOf } from "./rest-access.ts";
 
 const EnableBody = Type.Object(
-  { tools: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: "Globs over the connector's tool names (without the connector prefix)." }) },
+  { tools: Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { minItems: 1, maxItems: 500, description: "Globs over the connector's tool names (without the connector prefix)." }) },
   { additionalProperties: false },
 );
 

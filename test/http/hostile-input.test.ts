@@ -156,6 +156,16 @@ describe("a tool name of any length", () => {
   });
 });
 
+describe("globs a tenant admin enables", () => {
+  it("are bounded in number and length", async () => {
+    using server = startTestServer();
+    for (const tools of [Array.from({ length: 501 }, (_, index) => `tool_${index}`), ["x".repeat(201)]]) {
+      const answer = await rest(server, "POST", "/v1/connectors/any/tools/enable", { tools });
+      expect({ items: tools.length, status: answer.status, code: answer.body.error.code }).toEqual({ items: tools.length, status: 400, code: "invalid_request" });
+    }
+  });
+});
+
 /** Every REST route the app serves, with its path parameters filled in. */
 function restRoutes(server: TestServer): { method: string; path: string }[] {
   const open = new Set<string>([...MCP_PATHS, "/v1/mcp/key-profiles"]);
