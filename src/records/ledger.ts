@@ -30,7 +30,7 @@ const MAX_TIME_MS = 8.64e15;
 const MAX_LIMIT = 500;
 /** Records one roll-up step reads back from the store, so one step's work and transaction stay short. */
 const ROLLUP_CHUNK = 20_000;
-/** Rows read at a time by the walks (verify, export, backtest, roll-up), so no read stays open between them. */
+/** Rows read at a time by the walks (verify, export, backtest) and roll-up, so no read stays open between them. */
 const PAGE_ROWS = 500;
 
 /** A record id names its seq (base36), so (tenant_id, seq) finds it; the random part makes it unguessable. */
@@ -387,6 +387,9 @@ export class ExecutionLedger {
       yield* rows;
       if (rows.length < PAGE_ROWS) return;
       after = rows.at(-1)!.seq;
+      // A store that answers at once would keep the thread to itself for the whole chain: requests and
+      // group commits go on between pages (a viewer can verify a million records).
+      await new Promise((resolve) => setImmediate(resolve));
     }
   }
 }

@@ -444,6 +444,22 @@ describe("reading records", () => {
   });
 });
 
+describe("a long walk", () => {
+  it("lets calls be recorded while it verifies a long chain", async () => {
+    using server = startTestServer();
+    const ledger = server.services.records;
+    await appendMany(server, 3000);
+    let verified = false;
+    const verifying = ledger.verify(server.tenantId).then((report) => {
+      verified = true;
+      return report;
+    });
+    await ledger.append(toolCall(server.tenantId));
+    expect(verified).toBe(false);
+    expect(await verifying).toEqual({ ok: true, records: 3000 });
+  });
+});
+
 describe("invoke executions", () => {
   it("verify exits 0 on an intact chain and 1 naming the changed record after tampering; list and export read it", async () => {
     using dir = tempDir();
