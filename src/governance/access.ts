@@ -176,7 +176,8 @@ export class AccessGate {
     const last = this.lastUsedWritten.get(keyId);
     if (last !== undefined && now - last < LAST_USED_RESOLUTION_MS) return;
     this.lastUsedWritten.set(keyId, now);
-    // Best effort, not awaited: a busy database must not refuse or delay an authenticated call over a usage timestamp.
+    // Best effort: a failed write refuses nothing. Written at most once per key per resolution, on this
+    // thread (the SQLite store writes before it returns, so it waits out another process's write lock).
     this.directory.noteKeyUse(keyId, now).catch(() => {});
   }
 }
