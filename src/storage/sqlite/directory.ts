@@ -9,13 +9,12 @@ import type { DirectoryRepository, KeyHolder, LastAdmin, NewStoredKey, StoredKey
 import type { Store } from "./db.ts";
 import { apiKeys, tenants, users } from "./schema.ts";
 
-/** Local changes per open store: every repository over one connection shares the count. */
-const localChanges = new WeakMap<Store, number>();
-
 /** The directory on `store`. */
 export function sqliteDirectoryRepository(store: Store): DirectoryRepository {
   const { db } = store;
-  const changed = () => localChanges.set(store, (localChanges.get(store) ?? 0) + 1);
+  /** This connection's own credential writes, which data_version does not count (one directory per connection: `index.ts`). */
+  let localChanges = 0;
+  const changed = () => localChanges++;
   /** Runs `work` in an immediate transaction and tells the key caches. */
   const write = <T>(work: () => T): T => {
     const result = store.sqlite.transaction(work).immediate();
@@ -162,7 +161,7 @@ export function sqliteDirectoryRepository(store: Store): DirectoryRepository {
       return { ...holder, graceEndsAt: secretHash === hash ? null : (previousSecretExpiresAt ?? 0) } satisfies KeyHolder;
     },
     credentialsVersion: () => {
-      const local = localChanges.get(store) ?? 0;
+      const local = localChanges;
       const data = (dataVersion.get() as { data_version: number }).data_version;
       if (local !== seenLocal || data !== seenData) {
         seenLocal = local;
