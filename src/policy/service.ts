@@ -61,6 +61,9 @@ export interface PolicyAnswer extends PolicyDecision {
 /** The built-in default pack's source. */
 export const DEFAULT_POLICY_SOURCE: string = defaultPolicySource;
 
+/** Compiled versions kept at most (those in force are used on every call; the rest are compiled again when shown). */
+const MAX_COMPILED = 256;
+
 /** Policy storage and evaluation for every tenant. */
 export class PolicyService {
   private readonly compiled = new Map<string, CompiledPolicy>();
@@ -167,6 +170,8 @@ export class PolicyService {
     let policy = this.compiled.get(id);
     if (policy === undefined) {
       policy = compilePolicy(source, `policy version ${version}`);
+      // Versions are compiled to be shown too, and a tenant admin can make any number: the cache starts over.
+      if (this.compiled.size >= MAX_COMPILED) this.compiled.clear();
       this.compiled.set(id, policy);
     }
     return policy;
