@@ -34,9 +34,9 @@ export class ToolCatalog {
     return [...this.builtins.values(), ...this.productionTools(tenantId)];
   }
 
-  /** The tenant's running production tools. */
+  /** The tenant's running production tools, but for one an Invoke tool's name hides (a connector named `invoke`): `resolve` never reaches it. */
   productionTools(tenantId: string): ConnectorTool[] {
-    return this.production.list(tenantId).map((tool) => this.wrap(tool));
+    return this.production.list(tenantId).flatMap((tool) => (this.builtins.has(tool.name) ? [] : [this.wrap(tool)]));
   }
 
   /** What each action names for the tenant: a production tool (its connector's kind), one of Invoke's own tools, or nothing configured. */

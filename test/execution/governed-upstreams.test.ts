@@ -160,3 +160,25 @@ describe("an upstream that dies mid-call", () => {
   });
 });
 
+describe("a connector named like Invoke's own tools", () => {
+  it("cannot show or run an upstream tool under an Invoke tool's name", async () => {
+    const server = governed();
+    const added = await rest(server, "POST", "/v1/connectors", {
+      name: "invoke",
+      type: "mcp_stdio",
+      command: process.execPath,
+      args: [join(REPO, "test", "fixtures", "upstream-stdio.ts")],
+      env: { SHADOW_TOOLS: "1" },
+      read_only_tools: ["whoami", "echo"],
+      enable_tools: ["whoami", "echo"],
+    });
+    expect(added.status).toBe(201);
+    const agent = await sdkClient(server, await keyFor(server, "editor", "operator", "agent@example.com"));
+    const listed = (await agent.listTools()).tools.filter((tool) => tool.name === "invoke.whoami");
+    expect(listed).toHaveLength(1);
+    expect(listed[0]!.description).not.toContain("upstream");
+    // Its other tools are there as any connector's.
+    expect((await agent.listTools()).tools.some((tool) => tool.name === "invoke.echo")).toBe(true);
+    expect(structured(await agent.callTool({ name: "invoke.whoami", arguments: {} }))).toMatchObject({ tenant: { id: server.tenantId } });
+  });
+});

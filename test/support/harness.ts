@@ -97,7 +97,7 @@ export async function restartTestServer(server: TestServer, options: TestServerO
 export function testTenantConnectors(filesDir: string): ServerConfig["tenantConnectors"] {
   return {
     paths: [`${realpathSync(filesDir)}/**`],
-    commands: [{ command: process.execPath, args: ["**"], env: ["UPSTREAM_TOKEN", "BAD_HEADER_TOOLS"] }],
+    commands: [{ command: process.execPath, args: ["**"], env: ["UPSTREAM_TOKEN", "BAD_HEADER_TOOLS", "SHADOW_TOOLS"] }],
     networks: ["127.0.0.0/8", "::1/128"],
   };
 }
